@@ -1,0 +1,144 @@
+// One family of errors for the whole library. Pure: the parsers (ELF, BTF) throw these too,
+// and they must not pull in the syscall layer.
+import { ERRNO_NAMES } from './errno-names.js';
+
+/** Base of every error tsbpf throws on purpose. */
+export class TsbpfError extends Error {
+  override name = 'TsbpfError';
+}
+
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `E${errno}`;
+}
+
+/** What to do about an errno, when there is something general to say. */
+const HINTS: Record<string, string> = {
+  EPERM: 'needs root or CAP_BPF (+CAP_NET_ADMIN for networking, CAP_PERFMON for tracing); this kernel may also refuse this program type outright',
+  EACCES: 'the verifier or a permission check refused it',
+  ENOENT: 'no such object (a pin path, an id, or a map key that is not there)',
+  E2BIG: 'a size or count is larger than the kernel accepts (or the attr has non-zero bytes it does not know)',
+  ENOSPC: 'out of room (map full, or a log buffer too small)',
+  EBADF: 'a file descriptor is closed or of the wrong kind',
+  ENOTSUPP: 'this kernel does not support the operation on this object',
+  EOPNOTSUPP: 'this kernel or device does not support the operation',
+  EEXIST: 'the element or attachment already exists',
+  EBUSY: 'the hook or object is in use',
+  ENOMEM: 'the kernel could not allocate memory (try a smaller map, or raise RLIMIT_MEMLOCK on kernels < 5.11)',
+};
+
+export interface BpfErrorOptions {
+  errno: number;
+  /** The bpf command or netlink operation that failed, e.g. `BPF_MAP_CREATE`. */
+  command: string;
+  /** What we were doing, in the user's terms. */
+  context?: string;
+  log?: string;
+}
+
+/** A kernel call failed. `code` is the errno name (`EPERM`, `E2BIG`...). */
+export class BpfError extends TsbpfError {
+  override name = 'BpfError';
+  readonly errno: number;
+  readonly code: string;
+  readonly command: string;
+  /** The verifier's (or BTF loader's) log, when the kernel produced one. */
+  readonly log?: string;
+
+  constructor(opts: BpfErrorOptions, message?: string) {
+    const code = errnoName(opts.errno);
+    const hint = HINTS[code];
+    super(
+      message ??
+        `${opts.command}${opts.context ? ` (${opts.context})` : ''} failed: ${code}${hint ? ` — ${hint}` : ''}`,
+    );
+    this.errno = opts.errno;
+    this.code = code;
+    this.command = opts.command;
+    if (opts.log !== undefined) this.log = opts.log;
+  }
+}
+
+/** The verifier rejected a program. `log` is the full log; `summary` is the lines that matter. */
+export class VerifierError extends BpfError {
+  override name = 'VerifierError';
+  declare readonly log: string;
+  /** The last lines of the log, where the verifier names the instruction it refused. */
+  readonly summary: string;
+
+  constructor(opts: BpfErrorOptions & { log: string; truncated?: boolean }) {
+    const summary = summarizeVerifierLog(opts.log);
+    super(
+      opts,
+      `${opts.command}${opts.context ? ` (${opts.context})` : ''} failed: ${errnoName(opts.errno)} — the verifier rejected the program:\n${summary}${opts.truncated ? '\n(log truncated)' : ''}`,
+    );
+    this.summary = summary;
+  }
+}
+
+/** Picks the end of a verifier log: the error is on the last non-statistics lines. */
+export function summarizeVerifierLog(log: string, maxLines = 6): string {
+  const lines = log.split('\n').filter((l) => l.trim() !== '');
+  const stats = /^(processed \d+ insns|verification time|stack depth|max_states_per_insn|mark_precise)/;
+  while (lines.length && stats.test(lines[lines.length - 1]!)) lines.pop();
+  return lines.slice(-maxLines).join('\n');
+}
+
+/** A netlink request failed; `extack` is the kernel's own sentence when it gave one. */
+export class NetlinkError extends BpfError {
+  override name = 'NetlinkError';
+  readonly extack?: string;
+  constructor(opts: BpfErrorOptions & { extack?: string }) {
+    const code = errnoName(opts.errno);
+    super(
+      opts,
+      `${opts.command}${opts.context ? ` (${opts.context})` : ''} failed: ${code}${opts.extack ? ` — kernel says: ${opts.extack}` : HINTS[code] ? ` — ${HINTS[code]}` : ''}`,
+    );
+    if (opts.extack !== undefined) this.extack = opts.extack;
+  }
+}
+
+/** The running kernel lacks a feature; says which kernel has it and what to use instead. */
+export class NotSupportedError extends TsbpfError {
+  override name = 'NotSupportedError';
+  readonly code = 'ENOTSUPP';
+  constructor(
+    readonly feature: string,
+    readonly minKernel: string,
+    readonly alternative?: string,
+    readonly errno?: number,
+  ) {
+    super(
+      `${feature} is not supported by this kernel (needs Linux ${minKernel})${alternative ? `; use ${alternative} instead` : ''}`,
+    );
+  }
+}
+
+/** Bad input from the caller (wrong key size, unknown map type...): no kernel call was made. */
+export class UsageError extends TsbpfError {
+  override name = 'UsageError';
+}
+
+/** Malformed ELF bytes: says which section and offset. */
+export class ElfError extends TsbpfError {
+  override name = 'ElfError';
+  constructor(
+    message: string,
+    readonly section?: string,
+    readonly offset?: number,
+  ) {
+    super(
+      `ELF: ${message}${section !== undefined ? ` (section ${section}` : ''}${offset !== undefined ? `${section !== undefined ? ', ' : ' ('}offset ${offset}` : ''}${section !== undefined || offset !== undefined ? ')' : ''}`,
+    );
+  }
+}
+
+/** Malformed or unusable BTF: says which type or offset. */
+export class BtfError extends TsbpfError {
+  override name = 'BtfError';
+  constructor(
+    message: string,
+    readonly offset?: number,
+  ) {
+    super(`BTF: ${message}${offset !== undefined ? ` (at byte ${offset})` : ''}`);
+  }
+}

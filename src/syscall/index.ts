@@ -1,0 +1,20 @@
+export * from './abi/bpf.js';
+export { struct, type Layout, type Member, type MemberType } from './abi/layout.js';
+export { Attr } from './attr.js';
+export { FdOwner } from './fd.js';
+export * from './bpf.js';
+export {
+  bpfRaw,
+  rawSyscall,
+  addressOf,
+  stableBuffer,
+  closeFd,
+  lastErrno,
+  mmapFd,
+  interfaceIndex,
+  interfaceName,
+  PROT_READ,
+  PROT_WRITE,
+  MAP_SHARED,
+  type Mapping,
+} from './libc.js';

@@ -1,0 +1,92 @@
+// The ABI tables in src/syscall/abi must agree with the running kernel: enum values by name,
+// struct member offsets by name. A wrong entry here would corrupt every call that uses it.
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import * as abi from '../../src/syscall/abi/bpf.js';
+import type { Layout } from '../../src/syscall/abi/layout.js';
+import { findNamed, flattenDeep, flattenMembers, kernelBtfDump, kernelEnumerators } from '../helpers/kernel-btf-dump.js';
+
+const enumGroups = Object.entries(abi).filter(
+  ([name, v]) => /^(bpf|btf)_[a-z_]+$/.test(name) && typeof v === 'object' && !('members' in (v as object)),
+) as [string, Record<string, number>][];
+
+const layouts = Object.values(abi).filter(
+  (v): v is Layout<string> => typeof v === 'object' && v !== null && 'members' in v && 'cName' in v,
+).concat(Object.values(abi.BPF_LINK_INFO_UNION) as Layout<string>[]);
+
+describe('bpf ABI against the kernel BTF', () => {
+  it('has the enum groups we rely on', () => {
+    const names = enumGroups.map(([n]) => n);
+    for (const n of ['bpf_cmd', 'bpf_map_type', 'bpf_prog_type', 'bpf_attach_type', 'bpf_link_type'])
+      expect(names).toContain(n);
+  });
+
+  it('every enumerator matches the kernel by name and value', () => {
+    const kernel = kernelEnumerators();
+    let checked = 0;
+    for (const [group, values] of enumGroups) {
+      for (const [name, value] of Object.entries(values)) {
+        expect(kernel.has(name), `${group}.${name} is not in the kernel BTF`).toBe(true);
+        expect(Number(kernel.get(name)), `${group}.${name}`).toBe(value);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(400);
+  });
+
+  it('named enums are complete (no kernel enumerator missing from our table)', () => {
+    for (const group of ['bpf_cmd', 'bpf_map_type', 'bpf_prog_type', 'bpf_attach_type', 'bpf_link_type']) {
+      const k = findNamed('ENUM', group)!;
+      const ours = (abi as unknown as Record<string, Record<string, number>>)[group]!;
+      for (const v of k.values) if (!/^__MAX|^MAX_/.test(v.name)) expect(ours, group).toHaveProperty(v.name, Number(v.value));
+    }
+  });
+
+  it('every struct layout matches the kernel member offsets', () => {
+    const attr = findNamed('UNION', 'bpf_attr')!;
+    const types = kernelBtfDump();
+    const attrMembers = attr.members.map((m) => flattenDeep(types.get(m.typeId)!));
+    let checked = 0;
+    for (const layout of layouts) {
+      const ours = Object.values(layout.members);
+      let kernelOffsets: Map<string, number> | undefined;
+      if (layout.cName.startsWith('bpf_attr.')) {
+        kernelOffsets = attrMembers.find((k) => ours.every((m) => k.get(m.name) === m.offset));
+        expect(kernelOffsets, `${layout.cName}: no member of union bpf_attr has these offsets`).toBeDefined();
+      } else {
+        const [sname, sub] = layout.cName.split('.');
+        const s = findNamed('STRUCT', sname!)!;
+        expect(s, sname).toBeDefined();
+        const flat = flattenMembers(s);
+        if (sub) {
+          // bpf_link_info.<kind>: the member struct inside the anonymous union.
+          const union = types.get(s.members.find((m) => m.name === '(anon)')!.typeId)!;
+          const member = union.members.find((m) => m.name === sub)!;
+          expect(member, layout.cName).toBeDefined();
+          kernelOffsets = flattenDeep(types.get(member.typeId)!, s.members.find((m) => m.name === "(anon)")!.bitsOffset / 8);
+        } else kernelOffsets = flat;
+        for (const m of ours) {
+          if (m.name === 'union') continue;
+          expect(kernelOffsets!.get(m.name), `${layout.cName}.${m.name}`).toBe(m.offset);
+        }
+      }
+      checked++;
+    }
+    expect(checked).toBe(layouts.length);
+    expect(checked).toBeGreaterThan(25);
+  });
+
+  it('#defines match the installed uapi headers where those headers have them', () => {
+    const hdr = readFileSync('/usr/include/linux/bpf.h', 'utf8');
+    const defines = Object.entries(abi).filter(([n, v]) => /^BPF_(F_|PSEUDO_)/.test(n) && typeof v === 'number');
+    let checked = 0;
+    for (const [name, value] of defines) {
+      const m = new RegExp(`#define ${name}\\s+\\(?(\\d+)U?(?:\\s*<<\\s*(\\d+)\\))?`).exec(hdr);
+      if (!m) continue; // newer than the 6.1 headers: covered by behaviour (tcx ordering tests)
+      const expected = m[2] !== undefined ? Number(m[1]) << Number(m[2]) : Number(m[1]);
+      expect(value, name).toBe(expected);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(15);
+  });
+});

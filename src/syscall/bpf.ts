@@ -1,8 +1,8 @@
 // bpf(2) with errors: one call site for every command that is not on a hot path.
 import { BpfError } from '../errors.js';
-import { bpf_cmd, GET_ID_ATTR, INFO_ATTR, OBJ_ATTR } from './abi/bpf.js';
+import { bpf_cmd, F_DUPFD_CLOEXEC, GET_ID_ATTR, INFO_ATTR, OBJ_ATTR, SYS } from './abi/bpf.js';
 import { Attr } from './attr.js';
-import { bpfRaw, stableBuffer } from './libc.js';
+import { bpfRaw, rawSyscall, stableBuffer } from './libc.js';
 
 const commandNames: string[] = [];
 for (const [name, value] of Object.entries(bpf_cmd)) commandNames[value] ??= name;
@@ -98,4 +98,11 @@ export function objInfo(fd: number, info: Buffer, context?: string): number {
   const attr = new Attr(INFO_ATTR).set('bpf_fd', fd).set('info_len', info.length).setPointer('info', info);
   bpfCall(bpf_cmd.BPF_OBJ_GET_INFO_BY_FD, attr, context);
   return attr.get('info_len');
+}
+
+/** A close-on-exec duplicate of any fd (so two owners can close independently). */
+export function dupFd(fd: number, context?: string): number {
+  const r = rawSyscall(SYS.fcntl, fd, F_DUPFD_CLOEXEC, 0);
+  if (r < 0) throw new BpfError({ errno: -r, command: 'fcntl(F_DUPFD_CLOEXEC)', ...(context ? { context } : {}) });
+  return r;
 }

@@ -15,8 +15,12 @@ export const SYS = {
   bind: 49,
   getsockname: 51,
   setsockopt: 54,
+  fcntl: 72,
   bpf: 321,
 } as const;
+
+/** fcntl(2) command: duplicate an fd with close-on-exec set. */
+export const F_DUPFD_CLOEXEC = 1030;
 
 /** Large enough for every command on kernels up to 6.18; the kernel accepts a shorter attr
  * only if every byte past what it knows is zero, so we size to what we use per command. */

@@ -1,0 +1,5 @@
+// bpf links: the attachments whose lifetime is a file descriptor (or a pin), not the hook.
+export { Link, type ProgramRef, type LinkUpdateOptions } from './link.js';
+export { linkInfo, type LinkInfo, type LinkTypeName } from './info.js';
+export { attachXdpLink, type XdpLinkOptions, type XdpMode } from './xdp.js';
+export { attachTcxLink, type TcxLinkOptions, type TcxRelative, type TcxDirection } from './tcx.js';

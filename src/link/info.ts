@@ -1,0 +1,183 @@
+// BPF_OBJ_GET_INFO_BY_FD for links, decoded into one plain object per link type. Names come
+// from the uapi enums (src/sysinfo/names.ts), so a link type added to the kernel shows up as
+// `unknown(N)` with its id and program id instead of failing.
+import { BPF_LINK_INFO, BPF_LINK_INFO_UNION, bpf_link_type } from '../syscall/abi/bpf.js';
+import { Attr } from '../syscall/attr.js';
+import { objInfo } from '../syscall/bpf.js';
+import { addressOf, stableBuffer } from '../syscall/libc.js';
+import { attachTypeName, linkTypeName } from '../sysinfo/names.js';
+
+/** Lowercase `bpf_link_type` without `BPF_LINK_TYPE_`. */
+export type LinkTypeName =
+  | 'raw_tracepoint'
+  | 'tracing'
+  | 'cgroup'
+  | 'iter'
+  | 'netns'
+  | 'xdp'
+  | 'perf_event'
+  | 'kprobe_multi'
+  | 'struct_ops'
+  | 'netfilter'
+  | 'tcx'
+  | 'uprobe_multi'
+  | 'netkit'
+  | 'sockmap'
+  | `unknown(${number})`;
+
+interface LinkInfoBase {
+  /** The link's id (system-wide, what `bpftool link show` prints). */
+  id: number;
+  /** The raw `bpf_link_type` value. */
+  typeId: number;
+  /** The attached program's id; 0 for links without one (struct_ops). */
+  progId: number;
+  /**
+   * True when the hook has been let go (BPF_LINK_DETACH, the device or netns went away, the
+   * cgroup was removed) while this fd still holds the link: it is defunct and runs nothing.
+   * Undefined for link types whose info cannot tell.
+   */
+  detached?: boolean;
+}
+
+/** `attachType` is the lowercase `bpf_attach_type` without `BPF_` ('tcx_ingress', 'xdp'...). */
+export type LinkInfo = LinkInfoBase &
+  (
+    | { type: 'xdp'; ifindex: number }
+    | { type: 'tcx'; ifindex: number; attachType: string; direction?: 'ingress' | 'egress' }
+    | { type: 'netkit'; ifindex: number; attachType: string }
+    | { type: 'netns'; netnsIno: number; attachType: string }
+    | { type: 'cgroup'; cgroupId: bigint; attachType: string }
+    | { type: 'tracing'; attachType: string; targetObjId: number; targetBtfId: number; cookie: bigint }
+    | { type: 'raw_tracepoint'; tpName: string; cookie: bigint }
+    | { type: 'iter'; targetName: string; mapId?: number }
+    | { type: 'struct_ops'; mapId: number }
+    | { type: 'netfilter'; pf: number; hooknum: number; priority: number; flags: number }
+    | { type: 'kprobe_multi'; count: number; flags: number; missed: bigint }
+    | { type: 'uprobe_multi'; path: string; count: number; flags: number; pid: number }
+    | { type: 'perf_event'; perfEventType: number }
+    | { type: 'sockmap'; mapId: number; attachType: string }
+    | { type: `unknown(${number})` }
+  );
+
+const T = bpf_link_type;
+const U = BPF_LINK_INFO_UNION;
+const PATH_MAX = 4096;
+
+/** Link types whose info carries a string: [pointer member, length member]. */
+const STRING_MEMBERS: Partial<Record<number, readonly [{ offset: number }, { offset: number }]>> = {
+  [T.BPF_LINK_TYPE_RAW_TRACEPOINT]: [U.raw_tracepoint.members.tp_name, U.raw_tracepoint.members.tp_name_len],
+  [T.BPF_LINK_TYPE_ITER]: [U.iter.members.target_name, U.iter.members.target_name_len],
+  // Asking for the path alone (offsets/cookies left 0) is allowed for uprobe_multi.
+  [T.BPF_LINK_TYPE_UPROBE_MULTI]: [U.uprobe_multi.members.path, U.uprobe_multi.members.path_size],
+};
+
+/** Reads and decodes a link's info. Works on any link fd (ours, pinned, or opened by id). */
+export function linkInfo(fd: number): LinkInfo {
+  const attr = new Attr(BPF_LINK_INFO);
+  objInfo(fd, attr.bytes, 'link info');
+  const typeId = attr.get('type');
+
+  // Types that report a string need a second call with a buffer for it: the first one told
+  // us the type and the string's length.
+  let str = '';
+  const strSpec = STRING_MEMBERS[typeId];
+  if (strSpec) {
+    const [ptr, len] = strSpec;
+    const reported = attr.bytes.readUInt32LE(len.offset);
+    const size = reported > 0 ? Math.min(reported, PATH_MAX) : PATH_MAX;
+    const buf = stableBuffer(size);
+    attr.zero();
+    attr.bytes.writeBigUInt64LE(BigInt(addressOf(buf)), ptr.offset);
+    attr.bytes.writeUInt32LE(size, len.offset);
+    objInfo(fd, attr.bytes, 'link info');
+    const end = buf.indexOf(0);
+    str = buf.subarray(0, end < 0 ? size : end).toString('utf8');
+  }
+
+  const u = U;
+  const base: LinkInfoBase = { id: attr.get('id'), typeId, progId: attr.get('prog_id') };
+  const rd = (l: { members: Record<string, { offset: number; size: number }> }, m: string): number => {
+    const mem = l.members[m]!;
+    return mem.size === 8 ? Number(attr.bytes.readBigUInt64LE(mem.offset)) : attr.bytes.readUInt32LE(mem.offset);
+  };
+  const rd64 = (l: { members: Record<string, { offset: number }> }, m: string): bigint =>
+    attr.bytes.readBigUInt64LE(l.members[m]!.offset);
+  const at = (l: { members: Record<string, { offset: number; size: number }> }): string => attachTypeName(rd(l, 'attach_type'));
+
+  switch (typeId) {
+    case T.BPF_LINK_TYPE_XDP: {
+      const ifindex = rd(u.xdp, 'ifindex');
+      return { ...base, type: 'xdp', ifindex, detached: ifindex === 0 };
+    }
+    case T.BPF_LINK_TYPE_TCX: {
+      const ifindex = rd(u.tcx, 'ifindex');
+      const attachType = at(u.tcx);
+      const direction = attachType === 'tcx_ingress' ? 'ingress' : attachType === 'tcx_egress' ? 'egress' : undefined;
+      return { ...base, type: 'tcx', ifindex, attachType, ...(direction ? { direction } : {}), detached: ifindex === 0 };
+    }
+    case T.BPF_LINK_TYPE_NETKIT: {
+      const ifindex = rd(u.netkit, 'ifindex');
+      return { ...base, type: 'netkit', ifindex, attachType: at(u.netkit), detached: ifindex === 0 };
+    }
+    case T.BPF_LINK_TYPE_NETNS: {
+      const netnsIno = rd(u.netns, 'netns_ino');
+      return { ...base, type: 'netns', netnsIno, attachType: at(u.netns), detached: netnsIno === 0 };
+    }
+    case T.BPF_LINK_TYPE_CGROUP: {
+      const cgroupId = rd64(u.cgroup, 'cgroup_id');
+      return { ...base, type: 'cgroup', cgroupId, attachType: at(u.cgroup), detached: cgroupId === 0n };
+    }
+    case T.BPF_LINK_TYPE_TRACING:
+      return {
+        ...base,
+        type: 'tracing',
+        attachType: at(u.tracing),
+        targetObjId: rd(u.tracing, 'target_obj_id'),
+        targetBtfId: rd(u.tracing, 'target_btf_id'),
+        cookie: rd64(u.tracing, 'cookie'),
+      };
+    case T.BPF_LINK_TYPE_RAW_TRACEPOINT:
+      return { ...base, type: 'raw_tracepoint', tpName: str, cookie: rd64(u.raw_tracepoint, 'cookie') };
+    case T.BPF_LINK_TYPE_ITER: {
+      const mapId = rd(u.iter, 'map_id');
+      return { ...base, type: 'iter', targetName: str, ...(mapId ? { mapId } : {}) };
+    }
+    case T.BPF_LINK_TYPE_STRUCT_OPS: {
+      const mapId = rd(u.struct_ops, 'map_id');
+      return { ...base, type: 'struct_ops', mapId, detached: mapId === 0 };
+    }
+    case T.BPF_LINK_TYPE_NETFILTER:
+      return {
+        ...base,
+        type: 'netfilter',
+        pf: rd(u.netfilter, 'pf'),
+        hooknum: rd(u.netfilter, 'hooknum'),
+        priority: attr.bytes.readInt32LE(u.netfilter.members.priority.offset),
+        flags: rd(u.netfilter, 'flags'),
+      };
+    case T.BPF_LINK_TYPE_KPROBE_MULTI:
+      return {
+        ...base,
+        type: 'kprobe_multi',
+        count: rd(u.kprobe_multi, 'count'),
+        flags: rd(u.kprobe_multi, 'flags'),
+        missed: rd64(u.kprobe_multi, 'missed'),
+      };
+    case T.BPF_LINK_TYPE_UPROBE_MULTI:
+      return {
+        ...base,
+        type: 'uprobe_multi',
+        path: str,
+        count: rd(u.uprobe_multi, 'count'),
+        flags: rd(u.uprobe_multi, 'flags'),
+        pid: rd(u.uprobe_multi, 'pid'),
+      };
+    case T.BPF_LINK_TYPE_PERF_EVENT:
+      return { ...base, type: 'perf_event', perfEventType: rd(u.perf_event, 'type') };
+    case T.BPF_LINK_TYPE_SOCKMAP:
+      return { ...base, type: 'sockmap', mapId: rd(u.sockmap, 'map_id'), attachType: at(u.sockmap) };
+    default:
+      return { ...base, type: linkTypeName(typeId) as `unknown(${number})` };
+  }
+}

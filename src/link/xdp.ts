@@ -1,0 +1,52 @@
+// XDP through a bpf_link (BPF_LINK_CREATE, attach type BPF_XDP, 5.9+). Unlike a netlink
+// attach, the hook belongs to the link: nobody can replace the program over netlink, and it
+// is detached when the last holder of the link (fd or pin) lets go — including when the
+// owning process dies.
+import { UsageError } from '../errors.js';
+import {
+  LINK_CREATE_ATTR,
+  XDP_FLAGS_DRV_MODE,
+  XDP_FLAGS_HW_MODE,
+  XDP_FLAGS_SKB_MODE,
+  bpf_attach_type,
+  bpf_cmd,
+} from '../syscall/abi/bpf.js';
+import { Attr } from '../syscall/attr.js';
+import { bpfRaw } from '../syscall/libc.js';
+import { haveLinkFeature, linkCreateError, notSupported } from './features.js';
+import { checkIfindex } from '../tcx/direction.js';
+import { Link, progFd, type ProgramRef } from './link.js';
+
+export type XdpMode = 'skb' | 'drv' | 'hw';
+
+export interface XdpLinkOptions {
+  /** 'skb' (generic), 'drv' (native) or 'hw' (offload). Unset: native if the driver has it,
+   * generic otherwise — the kernel's choice. */
+  mode?: XdpMode;
+}
+
+const MODE_FLAGS: Record<XdpMode, number> = { skb: XDP_FLAGS_SKB_MODE, drv: XDP_FLAGS_DRV_MODE, hw: XDP_FLAGS_HW_MODE };
+
+/** Attaches an XDP program to an interface through a link and returns the Link that owns it. */
+export function attachXdpLink(prog: ProgramRef, ifindex: number, opts: XdpLinkOptions = {}): Link {
+  const fd = progFd(prog);
+  checkIfindex(ifindex);
+  let flags = 0;
+  if (opts.mode !== undefined) {
+    const f = MODE_FLAGS[opts.mode];
+    if (f === undefined) throw new UsageError(`XDP mode must be 'skb', 'drv' or 'hw'; got ${String(opts.mode)}`);
+    flags = f;
+  }
+  // A kernel without XDP links would answer EINVAL: say so up front, without trying.
+  if (!haveLinkFeature('xdp')) throw notSupported('xdp');
+  const attr = new Attr(LINK_CREATE_ATTR)
+    .set('prog_fd', fd)
+    .set('target_ifindex', ifindex)
+    .set('attach_type', bpf_attach_type.BPF_XDP)
+    .set('flags', flags);
+  const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
+  if (r < 0) {
+    throw linkCreateError(-r, { feature: 'xdp', ifindex, ...(opts.mode ? { where: opts.mode } : {}) }, haveLinkFeature('xdp'));
+  }
+  return Link.adopt(r);
+}

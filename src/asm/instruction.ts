@@ -1,0 +1,238 @@
+// The instruction model: the raw fields plus the opcode decoded into names, and the one
+// definition of which field combinations are well formed.
+import { AsmError } from './errors.js';
+import { AluOp, AtomicOp, Class, JmpOp, Mode, OFF_SIGNED, Size, Source } from './opcodes.js';
+
+export type ClassName = 'ld' | 'ldx' | 'st' | 'stx' | 'alu' | 'jmp' | 'jmp32' | 'alu64';
+export type SizeName = 'w' | 'h' | 'b' | 'dw';
+export type ModeName = 'imm' | 'abs' | 'ind' | 'mem' | 'memsx' | 'atomic';
+export type AluOpName = Lowercase<keyof typeof AluOp>;
+export type JmpOpName = Lowercase<keyof typeof JmpOp>;
+
+/** The raw fields of one instruction (ld_imm64: of its first slot, plus the 64-bit constant). */
+export interface InstructionFields {
+  /** The 8-bit opcode. */
+  readonly opcode: number;
+  /** Destination register, 0..10. */
+  readonly dst: number;
+  /** Source register, 0..10; for ld_imm64 and calls, the pseudo/call kind. */
+  readonly src: number;
+  /** Signed 16-bit offset. */
+  readonly off: number;
+  /** Signed 32-bit immediate; for ld_imm64 the low half of `imm64`, sign-extended. */
+  readonly imm: number;
+  /** ld_imm64 only: the full constant (unsigned, 0 .. 2^64-1); the second slot's imm is its high half. */
+  readonly imm64?: bigint;
+}
+
+export interface AluInstruction extends InstructionFields {
+  readonly kind: 'alu';
+  readonly class: 'alu' | 'alu64';
+  readonly op: AluOpName;
+  readonly source: 'k' | 'x';
+}
+
+export interface JmpInstruction extends InstructionFields {
+  readonly kind: 'jmp';
+  readonly class: 'jmp' | 'jmp32';
+  readonly op: JmpOpName;
+  readonly source: 'k' | 'x';
+}
+
+export interface MemInstruction extends InstructionFields {
+  readonly kind: 'mem';
+  readonly class: 'ld' | 'ldx' | 'st' | 'stx';
+  readonly mode: ModeName;
+  readonly size: SizeName;
+}
+
+export interface LdImm64Instruction extends InstructionFields {
+  readonly kind: 'ld_imm64';
+  readonly class: 'ld';
+  readonly mode: 'imm';
+  readonly size: 'dw';
+  readonly imm64: bigint;
+}
+
+export type Instruction = AluInstruction | JmpInstruction | MemInstruction | LdImm64Instruction;
+
+export const LD_IMM64 = Class.LD | Mode.IMM | Size.DW;
+
+const CLASS_NAMES: readonly ClassName[] = ['ld', 'ldx', 'st', 'stx', 'alu', 'jmp', 'jmp32', 'alu64'];
+const SIZE_NAMES: readonly SizeName[] = ['w', 'h', 'b', 'dw'];
+const MODE_NAMES = new Map<number, ModeName>(
+  Object.entries(Mode).map(([k, v]) => [v, k.toLowerCase() as ModeName]),
+);
+const ALU_NAMES = new Map<number, AluOpName>(
+  Object.entries(AluOp).map(([k, v]) => [v, k.toLowerCase() as AluOpName]),
+);
+const JMP_NAMES = new Map<number, JmpOpName>(
+  Object.entries(JmpOp).map(([k, v]) => [v, k.toLowerCase() as JmpOpName]),
+);
+const ATOMIC_IMMS = new Set<number>([
+  AtomicOp.ADD,
+  AtomicOp.OR,
+  AtomicOp.AND,
+  AtomicOp.XOR,
+  AtomicOp.ADD | AtomicOp.FETCH,
+  AtomicOp.OR | AtomicOp.FETCH,
+  AtomicOp.AND | AtomicOp.FETCH,
+  AtomicOp.XOR | AtomicOp.FETCH,
+  AtomicOp.XCHG,
+  AtomicOp.CMPXCHG,
+]);
+
+const hex = (n: number): string => '0x' + n.toString(16).padStart(2, '0');
+
+/**
+ * Why these fields are not a valid instruction, or undefined if they are. "Valid" is the
+ * kernel's encoding rule (kernel/bpf/verifier.c): known opcode, fields it ignores are zero,
+ * registers 0..10. Semantic checks (division by a zero constant, writes to r10) are the
+ * verifier's business, not an encoder's.
+ */
+export function invalidReason(f: InstructionFields): string | undefined {
+  const { opcode, dst, src, off, imm } = f;
+  if (!isInt(opcode, 0, 0xff)) return `opcode ${opcode} is not a byte`;
+  if (!isInt(dst, 0, 15) || !isInt(src, 0, 15)) return 'register fields must be 0..15';
+  if (!isInt(off, -0x8000, 0x7fff)) return `off ${off} is not a signed 16-bit integer`;
+  if (!isInt(imm, -0x80000000, 0x7fffffff)) return `imm ${imm} is not a signed 32-bit integer`;
+  const reason = fieldRule(opcode, dst, src, off, imm);
+  if (reason !== undefined) return reason;
+  if (dst > 10) return `dst r${dst} does not exist`;
+  if (src > 10) return `src r${src} does not exist`;
+  return undefined;
+}
+
+function fieldRule(opcode: number, dst: number, src: number, off: number, imm: number): string | undefined {
+  const cls = opcode & 0x07;
+  const x = (opcode & 0x08) !== 0;
+  const unknown = `unknown opcode ${hex(opcode)}`;
+  const zero = (what: Record<string, number>): string | undefined => {
+    for (const [k, v] of Object.entries(what)) if (v !== 0) return `${k} must be 0 for opcode ${hex(opcode)}`;
+    return undefined;
+  };
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64: {
+      const op = opcode & 0xf0;
+      const alu64 = cls === Class.ALU64;
+      if (!ALU_NAMES.has(op)) return unknown;
+      if (op === AluOp.NEG) return x ? unknown : zero({ src, off, imm });
+      if (op === AluOp.END) {
+        if (alu64 && x) return unknown;
+        if (imm !== 16 && imm !== 32 && imm !== 64) return `byte swap width ${imm} is not 16, 32 or 64`;
+        return zero({ src, off });
+      }
+      if (op === AluOp.MOV && x) {
+        if (alu64 && off === 1) return undefined; // addr_space_cast: imm holds both address spaces
+        const widths = alu64 ? [0, 8, 16, 32] : [0, 8, 16];
+        if (!widths.includes(off)) return `mov off ${off} is not a sign-extension width (${widths.join(', ')})`;
+        return zero({ imm });
+      }
+      const offOk = op === AluOp.DIV || op === AluOp.MOD ? off === 0 || off === OFF_SIGNED : off === 0;
+      if (!offOk) return `off must be 0${op === AluOp.DIV || op === AluOp.MOD ? ' or 1' : ''} for opcode ${hex(opcode)}`;
+      return x ? zero({ imm }) : zero({ src });
+    }
+    case Class.JMP:
+    case Class.JMP32: {
+      const op = opcode & 0xf0;
+      const jmp32 = cls === Class.JMP32;
+      if (!JMP_NAMES.has(op)) return unknown;
+      switch (op) {
+        case JmpOp.JA:
+          if (x) return unknown;
+          return jmp32 ? zero({ dst, src, off }) : zero({ dst, src, imm });
+        case JmpOp.JCOND:
+          if (x || jmp32) return unknown;
+          return zero({ dst, src, imm });
+        case JmpOp.CALL:
+          if (x || jmp32) return unknown;
+          if (src > 2) return `call kind (src) ${src} is not 0 (helper), 1 (bpf-to-bpf) or 2 (kfunc)`;
+          return src === 2 ? zero({ dst }) : zero({ dst, off });
+        case JmpOp.EXIT:
+          if (x || jmp32) return unknown;
+          return zero({ dst, src, off, imm });
+        default:
+          return x ? zero({ imm }) : zero({ src });
+      }
+    }
+    case Class.LD: {
+      if (opcode === LD_IMM64) return src > 6 ? `ld_imm64 pseudo source ${src} is not 0..6` : zero({ off });
+      const mode = opcode & 0xe0;
+      const size = opcode & 0x18;
+      if ((mode !== Mode.ABS && mode !== Mode.IND) || size === Size.DW) return unknown;
+      return mode === Mode.ABS ? zero({ dst, src, off }) : zero({ dst, off });
+    }
+    case Class.LDX: {
+      const mode = opcode & 0xe0;
+      if (mode !== Mode.MEM && !(mode === Mode.MEMSX && (opcode & 0x18) !== Size.DW)) return unknown;
+      return zero({ imm });
+    }
+    case Class.ST:
+      return (opcode & 0xe0) === Mode.MEM ? zero({ src }) : unknown;
+    default: {
+      // STX
+      const mode = opcode & 0xe0;
+      if (mode === Mode.MEM) return zero({ imm });
+      const size = opcode & 0x18;
+      if (mode !== Mode.ATOMIC || (size !== Size.W && size !== Size.DW)) return unknown;
+      return ATOMIC_IMMS.has(imm) ? undefined : `atomic operation ${hex(imm >>> 0)} is not add/or/and/xor[|fetch], xchg or cmpxchg`;
+    }
+  }
+}
+
+function isInt(n: number, min: number, max: number): boolean {
+  return Number.isInteger(n) && n >= min && n <= max;
+}
+
+/**
+ * Builds a typed instruction from raw fields, or throws AsmError naming what is wrong.
+ * For ld_imm64, pass `imm64` (the 64-bit constant); `imm` is then derived from it.
+ */
+export function makeInstruction(fields: InstructionFields): Instruction {
+  let { imm } = fields;
+  const { opcode, dst, src, off } = fields;
+  if (opcode === LD_IMM64) {
+    const imm64 = fields.imm64 ?? BigInt.asUintN(64, BigInt(imm));
+    if (typeof imm64 !== 'bigint' || imm64 < -(1n << 63n) || imm64 >= 1n << 64n) {
+      throw new AsmError(`ld_imm64 constant ${String(imm64)} does not fit in 64 bits`);
+    }
+    const u = BigInt.asUintN(64, imm64);
+    imm = Number(BigInt.asIntN(32, u));
+    const reason = invalidReason({ opcode, dst, src, off, imm });
+    if (reason) throw new AsmError(reason);
+    return { kind: 'ld_imm64', class: 'ld', mode: 'imm', size: 'dw', opcode, dst, src, off, imm, imm64: u };
+  }
+  const reason = invalidReason({ opcode, dst, src, off, imm });
+  if (reason) throw new AsmError(reason);
+  const cls = CLASS_NAMES[opcode & 0x07]!;
+  switch (cls) {
+    case 'alu':
+    case 'alu64':
+      return { kind: 'alu', class: cls, op: ALU_NAMES.get(opcode & 0xf0)!, source: sourceOf(opcode), opcode, dst, src, off, imm };
+    case 'jmp':
+    case 'jmp32':
+      return { kind: 'jmp', class: cls, op: JMP_NAMES.get(opcode & 0xf0)!, source: sourceOf(opcode), opcode, dst, src, off, imm };
+    default:
+      return {
+        kind: 'mem',
+        class: cls,
+        mode: MODE_NAMES.get(opcode & 0xe0)!,
+        size: SIZE_NAMES[(opcode & 0x18) >> 3]!,
+        opcode,
+        dst,
+        src,
+        off,
+        imm,
+      };
+  }
+}
+
+function sourceOf(opcode: number): 'k' | 'x' {
+  return (opcode & Source.X) !== 0 ? 'x' : 'k';
+}
+
+/** Slots an instruction occupies: 2 for ld_imm64, else 1. */
+export function slotCount(insn: InstructionFields): 1 | 2 {
+  return insn.opcode === LD_IMM64 ? 2 : 1;
+}

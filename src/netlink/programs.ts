@@ -1,0 +1,93 @@
+// Who is on a hook: program ids to names, and the bpf_links that hold XDP hooks. Used to turn
+// "the hook is busy" into "program 42 "xdp_fw" is there, held by bpf_link 7".
+import { BpfError, UsageError } from '../errors.js';
+import {
+  BPF_LINK_INFO,
+  BPF_LINK_INFO_UNION,
+  BPF_PROG_INFO,
+  bpf_link_type,
+  closeFd,
+  fdById,
+  objectIds,
+  objInfo,
+  stableBuffer,
+} from '../syscall/index.js';
+
+/** A loaded program: anything with an `fd` (BpfProgram, a link's program...) or a raw fd. */
+export type ProgramRef = { readonly fd: number } | number;
+
+export function programFd(ref: ProgramRef, what = 'program'): number {
+  const fd = typeof ref === 'number' ? ref : ref?.fd;
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0)
+    throw new UsageError(`${what} must be a loaded program or its file descriptor, got ${String(fd)}`);
+  return fd;
+}
+
+export interface ProgramIdentity {
+  id: number;
+  name: string;
+  /** bpf_prog_type number. */
+  type: number;
+}
+
+/** Id, name and type of the program behind `fd`. */
+export function programIdentity(fd: number, context = `program fd ${fd}`): ProgramIdentity {
+  const info = stableBuffer(BPF_PROG_INFO.size);
+  objInfo(fd, info, context);
+  const nameAt = BPF_PROG_INFO.members.name.offset;
+  const raw = info.subarray(nameAt, nameAt + BPF_PROG_INFO.members.name.size);
+  const nul = raw.indexOf(0);
+  return {
+    id: info.readUInt32LE(BPF_PROG_INFO.members.id.offset),
+    type: info.readUInt32LE(BPF_PROG_INFO.members.type.offset),
+    name: raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8'),
+  };
+}
+
+/** Name of the program with this id, or undefined if it is gone (or we may not open it). */
+export function programNameById(id: number): string | undefined {
+  if (!id) return undefined;
+  let fd = -1;
+  try {
+    fd = fdById('prog', id);
+    return programIdentity(fd).name;
+  } catch (e) {
+    if (e instanceof BpfError) return undefined;
+    throw e;
+  } finally {
+    if (fd >= 0) closeFd(fd);
+  }
+}
+
+export interface XdpLinkInfo {
+  linkId: number;
+  progId: number;
+}
+
+/** Every XDP bpf_link on this interface (there is at most one per mode). */
+export function xdpLinksOn(ifindex: number): XdpLinkInfo[] {
+  const out: XdpLinkInfo[] = [];
+  const info = stableBuffer(BPF_LINK_INFO.size);
+  for (const id of objectIds('link')) {
+    let fd = -1;
+    try {
+      fd = fdById('link', id);
+      info.fill(0);
+      objInfo(fd, info);
+    } catch (e) {
+      if (e instanceof BpfError) continue; // gone in the meantime
+      throw e;
+    } finally {
+      if (fd >= 0) closeFd(fd);
+    }
+    if (info.readUInt32LE(BPF_LINK_INFO.members.type.offset) !== bpf_link_type.BPF_LINK_TYPE_XDP) continue;
+    if (info.readUInt32LE(BPF_LINK_INFO_UNION.xdp.members.ifindex.offset) !== ifindex) continue;
+    out.push({ linkId: id, progId: info.readUInt32LE(BPF_LINK_INFO.members.prog_id.offset) });
+  }
+  return out;
+}
+
+/** `program 42 "xdp_fw"` (name omitted when unknown). */
+export function describeProgram(id: number, name?: string): string {
+  return `program ${id}${name ? ` "${name}"` : ''}`;
+}

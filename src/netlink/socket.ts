@@ -1,0 +1,199 @@
+// An rtnetlink (NETLINK_ROUTE) socket: one request at a time, replies matched by sequence
+// number, errors carrying the kernel's extended-ack sentence. Requests are synchronous:
+// rtnetlink handles a request inside sendto(), so the reply is queued before recvfrom().
+import { closeFd, stableBuffer } from '../syscall/libc.js';
+import { sysRecv, sysSend, sysSetsockopt, sysSocket } from '../syscall/socket.js';
+import { netlink, nlm_f, rtmName, sock } from './abi.js';
+import { NetlinkRequestError } from './errors.js';
+import { type Message, MessageBuilder, parseAck, parseMessages, NetlinkProtocolError } from './message.js';
+
+/** How long to wait for the kernel before giving up (it answers within microseconds). */
+const RECEIVE_TIMEOUT_S = 10;
+const RECV_SIZE = 1 << 16;
+const ENOBUFS = 105;
+const EAGAIN = 11;
+const EINTR = 4;
+
+let seqBase = (Date.now() & 0x7fff) << 16;
+
+export interface RequestContext {
+  /** What we were doing, in the user's terms (becomes the error's `context`). */
+  context?: string;
+  ifindex?: number;
+}
+
+export class NetlinkSocket implements Disposable {
+  #fd: number;
+  private seq = seqBase++;
+  private readonly recvBuf = stableBuffer(RECV_SIZE);
+  private sendBuf = stableBuffer(4096);
+  /** Extended-ack warnings the kernel attached to successful requests (tc emits some). */
+  readonly warnings: string[] = [];
+
+  private constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  static open(): NetlinkSocket {
+    const fd = sysSocket(sock.AF_NETLINK, sock.SOCK_RAW | sock.SOCK_CLOEXEC, netlink.NETLINK_ROUTE);
+    if (fd < 0) throw new NetlinkRequestError({ errno: -fd, command: 'socket(AF_NETLINK, NETLINK_ROUTE)' });
+    const s = new NetlinkSocket(fd);
+    try {
+      const one = stableBuffer(4);
+      one.writeInt32LE(1);
+      // Ask for the kernel's sentence, and don't echo our request back inside errors. Both are
+      // best effort (4.12+ and 4.3+); a kernel without them still answers, only less clearly.
+      sysSetsockopt(fd, sock.SOL_NETLINK, netlink.NETLINK_EXT_ACK, one);
+      sysSetsockopt(fd, sock.SOL_NETLINK, netlink.NETLINK_CAP_ACK, one);
+      const tv = stableBuffer(16); // struct timeval { long tv_sec; long tv_usec; }
+      tv.writeBigInt64LE(BigInt(RECEIVE_TIMEOUT_S), 0);
+      const r = sysSetsockopt(fd, sock.SOL_SOCKET, sock.SO_RCVTIMEO, tv);
+      if (r < 0) throw new NetlinkRequestError({ errno: -r, command: 'setsockopt(SO_RCVTIMEO)' });
+    } catch (e) {
+      s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  close(): void {
+    if (this.#fd < 0) return;
+    closeFd(this.#fd);
+    this.#fd = -1;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private send(msg: MessageBuilder, seq: number, ctx: RequestContext): void {
+    if (this.#fd < 0) throw new NetlinkRequestError({ errno: 9, command: rtmName(msg.type), ...ctx });
+    const bytes = msg.finish(seq);
+    if (bytes.length > this.sendBuf.length) this.sendBuf = stableBuffer(bytes.length);
+    bytes.copy(this.sendBuf);
+    for (;;) {
+      const r = sysSend(this.#fd, this.sendBuf, bytes.length);
+      if (r === -EINTR) continue;
+      if (r < 0) throw new NetlinkRequestError({ errno: -r, command: rtmName(msg.type), ...ctx });
+      return;
+    }
+  }
+
+  private receive(command: string, ctx: RequestContext): Message[] {
+    for (;;) {
+      const r = sysRecv(this.#fd, this.recvBuf, sock.MSG_TRUNC);
+      if (r === -EINTR) continue;
+      if (r === -EAGAIN)
+        throw new NetlinkRequestError(
+          { errno: EAGAIN, command, ...ctx },
+          `no reply from the kernel within ${RECEIVE_TIMEOUT_S} s`,
+        );
+      if (r < 0)
+        throw new NetlinkRequestError(
+          { errno: -r, command, ...ctx },
+          -r === ENOBUFS ? 'the socket receive buffer overflowed during a dump' : undefined,
+        );
+      if (r > this.recvBuf.length)
+        throw new NetlinkProtocolError(`netlink reply of ${r} bytes exceeds the ${this.recvBuf.length}-byte buffer`);
+      return parseMessages(this.recvBuf, r);
+    }
+  }
+
+  private fail(command: string, msg: Message, ctx: RequestContext): never {
+    const ack = parseAck(msg);
+    throw new NetlinkRequestError({
+      errno: ack.errno,
+      command,
+      ...ctx,
+      ...(ack.extack !== undefined ? { extack: ack.extack } : {}),
+    });
+  }
+
+  /**
+   * Sends a request built by `newRequest` and returns the messages the kernel
+   * sent before its ACK (e.g. the reply to a GET, or an NLM_F_ECHO notification).
+   * Throws NetlinkRequestError with the kernel's sentence if it refused.
+   */
+  request(msg: MessageBuilder, ctx: RequestContext = {}): Message[] {
+    const command = rtmName(msg.type);
+    const seq = ++this.seq >>> 0;
+    this.send(msg, seq, ctx);
+    const replies: Message[] = [];
+    for (;;) {
+      for (const m of this.receive(command, ctx)) {
+        if (m.seq !== seq) continue; // a late answer to an earlier, abandoned request
+        if (m.type === netlink.NLMSG_ERROR) {
+          const ack = parseAck(m);
+          if (ack.errno !== 0) this.fail(command, m, ctx);
+          if (ack.extack) this.warnings.push(ack.extack);
+          return replies;
+        }
+        if (m.type === netlink.NLMSG_NOOP) continue;
+        // Copy: the payload is a view into the receive buffer, reused by the next recv.
+        replies.push({ ...m, payload: Buffer.from(m.payload) });
+      }
+    }
+  }
+
+  /**
+   * Sends a request built by `newDump` and returns every message up to
+   * NLMSG_DONE. A dump the kernel marks inconsistent (NLM_F_DUMP_INTR) is restarted.
+   */
+  dump(msg: MessageBuilder, ctx: RequestContext = {}, attempts = 3): Message[] {
+    const command = rtmName(msg.type);
+    for (let attempt = 1; ; attempt++) {
+      const seq = ++this.seq >>> 0;
+      this.send(msg, seq, ctx);
+      const out: Message[] = [];
+      let interrupted = false;
+      let done = false;
+      while (!done) {
+        for (const m of this.receive(command, ctx)) {
+          if (m.seq !== seq) continue;
+          if (m.flags & nlm_f.NLM_F_DUMP_INTR) interrupted = true;
+          if (m.type === netlink.NLMSG_DONE) {
+            // DONE carries an int: a negative errno if the dump failed midway (plus extack).
+            if (m.payload.length >= 4 && m.payload.readInt32LE(0) < 0) {
+              const errno = -m.payload.readInt32LE(0);
+              throw new NetlinkRequestError({ errno, command, ...ctx });
+            }
+            done = true;
+            break;
+          }
+          if (m.type === netlink.NLMSG_ERROR) {
+            const ack = parseAck(m);
+            if (ack.errno !== 0) this.fail(command, m, ctx);
+            continue;
+          }
+          if (m.type === netlink.NLMSG_NOOP) continue;
+          out.push({ ...m, payload: Buffer.from(m.payload) });
+        }
+      }
+      if (!interrupted || attempt >= attempts) return out;
+    }
+  }
+}
+
+/** A request that the kernel acknowledges (NLM_F_REQUEST|NLM_F_ACK plus `flags`). */
+export function newRequest(type: number, flags = 0): MessageBuilder {
+  return new MessageBuilder(type, nlm_f.NLM_F_REQUEST | nlm_f.NLM_F_ACK | flags);
+}
+
+/** A dump request (NLM_F_REQUEST|NLM_F_DUMP). */
+export function newDump(type: number): MessageBuilder {
+  return new MessageBuilder(type, nlm_f.NLM_F_REQUEST | nlm_f.NLM_F_DUMP);
+}
+
+/** Runs `fn` with a fresh socket and always closes it. */
+export function withSocket<T>(fn: (s: NetlinkSocket) => T): T {
+  const s = NetlinkSocket.open();
+  try {
+    return fn(s);
+  } finally {
+    s.close();
+  }
+}

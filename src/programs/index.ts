@@ -1,5 +1,5 @@
 export { BpfProgram } from './program.js';
-export type { ProgramLoadOptions, ProgramBtfOptions, InstructionsInput } from './load.js';
+export type { ProgramLoadOptions, ProgramBtfOptions, InstructionsInput, InstructionFieldsLike } from './load.js';
 export type { ProgramInfo } from './info.js';
 export type { TestRunOptions, TestRunResult } from './test-run.js';
 export { listPrograms, listLinks } from './list.js';

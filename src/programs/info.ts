@@ -92,5 +92,5 @@ export function xlatedInstructionsByFd(fd: number): Uint8Array {
   const got = Math.min(len, attr.get('xlated_prog_len'));
   // The kernel leaves the pointer 0 when it may not expose the instructions (kptr_restrict).
   if (attr.get('xlated_prog_insns') === 0) return new Uint8Array(0);
-  return Uint8Array.prototype.slice.call(buf, 0, got);
+  return new Uint8Array(buf.subarray(0, got));
 }

@@ -28,15 +28,27 @@ const DEFAULT_LOG_SIZE = 64 * 1024;
 const MAX_LOG_SIZE = 16 * 1024 * 1024;
 const EAGAIN_TRIES = 5;
 
+/** One instruction by its fields, as the assembler's `Instruction` objects carry them. */
+export interface InstructionFieldsLike {
+  readonly opcode: number;
+  readonly dst: number;
+  readonly src: number;
+  readonly off: number;
+  readonly imm: number;
+  /** ld_imm64 (opcode 0x18): the 64-bit constant, which takes a second 8-byte slot. */
+  readonly imm64?: bigint;
+}
+
 /**
  * Program instructions: raw `struct bpf_insn` bytes, anything carrying them in `.bytes` (the
- * assembler's output), or a list of encoded instructions (each with `.bytes`, 8 or 16 bytes,
- * or a 64-bit word as the kernel stores it in memory, little-endian).
+ * assembler's program output), or a list of instructions — objects with the fields
+ * `{ opcode, dst, src, off, imm, imm64? }` (the assembler's `Instruction`s) or 64-bit words as
+ * the kernel stores them in memory (little-endian).
  */
 export type InstructionsInput =
   | Uint8Array
   | { readonly bytes: Uint8Array }
-  | ReadonlyArray<{ readonly bytes: Uint8Array } | bigint>;
+  | ReadonlyArray<InstructionFieldsLike | bigint>;
 
 export interface ProgramBtfOptions {
   /** fd of the program's BTF (loaded with BPF_BTF_LOAD). */
@@ -89,31 +101,47 @@ export interface LoadedProgram {
   name: string;
 }
 
+const LD_IMM64 = 0x18;
+
+function isFields(x: unknown): x is InstructionFieldsLike {
+  if (typeof x !== 'object' || x === null) return false;
+  const o = x as Record<string, unknown>;
+  return ['opcode', 'dst', 'src', 'off', 'imm'].every((k) => Number.isInteger(o[k]));
+}
+
 /** Concatenated instruction bytes of any accepted input form. */
 export function instructionBytes(input: InstructionsInput): Uint8Array {
   if (input instanceof Uint8Array) return input;
   if (Array.isArray(input)) {
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (const [i, insn] of (input as ReadonlyArray<{ readonly bytes: Uint8Array } | bigint>).entries()) {
-      let bytes: Uint8Array;
+    const list = input as ReadonlyArray<unknown>;
+    let slots = 0;
+    for (const insn of list) slots += isFields(insn) && insn.opcode === LD_IMM64 ? 2 : 1;
+    const out = new Uint8Array(slots * BPF_INSN_SIZE);
+    const v = new DataView(out.buffer);
+    let pos = 0;
+    const slot = (op: number, dst: number, src: number, off: number, imm: number) => {
+      v.setUint8(pos, op);
+      v.setUint8(pos + 1, ((src & 0xf) << 4) | (dst & 0xf));
+      v.setInt16(pos + 2, off, true);
+      v.setInt32(pos + 4, imm | 0, true);
+      pos += BPF_INSN_SIZE;
+    };
+    list.forEach((insn, i) => {
       if (typeof insn === 'bigint') {
-        bytes = new Uint8Array(8);
-        new DataView(bytes.buffer).setBigUint64(0, BigInt.asUintN(64, insn), true);
-      } else if (insn && (insn as { bytes?: unknown }).bytes instanceof Uint8Array) {
-        bytes = insn.bytes;
+        v.setBigUint64(pos, BigInt.asUintN(64, insn), true);
+        pos += BPF_INSN_SIZE;
+      } else if (isFields(insn)) {
+        const bad = insn.opcode < 0 || insn.opcode > 0xff || insn.dst < 0 || insn.dst > 15 || insn.src < 0 || insn.src > 15 || insn.off < -0x8000 || insn.off > 0x7fff;
+        if (bad) throw new UsageError(`instructions[${i}] has a field out of range for struct bpf_insn: ${JSON.stringify({ ...insn, imm64: insn.imm64?.toString() })}`);
+        if (insn.opcode === LD_IMM64) {
+          const u = BigInt.asUintN(64, insn.imm64 ?? BigInt(insn.imm));
+          slot(insn.opcode, insn.dst, insn.src, insn.off, Number(BigInt.asIntN(32, u)));
+          slot(0, 0, 0, 0, Number(BigInt.asIntN(32, u >> 32n)));
+        } else slot(insn.opcode, insn.dst, insn.src, insn.off, insn.imm);
       } else {
-        throw new UsageError(`instructions[${i}] is neither an encoded instruction (with .bytes) nor a bigint`);
+        throw new UsageError(`instructions[${i}] is neither an instruction ({ opcode, dst, src, off, imm }) nor a bigint`);
       }
-      parts.push(bytes);
-      total += bytes.length;
-    }
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
+    });
     return out;
   }
   if (input && typeof input === 'object' && (input as { bytes?: unknown }).bytes instanceof Uint8Array)

@@ -1,7 +1,7 @@
 // A loaded BPF program: owns its fd, runs test runs, pins, describes itself.
 import { readlinkSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { fdById, objGet, objPin } from '../syscall/bpf.js';
+import { dupFd, fdById, objGet, objPin } from '../syscall/bpf.js';
 import { FdOwner } from '../syscall/fd.js';
 import { closeFd } from '../syscall/libc.js';
 import { progTypeName } from '../sysinfo/names.js';
@@ -38,12 +38,12 @@ export class BpfProgram {
     return new BpfProgram(fd, progTypeName(typeValue), name, log);
   }
 
-  /** Takes ownership of a program fd (closing the program closes it). */
+  /** Wraps a program fd someone else opened. The fd is duplicated: the caller still owns
+   * (and closes) its own, and closing this program closes only the duplicate. */
   static fromFd(fd: number): BpfProgram {
     if (!Number.isInteger(fd) || fd < 0) throw new UsageError(`not a file descriptor: ${fd}`);
     checkIsProgram(fd);
-    const info = programInfoByFd(fd);
-    return new BpfProgram(fd, info.type, info.name);
+    return BpfProgram.#adopt(dupFd(fd, `program fd ${fd}`), `fd ${fd}`);
   }
 
   /** Opens a program pinned on a bpf filesystem. */

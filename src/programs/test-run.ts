@@ -95,10 +95,10 @@ export class TestRunner {
       const n = Math.min(a.get('data_size_out'), outSize);
       const result: TestRunResult = {
         retval: a.get('retval'),
-        data: Uint8Array.prototype.slice.call(this.#out, 0, n),
+        data: new Uint8Array(this.#out.subarray(0, n)),
         durationNs: a.get('duration'),
       };
-      if (ctxOut) result.ctx = Uint8Array.prototype.slice.call(ctxOut, 0, Math.min(a.get('ctx_size_out'), ctxOut.length));
+      if (ctxOut) result.ctx = new Uint8Array(ctxOut.subarray(0, Math.min(a.get('ctx_size_out'), ctxOut.length)));
       return result;
     }
   }

@@ -86,6 +86,8 @@ export interface LinkCreateContext {
   /** tcx: the expected revision we passed, and a way to read the current one. */
   expectedRevision?: number;
   currentRevision?: () => number | undefined;
+  /** Whether the ifindex names an interface in this netns (for EINVAL, which also means that). */
+  interfaceExists?: boolean;
   /** tcx: a relative program or link was given. */
   relative?: string;
 }
@@ -112,11 +114,16 @@ export function linkCreateError(errno: number, ctx: LinkCreateContext, supported
             'Close or unpin the owning link, or detach the netlink program (xdp.detach / ip link set dev <if> xdp off) first',
         );
       case EEXIST:
-        return say('programs are attached in more than one mode, so an unset mode is ambiguous: pass { mode }');
+        return say(
+          "another XDP mode is in use on this interface: native ('drv') and generic ('skb') XDP can't be active at once, " +
+            'and with programs in several modes an unset mode is ambiguous (pass { mode })',
+        );
       case EOPNOTSUPP:
         return say("the driver has no native XDP for this mode: use { mode: 'skb' } (generic XDP), or check the device's offload support for 'hw'");
       case EINVAL:
-        return say(`the program is not an XDP program, the mode is invalid, or there is no interface with index ${ctx.ifindex} in this network namespace`);
+        if (ctx.interfaceExists === false) return say(`no interface with index ${ctx.ifindex} in this network namespace`);
+        if (ctx.where === 'hw') return say("'hw' needs a device that offloads XDP and a program loaded for that device");
+        return say('the program is not an XDP program (or it was loaded for another device)');
       case ENODEV:
         return say(`no interface with index ${ctx.ifindex} in this network namespace`);
       default:

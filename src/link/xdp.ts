@@ -12,7 +12,7 @@ import {
   bpf_cmd,
 } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfRaw } from '../syscall/libc.js';
+import { bpfRaw, interfaceName } from '../syscall/libc.js';
 import { haveLinkFeature, linkCreateError, notSupported } from './features.js';
 import { checkIfindex } from '../tcx/direction.js';
 import { Link, progFd, type ProgramRef } from './link.js';
@@ -46,7 +46,8 @@ export function attachXdpLink(prog: ProgramRef, ifindex: number, opts: XdpLinkOp
     .set('flags', flags);
   const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
   if (r < 0) {
-    throw linkCreateError(-r, { feature: 'xdp', ifindex, ...(opts.mode ? { where: opts.mode } : {}) }, haveLinkFeature('xdp'));
+    const ctx = { feature: 'xdp' as const, ifindex, interfaceExists: interfaceName(ifindex) !== undefined, ...(opts.mode ? { where: opts.mode } : {}) };
+    throw linkCreateError(-r, ctx, haveLinkFeature('xdp'));
   }
   return Link.adopt(r);
 }

@@ -2,7 +2,7 @@
 import { BpfError } from '../errors.js';
 import { fdById, objectIds } from '../syscall/bpf.js';
 import { closeFd } from '../syscall/libc.js';
-import { linkInfoByFd, type LinkInfo } from '../sysinfo/link-info.js';
+import { linkInfo, type LinkInfo } from '../link/info.js';
 import { programInfoByFd, type ProgramInfo } from './info.js';
 
 /** Objects can vanish between reading an id and opening it: skip those. */
@@ -28,7 +28,8 @@ export function listPrograms(): { id: number; info: ProgramInfo }[] {
   return [...openEach('prog', (fd) => programInfoByFd(fd))].map((info) => ({ id: info.id, info }));
 }
 
-/** Every BPF link in the system, by ascending id, with what it is attached to. */
+/** Every BPF link in the system, by ascending id, with what it is attached to (the same
+ * description `Link.info()` gives). */
 export function listLinks(): LinkInfo[] {
-  return [...openEach('link', (fd) => linkInfoByFd(fd))];
+  return [...openEach('link', (fd) => linkInfo(fd))];
 }

@@ -144,8 +144,18 @@ export function instructionBytes(input: InstructionsInput): Uint8Array {
     });
     return out;
   }
-  if (input && typeof input === 'object' && (input as { bytes?: unknown }).bytes instanceof Uint8Array)
+  if (input && typeof input === 'object' && (input as { bytes?: unknown }).bytes instanceof Uint8Array) {
+    // The assembler's output names maps it cannot know the fds of; loading its raw bytes would
+    // hand the kernel fd 0 and a baffling error.
+    const refs = (input as { mapReferences?: unknown }).mapReferences;
+    if (Array.isArray(refs) && refs.length > 0) {
+      const names = [...new Set(refs.map((r: { name?: unknown }) => String(r?.name)))];
+      throw new UsageError(
+        `the program refers to map${names.length > 1 ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')} by name: pass program.resolveMaps({ ${names.map((n) => `${/^[A-Za-z_$][\w$]*$/.test(n) ? n : JSON.stringify(n)}: map.fd`).join(', ')} }) as instructions`,
+      );
+    }
     return (input as { bytes: Uint8Array }).bytes;
+  }
   throw new UsageError('instructions must be a Uint8Array, an object with .bytes (assembler output), or an array of instructions');
 }
 

@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { dupFd, fdById, objGet, objPin } from '../syscall/bpf.js';
 import { FdOwner } from '../syscall/fd.js';
 import { closeFd } from '../syscall/libc.js';
+import { attachTcxLink, attachXdpLink, type Link, type TcxLinkOptions, type XdpLinkOptions } from '../link/index.js';
 import { progTypeName } from '../sysinfo/names.js';
 import { programInfoByFd, xlatedInstructionsByFd, type ProgramInfo } from './info.js';
 import { loadProgram, type ProgramLoadOptions } from './load.js';
@@ -91,6 +92,17 @@ export class BpfProgram {
   /** The instructions as the kernel keeps them after verification (for dumps). */
   xlatedInstructions(): Uint8Array {
     return xlatedInstructionsByFd(this.fd);
+  }
+
+  /** Attaches this XDP program to an interface through a bpf_link (see `attachXdpLink`).
+   * The link owns the attachment: keep it (or pin it) for as long as the program should run. */
+  attachXdp(ifindex: number, opts: XdpLinkOptions = {}): Link {
+    return attachXdpLink(this, ifindex, opts);
+  }
+
+  /** Attaches this sched_cls program to an interface's tcx chain (see `attachTcxLink`). */
+  attachTcx(ifindex: number, direction: 'ingress' | 'egress', opts: TcxLinkOptions = {}): Link {
+    return attachTcxLink(this, ifindex, direction, opts);
   }
 
   /** Pins the program at a path on a bpf filesystem; it then outlives this process. */

@@ -103,6 +103,8 @@ export function counterMap(name = 'pkt_count'): Counter {
   return {
     fd,
     read() {
+      // Touch `key` here: the attr holds only its address, so the closure must keep it alive.
+      key.writeUInt32LE(0, 0);
       bpfCall(bpf_cmd.BPF_MAP_LOOKUP_ELEM, elem, 'read counter');
       return value.readBigUInt64LE(0);
     },

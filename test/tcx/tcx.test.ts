@@ -1,0 +1,168 @@
+// tcx links on a real veth pair: chain order, revisions, atomic replace, with pings from
+// another namespace and per-program counters that also record the order programs ran in.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BpfError, UsageError } from '../../src/errors.js';
+import { Link, attachTcxLink } from '../../src/link/index.js';
+import * as tcx from '../../src/tcx/index.js';
+import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
+import { VethNs, sh } from '../link/net.js';
+import { Counters, TCX_DROP, TCX_NEXT, TCX_PASS, XDP_PASS, constInsns, counterInsns, prog, type TestProg } from '../link/progs.js';
+
+describe.runIf(isRoot)('tcx links', () => {
+  guardFdLeaks();
+  let net: VethNs;
+  let counters: Counters;
+  const progs: TestProg[] = [];
+  const links: Link[] = [];
+
+  beforeAll(() => {
+    net = new VethNs();
+    counters = new Counters();
+    // Programs 0..5 count into their own slot and hand the packet on (TCX_NEXT).
+    for (let i = 0; i < 6; i++) progs.push(prog('sched_cls', counterInsns(counters.fd, i, TCX_NEXT), `next${i}`));
+  });
+  afterEach(() => {
+    for (const l of links.splice(0)) l.close();
+    counters.reset();
+  });
+  afterAll(() => {
+    for (const p of progs) p.close();
+    counters?.close();
+    net?.cleanup();
+  });
+  const keep = (l: Link): Link => (links.push(l), l);
+  const p = (i: number): TestProg => progs[i]!;
+  const chain = (dir: 'ingress' | 'egress' = 'ingress') => tcx.query(net.ifindex, dir);
+
+  it('orders programs by before/after (link, program, ids, ends) and runs them in that order', () => {
+    const a = keep(tcx.attach(p(0), net.ifindex, 'ingress'));
+    const b = keep(tcx.attach(p(1), net.ifindex, 'ingress', { after: a })); // after a link
+    const c = keep(tcx.attach(p(2), net.ifindex, 'ingress', { before: { progId: p(0).id } })); // before a program, by id
+    const d = keep(tcx.attach(p(3), net.ifindex, 'ingress', { before: null })); // first
+    const e = keep(tcx.attach(p(4), net.ifindex, 'ingress', { after: null })); // last
+    const f = keep(tcx.attach(p(5), net.ifindex, 'ingress', { before: { linkId: b.info().id } })); // before a link, by id
+    const order = [d, c, a, f, b, e];
+    const progOrder = [3, 2, 0, 5, 1, 4];
+    expect(chain().programs).toEqual(order.map((l, i) => ({ progId: p(progOrder[i]!).id, linkId: l.info().id })));
+
+    expect(net.ping(3)).toBe(3);
+    const tickets = progOrder.map((i) => counters.ticket(i));
+    for (const i of progOrder) expect(counters.count(i)).toBeGreaterThanOrEqual(3);
+    // Each packet met the programs in chain order, so the last stamps rise along the chain.
+    expect(tickets).toEqual([...tickets].sort((x, y) => x - y));
+    expect(new Set(tickets).size).toBe(tickets.length);
+  });
+
+  it('a program by fd as the relative, and ordering that decides the verdict', () => {
+    const drop = prog('sched_cls', constInsns(TCX_DROP), 'drop');
+    const pass = prog('sched_cls', constInsns(TCX_PASS), 'pass');
+    try {
+      keep(tcx.attach(p(0), net.ifindex, 'ingress'));
+      keep(tcx.attach(drop, net.ifindex, 'ingress'));
+      expect(net.ping(2)).toBe(0);
+      expect(counters.count(0)).toBeGreaterThanOrEqual(2); // ran before the drop
+      // A PASS verdict ends the chain: placed before the dropper, the pings get through.
+      keep(tcx.attach(pass, net.ifindex, 'ingress', { before: drop }));
+      expect(chain().programs.map((x) => x.progId)).toEqual([p(0).id, pass.id, drop.id]);
+      expect(net.ping(2)).toBe(2);
+    } finally {
+      for (const l of links.splice(0)) l.close();
+      drop.close();
+      pass.close();
+    }
+    expect(net.ping(1)).toBe(1);
+  });
+
+  it('the revision changes with every attach, replace and detach; a stale one fails with ESTALE and changes nothing', () => {
+    const a = keep(tcx.attach(p(0), net.ifindex, 'ingress'));
+    const r1 = chain().revision;
+    const b = keep(tcx.attach(p(1), net.ifindex, 'ingress', { expectedRevision: r1 }));
+    const r2 = chain().revision;
+    expect(r2).toBe(r1 + 1);
+
+    const before = chain();
+    let err: unknown;
+    try {
+      keep(tcx.attach(p(2), net.ifindex, 'ingress', { expectedRevision: r1 }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BpfError);
+    expect(err).toMatchObject({ code: 'ESTALE', command: 'BPF_LINK_CREATE' });
+    expect((err as Error).message).toContain(`stale revision: expected revision ${r1} but the chain is at revision ${r2}`);
+    expect(chain()).toEqual(before);
+
+    b.update(p(3));
+    expect(chain().revision).toBe(r2 + 1);
+    b.detach();
+    expect(chain().revision).toBe(r2 + 2);
+    expect(chain().programs).toEqual([{ progId: p(0).id, linkId: a.info().id }]);
+    keep(tcx.attach(p(2), net.ifindex, 'ingress', { expectedRevision: r2 + 2 }));
+    expect(chain().revision).toBe(r2 + 3);
+  });
+
+  it('update() replaces a program in place, atomically: counters switch, position and link stay', () => {
+    keep(tcx.attach(p(0), net.ifindex, 'ingress'));
+    const mid = keep(tcx.attach(p(1), net.ifindex, 'ingress'));
+    keep(tcx.attach(p(2), net.ifindex, 'ingress'));
+    const id = mid.info().id;
+    expect(net.ping(2)).toBe(2);
+    const c1 = counters.count(1);
+    expect(c1).toBeGreaterThanOrEqual(2);
+
+    mid.update(p(3), { expected: p(1) });
+    expect(chain().programs).toEqual([
+      { progId: p(0).id, linkId: expect.any(Number) },
+      { progId: p(3).id, linkId: id },
+      { progId: p(2).id, linkId: expect.any(Number) },
+    ]);
+    expect(mid.info()).toMatchObject({ id, type: 'tcx', progId: p(3).id });
+    expect(net.ping(2)).toBe(2);
+    expect(counters.count(1)).toBe(c1);
+    expect(counters.count(3)).toBeGreaterThanOrEqual(2);
+
+    expect(() => mid.update(p(4), { expected: p(1) })).toThrow(/EPERM — the link's program is not the expected one/);
+    expect(mid.info().progId).toBe(p(3).id);
+  });
+
+  it('egress: replies leaving our end pass through the egress chain', () => {
+    const link = keep(attachTcxLink(p(0), net.ifindex, 'egress'));
+    expect(link.info()).toMatchObject({ type: 'tcx', ifindex: net.ifindex, attachType: 'tcx_egress', direction: 'egress' });
+    expect(chain('egress').programs).toEqual([{ progId: p(0).id, linkId: link.info().id }]);
+    expect(chain('ingress').programs).toEqual([]);
+    expect(net.ping(3)).toBe(3);
+    expect(counters.count(0)).toBeGreaterThanOrEqual(3);
+  });
+
+  it('info, bpftool and Link.fromId agree on our links', () => {
+    const a = keep(tcx.attach(p(0), net.ifindex, 'ingress'));
+    const info = a.info();
+    expect(info).toMatchObject({ type: 'tcx', typeId: 11, ifindex: net.ifindex, attachType: 'tcx_ingress', direction: 'ingress', progId: p(0).id, detached: false });
+    const shown = (JSON.parse(sh('bpftool', ['link', 'show', '-j'])) as { id: number; prog_id: number }[]).filter((l) => l.id === info.id);
+    expect(shown).toEqual([expect.objectContaining({ id: info.id, prog_id: p(0).id })]);
+    const again = Link.fromId(info.id);
+    expect(again.info()).toEqual(info);
+    again.close();
+    expect(chain().programs).toHaveLength(1); // closing a second fd leaves the link
+  });
+
+  it('explains refusals: duplicate program, missing relative, wrong program type, no device', () => {
+    keep(tcx.attach(p(0), net.ifindex, 'ingress'));
+    expect(() => keep(tcx.attach(p(0), net.ifindex, 'ingress'))).toThrow(/EEXIST — this program is already attached/);
+    expect(() => keep(tcx.attach(p(1), net.ifindex, 'ingress', { after: { progId: p(2).id } }))).toThrow(
+      new RegExp(`ENOENT — the relative program id ${p(2).id} is not attached`),
+    );
+    const xdp = prog('xdp', constInsns(XDP_PASS));
+    try {
+      expect(() => keep(tcx.attach(xdp, net.ifindex, 'ingress'))).toThrow(/EINVAL — the program is not a sched_cls/);
+    } finally {
+      xdp.close();
+    }
+    expect(() => tcx.attach(p(1), 0x7ffffff0, 'ingress')).toThrow(/ENODEV — no interface/);
+    expect(() => tcx.query(0x7ffffff0, 'ingress')).toThrow(/ENODEV — no interface/);
+    expect(() => tcx.attach(p(1), net.ifindex, 'sideways' as 'ingress')).toThrow(UsageError);
+    expect(() => tcx.attach(p(1), net.ifindex, 'ingress', { before: { progId: 1 }, after: { progId: 2 } })).toThrow(/not both/);
+    expect(() => tcx.attach(p(1), net.ifindex, 'ingress', { expectedRevision: -1 })).toThrow(UsageError);
+    expect(chain().programs).toHaveLength(1);
+  });
+});

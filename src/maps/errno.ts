@@ -16,3 +16,4 @@ export const ENOSPC = errno('ENOSPC');
 export const ENOTSUPP = errno('ENOTSUPP');
 export const EOPNOTSUPP = errno('EOPNOTSUPP');
 export const EFAULT = errno('EFAULT');
+export const ENOTSOCK = errno('ENOTSOCK');

@@ -30,7 +30,7 @@ import {
 } from '../syscall/index.js';
 import { possibleCpus } from './cpus.js';
 import { createMap, type MapCreateOptions, type MapDesc } from './create.js';
-import { E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSUPP, EOPNOTSUPP, EPERM } from './errno.js';
+import { E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSOCK, ENOTSUPP, EOPNOTSUPP, EPERM } from './errno.js';
 import { checkIsMap, mapInfoByFd, type MapInfo } from './info.js';
 import { mapTypeName, PAGE_SIZE, parseMapType, traitsOf, type MapType, type TypeTraits } from './types.js';
 
@@ -810,7 +810,18 @@ export class BpfMap<T extends MapType = MapType> {
   #explain(cmd: number, errno: number, f: number): string | undefined {
     const t = this.type;
     const tr = this.#traits;
-    const fdKind = t === 'prog_array' ? 'a program' : tr.needsInnerMap ? 'a map matching the inner map template' : t === 'xskmap' ? 'an AF_XDP socket' : 'an fd';
+    const fdKind =
+      t === 'prog_array'
+        ? 'a program'
+        : tr.needsInnerMap
+          ? 'a map matching the inner map template'
+          : t === 'xskmap'
+            ? 'an AF_XDP socket'
+            : t === 'perf_event_array'
+              ? 'a perf event (perf_event_open)'
+              : t === 'cgroup_array'
+                ? 'a cgroup directory'
+                : 'a socket';
     if (errno === EPERM && (cmd === C.BPF_MAP_UPDATE_ELEM || cmd === C.BPF_MAP_DELETE_ELEM))
       return 'the map is frozen, or read-only for user space (created or opened with rdonly)';
     if (errno === EPERM && cmd === C.BPF_MAP_LOOKUP_ELEM) return 'the map is write-only for user space (wronly)';
@@ -818,6 +829,10 @@ export class BpfMap<T extends MapType = MapType> {
     if ((errno === ENOTSUPP || errno === EOPNOTSUPP) && cmd === C.BPF_MAP_LOOKUP_AND_DELETE_ELEM)
       return `${t} maps do not support lookup-and-delete (hash, lru and per-CPU hashes, queue and stack do)`;
     if ((errno === ENOTSUPP || errno === EOPNOTSUPP) && cmd === C.BPF_MAP_UPDATE_ELEM) return `${t} maps cannot be updated from user space`;
+    if (cmd === C.BPF_MAP_DELETE_ELEM && tr.keyless)
+      return t === 'queue' || t === 'stack' ? `${t} maps have no keys: use pop()` : `elements of ${t} maps cannot be deleted`;
+    if ((errno === ENOTSUPP || errno === EOPNOTSUPP) && cmd === C.BPF_MAP_DELETE_ELEM) return `elements of ${t} maps cannot be deleted from user space`;
+    if (errno === ENOTSOCK && (cmd === C.BPF_MAP_UPDATE_ELEM || cmd === C.BPF_MAP_DELETE_ELEM)) return `the value must be the fd of ${fdKind}`;
     if (errno === EINVAL && cmd === C.BPF_MAP_DELETE_ELEM && tr.array && !tr.fdToId && !tr.fdValue)
       return `elements of ${t} maps cannot be deleted: every index always exists (write zeros instead)`;
     if (errno === EINVAL && f & BPF_F_LOCK)
@@ -828,7 +843,12 @@ export class BpfMap<T extends MapType = MapType> {
           ? `the index is out of range: the map has ${this.maxEntries} entries (0..${this.maxEntries - 1})`
           : `the map is full (maxEntries ${this.maxEntries})`;
       if (errno === EEXIST) return "the key already exists and flags say 'noexist'";
-      if (errno === ENOENT) return "the key does not exist and flags say 'exist'";
+      if (errno === ENOENT && (f & 3) === BPF_EXIST) return "the key does not exist and flags say 'exist'";
+      if (errno === ENOENT && (t === 'cgroup_storage' || t === 'percpu_cgroup_storage'))
+        return `${t} elements exist only for cgroups a program using the map is attached to`;
+      if (errno === EINVAL && (t === 'devmap' || t === 'devmap_hash'))
+        return 'the ifindex is not a network device in this namespace, or the program fd is not an XDP program for devmaps';
+      if (errno === EINVAL && t === 'stack_trace') return 'stack_trace maps are filled by bpf_get_stackid() in programs; user space can read and delete';
       if (errno === EBADF && (tr.fdValue || tr.fdToId || t === 'cpumap')) return `the value must be the open fd of ${fdKind}`;
       if (errno === EINVAL && (tr.fdValue || tr.fdToId))
         return `the value is not ${fdKind} this map accepts (wrong kind of object, or one incompatible with the map)`;

@@ -81,7 +81,7 @@ export class BpfProgram {
 
   /** Runs the program once (or `repeat` times) on `data` in the kernel. */
   testRun(opts: TestRunOptions = {}): TestRunResult {
-    this.#runner ??= new TestRunner();
+    this.#runner ??= new TestRunner(this.type);
     return this.#runner.run(this.fd, opts, `${this.type} program${this.name ? ` ${this.name}` : ''}`);
   }
 

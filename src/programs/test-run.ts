@@ -16,7 +16,8 @@ export interface TestRunOptions {
   data?: Uint8Array;
   /** The context passed in (e.g. `struct xdp_md`, `struct __sk_buff`); returned updated. */
   ctx?: Uint8Array;
-  /** Runs back to back (default 1); `durationNs` is then the mean per run. */
+  /** Runs back to back (default 1); `durationNs` is then the mean per run. raw_tracepoint
+   * and syscall programs run once and refuse this. */
   repeat?: number;
   /** Size of the output data buffer (default: input + 512 bytes). If the program's output is
    * larger, the run is repeated with a buffer of the size the kernel reports — so a program
@@ -35,7 +36,8 @@ export interface TestRunResult {
   retval: number;
   /** The output packet: a copy of data_size_out bytes. */
   data: Uint8Array;
-  /** The output context, when a context was passed in. */
+  /** The output context, when a context was passed in (syscall programs: the context as the
+   * program left it; raw_tracepoint programs give none back). */
   ctx?: Uint8Array;
   /** Mean nanoseconds per run, as the kernel measured. */
   durationNs: number;
@@ -48,11 +50,17 @@ function checkCount(what: string, v: number | undefined): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new UsageError(`${what} must be an unsigned 32-bit integer, got ${v}`);
 }
 
+/** Types whose test run takes only a context and refuses output buffers and repeat:
+ * raw_tracepoint leaves the context as it was, syscall writes its result into ctx_in. */
+const CTX_ONLY = new Set(['raw_tracepoint', 'syscall']);
+
 /** One per program: the attr and buffers are reused across runs (benchmarks call this a lot). */
 export class TestRunner {
   readonly #attr = new Attr<Key>(TEST_RUN_ATTR);
   #in = stableBuffer(0);
   #out = stableBuffer(0);
+
+  constructor(readonly progType: string) {}
 
   run(progFd: number, opts: TestRunOptions, context: string): TestRunResult {
     const data = opts.data ?? new Uint8Array(0);
@@ -62,9 +70,11 @@ export class TestRunner {
 
     if (this.#in.length < data.length) this.#in = stableBuffer(data.length);
     this.#in.set(data);
-    let outSize = opts.dataOutSize ?? data.length + OUTPUT_SLACK;
+    const ctxOnly = CTX_ONLY.has(this.progType);
+    // No output buffer unless there is a packet to return (or the caller asks for one).
+    let outSize = opts.dataOutSize ?? (data.length && !ctxOnly ? data.length + OUTPUT_SLACK : 0);
     const ctxIn = opts.ctx?.length ? stableBuffer(opts.ctx.length) : undefined;
-    const ctxOut = opts.ctx?.length ? stableBuffer(opts.ctx.length) : undefined;
+    const ctxOut = opts.ctx?.length && !ctxOnly ? stableBuffer(opts.ctx.length) : undefined;
     if (ctxIn) ctxIn.set(opts.ctx!);
     let flags = opts.flags ?? 0;
     if (opts.cpu !== undefined) flags |= BPF_F_TEST_RUN_ON_CPU;
@@ -77,12 +87,12 @@ export class TestRunner {
         .setPointer('data_in', data.length ? this.#in : null)
         .set('data_size_out', outSize)
         .setPointer('data_out', outSize ? this.#out : null)
-        .set('repeat', opts.repeat ?? 1)
+        .set('repeat', opts.repeat ?? 0)
         .set('flags', flags)
         .set('cpu', opts.cpu ?? 0)
         .set('batch_size', opts.batchSize ?? 0);
-      if (ctxIn && ctxOut)
-        a.set('ctx_size_in', ctxIn.length).setPointer('ctx_in', ctxIn).set('ctx_size_out', ctxOut.length).setPointer('ctx_out', ctxOut);
+      if (ctxIn) a.set('ctx_size_in', ctxIn.length).setPointer('ctx_in', ctxIn);
+      if (ctxOut) a.set('ctx_size_out', ctxOut.length).setPointer('ctx_out', ctxOut);
       let r: number;
       for (let i = 0; (r = bpfRaw(bpf_cmd.BPF_PROG_TEST_RUN, a.address, a.size)) === -EAGAIN && i < 5; i++);
       if (r === -ENOSPC && !grown && a.get('data_size_out') > outSize) {
@@ -99,6 +109,7 @@ export class TestRunner {
         durationNs: a.get('duration'),
       };
       if (ctxOut) result.ctx = new Uint8Array(ctxOut.subarray(0, Math.min(a.get('ctx_size_out'), ctxOut.length)));
+      else if (ctxIn && this.progType === 'syscall') result.ctx = new Uint8Array(ctxIn);
       return result;
     }
   }

@@ -231,7 +231,7 @@ export function parseAck(msg: Message): Ack {
   const error = p.readInt32LE(NLMSGERR.members.error.offset);
   const origOff = NLMSGERR.members.msg.offset;
   const origLen = p.readUInt32LE(origOff + NLMSGHDR.members.nlmsg_len.offset);
-  const ack: Ack = { errno: -error, seq: p.readUInt32LE(origOff + NLMSGHDR.members.nlmsg_seq.offset) };
+  const ack: Ack = { errno: error === 0 ? 0 : -error, seq: p.readUInt32LE(origOff + NLMSGHDR.members.nlmsg_seq.offset) };
   if (!(msg.flags & nlm_f.NLM_F_ACK_TLVS)) return ack;
   // Without NLM_F_CAPPED the whole request is echoed before the TLVs.
   const tlvStart = msg.flags & nlm_f.NLM_F_CAPPED ? NLMSGERR.size : origOff + align(origLen);

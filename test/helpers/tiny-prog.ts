@@ -1,5 +1,9 @@
 // Tiny hand-encoded programs for the attach tests, loaded straight through the syscall seam so
 // these suites don't depend on the program loader: return an action, or count and return it.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import {
   Attr,
   bpf_cmd,
@@ -134,4 +138,20 @@ export function countingProgram(type: 'xdp' | 'tc', action: number, counter: Cou
     ],
     name,
   );
+}
+
+/**
+ * Compiles a BPF C source (a test fixture) with clang-19 into a temporary directory and
+ * returns the object's path: for tests that hand objects to other tools (ip, tc, xdp-loader).
+ */
+export function compileBpf(source: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-obj-'));
+  const out = join(dir, basename(source).replace(/\.c$/, '.o'));
+  execFileSync('clang-19', ['-O2', '-g', '-target', 'bpf', '-c', source, '-o', out], { stdio: 'pipe' });
+  return out;
+}
+
+/** Removes what compileBpf made. */
+export function removeObject(path: string): void {
+  rmSync(dirname(path), { recursive: true, force: true });
 }

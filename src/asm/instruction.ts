@@ -1,7 +1,7 @@
 // The instruction model: the raw fields plus the opcode decoded into names, and the one
 // definition of which field combinations are well formed.
 import { AsmError } from './errors.js';
-import { AluOp, AtomicOp, Class, JmpOp, Mode, OFF_SIGNED, Size, Source } from './opcodes.js';
+import { AluOp, AtomicOp, Class, JmpOp, Mode, Size, Source } from './opcodes.js';
 
 export type ClassName = 'ld' | 'ldx' | 'st' | 'stx' | 'alu' | 'jmp' | 'jmp32' | 'alu64';
 export type SizeName = 'w' | 'h' | 'b' | 'dw';
@@ -96,87 +96,101 @@ export function invalidReason(f: InstructionFields): string | undefined {
   if (!isInt(dst, 0, 15) || !isInt(src, 0, 15)) return 'register fields must be 0..15';
   if (!isInt(off, -0x8000, 0x7fff)) return `off ${off} is not a signed 16-bit integer`;
   if (!isInt(imm, -0x80000000, 0x7fffffff)) return `imm ${imm} is not a signed 32-bit integer`;
-  const reason = fieldRule(opcode, dst, src, off, imm);
-  if (reason !== undefined) return reason;
+  const rule = fieldRule(opcode, src, off, imm);
+  if (rule === UNKNOWN) return `unknown opcode ${hex(opcode)}`;
+  if (typeof rule === 'string') return rule;
+  const bad = rule & DST && dst ? 'dst' : rule & SRC && src ? 'src' : rule & OFF && off ? 'off' : rule & IMM && imm ? 'imm' : undefined;
+  if (bad) return `${bad} must be 0 for opcode ${hex(opcode)}`;
   if (dst > 10) return `dst r${dst} does not exist`;
   if (src > 10) return `src r${src} does not exist`;
   return undefined;
 }
 
-function fieldRule(opcode: number, dst: number, src: number, off: number, imm: number): string | undefined {
+// fieldRule answers with a reason, or with the mask of fields that must be zero. It avoids
+// closures and namespace lookups because the exhaustive tests call it millions of times.
+const NONE = 0;
+const DST = 1;
+const SRC = 2;
+const OFF = 4;
+const IMM = 8;
+const UNKNOWN = 'unknown';
+
+const { LD, LDX, ST, ALU, ALU64, JMP, JMP32 } = Class;
+const { ABS, IND, MEM, MEMSX, ATOMIC } = Mode;
+const { NEG, END, MOV, DIV, MOD } = AluOp;
+const { JA, JCOND, CALL, EXIT } = JmpOp;
+const SIZE_W = Size.W;
+const SIZE_DW = Size.DW;
+
+function fieldRule(opcode: number, src: number, off: number, imm: number): string | number {
   const cls = opcode & 0x07;
   const x = (opcode & 0x08) !== 0;
-  const unknown = `unknown opcode ${hex(opcode)}`;
-  const zero = (what: Record<string, number>): string | undefined => {
-    for (const [k, v] of Object.entries(what)) if (v !== 0) return `${k} must be 0 for opcode ${hex(opcode)}`;
-    return undefined;
-  };
   switch (cls) {
-    case Class.ALU:
-    case Class.ALU64: {
+    case ALU:
+    case ALU64: {
       const op = opcode & 0xf0;
-      const alu64 = cls === Class.ALU64;
-      if (!ALU_NAMES.has(op)) return unknown;
-      if (op === AluOp.NEG) return x ? unknown : zero({ src, off, imm });
-      if (op === AluOp.END) {
-        if (alu64 && x) return unknown;
+      const alu64 = cls === ALU64;
+      if (!ALU_NAMES.has(op)) return UNKNOWN;
+      if (op === NEG) return x ? UNKNOWN : (SRC | OFF | IMM);
+      if (op === END) {
+        if (alu64 && x) return UNKNOWN;
         if (imm !== 16 && imm !== 32 && imm !== 64) return `byte swap width ${imm} is not 16, 32 or 64`;
-        return zero({ src, off });
+        return SRC | OFF;
       }
-      if (op === AluOp.MOV && x) {
-        if (alu64 && off === 1) return undefined; // addr_space_cast: imm holds both address spaces
+      if (op === MOV && x) {
+        if (alu64 && off === 1) return NONE; // addr_space_cast: imm holds both address spaces
         const widths = alu64 ? [0, 8, 16, 32] : [0, 8, 16];
         if (!widths.includes(off)) return `mov off ${off} is not a sign-extension width (${widths.join(', ')})`;
-        return zero({ imm });
+        return IMM;
       }
-      const offOk = op === AluOp.DIV || op === AluOp.MOD ? off === 0 || off === OFF_SIGNED : off === 0;
-      if (!offOk) return `off must be 0${op === AluOp.DIV || op === AluOp.MOD ? ' or 1' : ''} for opcode ${hex(opcode)}`;
-      return x ? zero({ imm }) : zero({ src });
+      const offOk = op === DIV || op === MOD ? off === 0 || off === 1 : off === 0;
+      if (!offOk) return `off must be 0${op === DIV || op === MOD ? ' or 1' : ''} for opcode ${hex(opcode)}`;
+      return x ? IMM : SRC;
     }
-    case Class.JMP:
-    case Class.JMP32: {
+    case JMP:
+    case JMP32: {
       const op = opcode & 0xf0;
-      const jmp32 = cls === Class.JMP32;
-      if (!JMP_NAMES.has(op)) return unknown;
+      const jmp32 = cls === JMP32;
+      if (!JMP_NAMES.has(op)) return UNKNOWN;
       switch (op) {
-        case JmpOp.JA:
-          if (x) return unknown;
-          return jmp32 ? zero({ dst, src, off }) : zero({ dst, src, imm });
-        case JmpOp.JCOND:
-          if (x || jmp32) return unknown;
-          return zero({ dst, src, imm });
-        case JmpOp.CALL:
-          if (x || jmp32) return unknown;
+        case JA:
+          if (x) return UNKNOWN;
+          return jmp32 ? DST | SRC | OFF : DST | SRC | IMM;
+        case JCOND:
+          if (x || jmp32) return UNKNOWN;
+          return DST | SRC | IMM;
+        case CALL:
+          if (x || jmp32) return UNKNOWN;
           if (src > 2) return `call kind (src) ${src} is not 0 (helper), 1 (bpf-to-bpf) or 2 (kfunc)`;
-          return src === 2 ? zero({ dst }) : zero({ dst, off });
-        case JmpOp.EXIT:
-          if (x || jmp32) return unknown;
-          return zero({ dst, src, off, imm });
+          return src === 2 ? DST : DST | OFF;
+        case EXIT:
+          if (x || jmp32) return UNKNOWN;
+          return DST | SRC | OFF | IMM;
         default:
-          return x ? zero({ imm }) : zero({ src });
+          return x ? IMM : SRC;
       }
     }
-    case Class.LD: {
-      if (opcode === LD_IMM64) return src > 6 ? `ld_imm64 pseudo source ${src} is not 0..6` : zero({ off });
+    case LD: {
+      if (opcode === LD_IMM64) return src > 6 ? `ld_imm64 pseudo source ${src} is not 0..6` : OFF;
       const mode = opcode & 0xe0;
       const size = opcode & 0x18;
-      if ((mode !== Mode.ABS && mode !== Mode.IND) || size === Size.DW) return unknown;
-      return mode === Mode.ABS ? zero({ dst, src, off }) : zero({ dst, off });
+      if ((mode !== ABS && mode !== IND) || size === SIZE_DW) return UNKNOWN;
+      return mode === ABS ? DST | SRC | OFF : DST | OFF;
     }
-    case Class.LDX: {
+    case LDX: {
       const mode = opcode & 0xe0;
-      if (mode !== Mode.MEM && !(mode === Mode.MEMSX && (opcode & 0x18) !== Size.DW)) return unknown;
-      return zero({ imm });
+      if (mode !== MEM && !(mode === MEMSX && (opcode & 0x18) !== SIZE_DW)) return UNKNOWN;
+      return IMM;
     }
-    case Class.ST:
-      return (opcode & 0xe0) === Mode.MEM ? zero({ src }) : unknown;
+    case ST:
+      return (opcode & 0xe0) === MEM ? SRC : UNKNOWN;
     default: {
       // STX
       const mode = opcode & 0xe0;
-      if (mode === Mode.MEM) return zero({ imm });
+      if (mode === MEM) return IMM;
       const size = opcode & 0x18;
-      if (mode !== Mode.ATOMIC || (size !== Size.W && size !== Size.DW)) return unknown;
-      return ATOMIC_IMMS.has(imm) ? undefined : `atomic operation ${hex(imm >>> 0)} is not add/or/and/xor[|fetch], xchg or cmpxchg`;
+      if (mode !== ATOMIC || (size !== SIZE_W && size !== SIZE_DW)) return UNKNOWN;
+      return ATOMIC_IMMS.has(imm) ? NONE : `atomic operation ${hex(imm >>> 0)} is not add/or/and/xor[|fetch], xchg or cmpxchg`;
     }
   }
 }

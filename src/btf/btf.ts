@@ -6,7 +6,7 @@
 // built only once lookups become frequent, or after the BTF was changed.
 import { BtfError } from '../errors.js';
 import { StringTable } from './strings.js';
-import { encodeBtf } from './encode.js';
+import { type EncodeOptions, encodeBtf } from './encode.js';
 import {
   type BtfComposite,
   type BtfKind,
@@ -534,8 +534,8 @@ export class Btf {
   }
 
   /** Writes this BTF (its own types; split BTF stays split) with a deduplicated string table. */
-  encode(): Uint8Array {
-    return encodeBtf(this);
+  encode(opts?: EncodeOptions): Uint8Array {
+    return encodeBtf(this, opts);
   }
 
   // ---- decoding ----

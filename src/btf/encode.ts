@@ -40,8 +40,18 @@ function vlen(n: number, id: number): number {
   return n;
 }
 
-export function encodeBtf(btf: Btf): Uint8Array {
-  const strings = new StringWriter(btf.base ? btf.strings.start : 0);
+export interface EncodeOptions {
+  /**
+   * Rebuild the string table from the strings in use. By default a parsed BTF keeps its
+   * string table verbatim (new strings are appended, deduplicated), so string offsets held
+   * elsewhere (.BTF.ext line_info, for instance) stay valid for the encoded bytes.
+   */
+  compactStrings?: boolean;
+}
+
+export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
+  const keep = !opts.compactStrings && btf.header !== undefined;
+  const strings = new StringWriter(btf.base ? btf.strings.start : 0, keep ? btf.strings : undefined);
   const types: BtfType[] = [];
   let words = 0;
   for (let id = btf.firstTypeId; id < btf.typeEnd; id++) {

@@ -97,10 +97,34 @@ export class StringWriter {
   private size = 0;
   private readonly enc = new TextEncoder();
 
-  /** `start` > 0 for a split BTF: its strings follow the base's, and '' is the base's 0. */
-  constructor(private readonly start = 0) {
+  /**
+   * `start` > 0 for a split BTF: its strings follow the base's, and '' is the base's 0.
+   * `seed` is an existing table kept verbatim at the front, so that offsets into it (held by
+   * .BTF.ext records, for instance) stay valid; new strings are deduplicated against it.
+   */
+  constructor(
+    private readonly start = 0,
+    seed?: StringTable,
+  ) {
+    if (start !== 0) this.index.set('', 0);
+    if (seed && seed.length > 0) {
+      const b = seed.bytes;
+      this.chunks.push(b);
+      this.size = b.length;
+      let at = 0;
+      while (at < b.length) {
+        let end = b.indexOf(0, at);
+        if (end < 0) end = b.length;
+        const s = seed.get(seed.start + at);
+        if (!this.index.has(s)) this.index.set(s, this.start + at);
+        at = end + 1;
+      }
+      if (b[b.length - 1] !== 0) {
+        this.chunks.push(ZERO);
+        this.size++;
+      }
+    }
     if (start === 0) this.add('');
-    else this.index.set('', 0);
   }
 
   add(s: string): number {

@@ -1,0 +1,193 @@
+// The .BTF.ext section: per-ELF-section func_info, line_info and CO-RE relocation records.
+//
+// Unit: the file stores `insn_off` in BYTES from the start of the ELF section; every record
+// here carries `insnIndex` = insn_off / 8, the instruction index in that section (the kernel
+// wants instruction indices relative to the program, so the loader subtracts the program's
+// first instruction index). Records larger than the ones known here (a newer producer) are
+// accepted: the known leading fields are read and the rest skipped.
+import { BtfError } from '../errors.js';
+import type { Btf } from './btf.js';
+
+export type CoreReloKind =
+  | 'field_byte_offset'
+  | 'field_byte_size'
+  | 'field_exists'
+  | 'field_signed'
+  | 'field_lshift_u64'
+  | 'field_rshift_u64'
+  | 'type_id_local'
+  | 'type_id_target'
+  | 'type_exists'
+  | 'type_size'
+  | 'enumval_exists'
+  | 'enumval_value'
+  | 'type_matches';
+
+/** enum bpf_core_relo_kind, in uapi order (BPF_CORE_FIELD_BYTE_OFFSET = 0 ...). */
+export const CORE_RELO_KINDS: readonly CoreReloKind[] = [
+  'field_byte_offset',
+  'field_byte_size',
+  'field_exists',
+  'field_signed',
+  'field_lshift_u64',
+  'field_rshift_u64',
+  'type_id_local',
+  'type_id_target',
+  'type_exists',
+  'type_size',
+  'enumval_exists',
+  'enumval_value',
+  'type_matches',
+];
+
+export interface FuncInfo {
+  /** Instruction index in the ELF section (insn_off / 8). */
+  insnIndex: number;
+  /** The BTF FUNC type of the function starting there. */
+  typeId: number;
+}
+
+export interface LineInfo {
+  insnIndex: number;
+  fileName: string;
+  /** The source line's text, as clang recorded it. */
+  lineText: string;
+  line: number;
+  col: number;
+  /** Raw string offsets into the .BTF string table (valid for that BTF's string table). */
+  fileNameOff: number;
+  lineOff: number;
+}
+
+export interface CoreRelo {
+  insnIndex: number;
+  /** Local (object BTF) root type id. */
+  typeId: number;
+  /** Access string, e.g. "0:1:2" (field relos) or "0" (type relos) or an enumerator index. */
+  accessStr: string;
+  kind: CoreReloKind;
+}
+
+export interface BtfExt {
+  funcInfo: Map<string, FuncInfo[]>;
+  lineInfo: Map<string, LineInfo[]>;
+  coreRelos: Map<string, CoreRelo[]>;
+  /** Record sizes as found in the file (0 for an absent part). */
+  funcInfoRecSize: number;
+  lineInfoRecSize: number;
+  coreReloRecSize: number;
+}
+
+const MIN_HDR = 24;
+
+/** Parses a .BTF.ext section; strings (section names, file names, access strings) come from `btf`. */
+export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
+  if (!(bytes instanceof Uint8Array)) throw new BtfError('.BTF.ext: input is not a Uint8Array');
+  const len = bytes.byteLength;
+  if (len < 8) throw new BtfError(`.BTF.ext: truncated header (${len} bytes)`, 0);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, len);
+  const magic = dv.getUint16(0, true);
+  if (magic !== 0xeb9f) {
+    if (magic === 0x9feb) throw new BtfError('.BTF.ext: big-endian data is not supported', 0);
+    throw new BtfError(`.BTF.ext: bad magic 0x${magic.toString(16)}`, 0);
+  }
+  if (dv.getUint8(2) !== 1) throw new BtfError(`.BTF.ext: unsupported version ${dv.getUint8(2)}`, 2);
+  const hdrLen = dv.getUint32(4, true);
+  if (hdrLen < MIN_HDR || hdrLen > len)
+    throw new BtfError(`.BTF.ext: header length ${hdrLen} out of range (${len} bytes)`, 4);
+  const field = (at: number): number => (at + 4 <= hdrLen ? dv.getUint32(at, true) : 0);
+
+  const out: BtfExt = {
+    funcInfo: new Map(),
+    lineInfo: new Map(),
+    coreRelos: new Map(),
+    funcInfoRecSize: 0,
+    lineInfoRecSize: 0,
+    coreReloRecSize: 0,
+  };
+  const str = (off: number, what: string, at: number): string => {
+    if (!btf.strings.has(off)) throw new BtfError(`.BTF.ext: ${what} string offset ${off} is outside the BTF string table`, at);
+    try {
+      return btf.strings.get(off);
+    } catch (e) {
+      throw new BtfError(`.BTF.ext: ${what}: ${(e as Error).message}`, at);
+    }
+  };
+
+  const part = (
+    what: string,
+    off: number,
+    size: number,
+    minRec: number,
+    read: (sec: string, at: number, insnIndex: number) => void,
+  ): number => {
+    if (size === 0) return 0;
+    const start = hdrLen + off;
+    if (off > len - hdrLen || size > len - start)
+      throw new BtfError(`.BTF.ext: ${what} [${off}, +${size}) is beyond the end of the section`, 8);
+    if (start % 4 !== 0) throw new BtfError(`.BTF.ext: ${what} is not 4-byte aligned`, start);
+    if (size < 4) throw new BtfError(`.BTF.ext: ${what} is too short for its record size`, start);
+    const end = start + size;
+    const recSize = dv.getUint32(start, true);
+    if (recSize < minRec || recSize % 4 !== 0)
+      throw new BtfError(`.BTF.ext: ${what} record size ${recSize} is invalid (need a multiple of 4, >= ${minRec})`, start);
+    let p = start + 4;
+    while (p < end) {
+      if (p + 8 > end) throw new BtfError(`.BTF.ext: ${what} section header is truncated`, p);
+      const sec = str(dv.getUint32(p, true), `${what} section name`, p);
+      const n = dv.getUint32(p + 4, true);
+      if (n === 0) throw new BtfError(`.BTF.ext: ${what} for section '${sec}' has no records`, p + 4);
+      p += 8;
+      if (n > (end - p) / recSize)
+        throw new BtfError(`.BTF.ext: ${what} for section '${sec}' claims ${n} records of ${recSize} bytes; only ${end - p} bytes remain`, p - 4);
+      for (let i = 0; i < n; i++, p += recSize) {
+        const insnOff = dv.getUint32(p, true);
+        if (insnOff % 8 !== 0)
+          throw new BtfError(`.BTF.ext: ${what} record in '${sec}' has insn_off ${insnOff}, not a multiple of 8`, p);
+        read(sec, p, insnOff / 8);
+      }
+    }
+    return recSize;
+  };
+
+  const push = <T>(map: Map<string, T[]>, sec: string, v: T): void => {
+    const list = map.get(sec);
+    if (list) list.push(v);
+    else map.set(sec, [v]);
+  };
+
+  out.funcInfoRecSize = part('func_info', field(8), field(12), 8, (sec, at, insnIndex) => {
+    push(out.funcInfo, sec, { insnIndex, typeId: checkType(btf, dv.getUint32(at + 4, true), at) });
+  });
+  out.lineInfoRecSize = part('line_info', field(16), field(20), 16, (sec, at, insnIndex) => {
+    const fileNameOff = dv.getUint32(at + 4, true);
+    const lineOff = dv.getUint32(at + 8, true);
+    const lineCol = dv.getUint32(at + 12, true);
+    push(out.lineInfo, sec, {
+      insnIndex,
+      fileName: str(fileNameOff, 'line_info file name', at + 4),
+      lineText: str(lineOff, 'line_info line', at + 8),
+      line: lineCol >>> 10,
+      col: lineCol & 0x3ff,
+      fileNameOff,
+      lineOff,
+    });
+  });
+  out.coreReloRecSize = part('core_relo', field(24), field(28), 16, (sec, at, insnIndex) => {
+    const kindNo = dv.getUint32(at + 12, true);
+    const kind = CORE_RELO_KINDS[kindNo];
+    if (!kind) throw new BtfError(`.BTF.ext: unknown CO-RE relocation kind ${kindNo} in '${sec}'`, at + 12);
+    push(out.coreRelos, sec, {
+      insnIndex,
+      typeId: checkType(btf, dv.getUint32(at + 4, true), at + 4),
+      accessStr: str(dv.getUint32(at + 8, true), 'core_relo access string', at + 8),
+      kind,
+    });
+  });
+  return out;
+}
+
+function checkType(btf: Btf, id: number, at: number): number {
+  if (!btf.hasType(id)) throw new BtfError(`.BTF.ext: record refers to type ${id}, beyond the last type ${btf.lastTypeId}`, at);
+  return id;
+}

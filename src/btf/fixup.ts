@@ -1,0 +1,165 @@
+// Loader-side BTF fixes: what clang cannot know (DATASEC sizes and offsets) and what an older
+// kernel cannot read (kinds it predates). Both keep every type id stable, because programs,
+// func_info and CO-RE records refer to types by id.
+import { BtfError } from '../errors.js';
+import { Btf } from './btf.js';
+import type { BtfDatasec, BtfMember, BtfType } from './types.js';
+
+export interface DatasecFixupSource {
+  /** Size in bytes of the ELF section `name`, or undefined if there is no such section. */
+  sectionSize(name: string): number | undefined;
+  /** Value (offset in its section) of the ELF symbol for variable `varName`, or undefined. */
+  symbolOffset(varName: string, sectionName: string): number | undefined;
+  /** Whether the symbol has hidden/internal visibility (its VAR then becomes static). */
+  symbolHidden?(varName: string, sectionName: string): boolean;
+}
+
+/** Sections whose DATASEC the loader itself lays out (externs): only their order is fixed. */
+const EXTERN_SECTIONS = new Set(['.kconfig', '.ksyms']);
+
+/**
+ * Fills DATASEC sizes and variable offsets from the ELF (clang leaves them 0), sorts each
+ * DATASEC's variables by offset, and grows a DATASEC that its last variable overruns (an ELF
+ * `.bss` size can stop short of the variable's BTF size: trailing padding). Mutates `btf`;
+ * returns the final size of each DATASEC by name.
+ */
+export function fixupDatasecs(btf: Btf, src: DatasecFixupSource): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (let id = btf.firstTypeId; id < btf.typeEnd; id++) {
+    const t = btf.type(id);
+    if (t.kind !== 'datasec') continue;
+    const sec: BtfDatasec = { ...t, vars: t.vars.map((v) => ({ ...v })) };
+    if (!EXTERN_SECTIONS.has(sec.name)) {
+      let fixOffsets = false;
+      if (sec.size === 0) {
+        const size = src.sectionSize(sec.name);
+        if (size === undefined || size === 0)
+          throw new BtfError(`DATASEC [${id}] '${sec.name}': no ELF section size to fill in`);
+        sec.size = size;
+        fixOffsets = true;
+      }
+      for (const v of sec.vars) {
+        const vt = btf.type(v.type);
+        if (vt.kind !== 'var')
+          throw new BtfError(`DATASEC [${id}] '${sec.name}': entry type [${v.type}] is ${vt.kind}, not var`);
+        if (vt.linkage === 'static' || vt.linkage === 'extern') continue;
+        const off = src.symbolOffset(vt.name, sec.name);
+        if (off === undefined)
+          throw new BtfError(`DATASEC [${id}] '${sec.name}': no ELF symbol for variable '${vt.name}'`);
+        if (fixOffsets) v.offset = off;
+        if (src.symbolHidden?.(vt.name, sec.name)) btf.replace(v.type, { ...vt, linkage: 'static' });
+      }
+      let end = 0;
+      for (const v of sec.vars) end = Math.max(end, v.offset + v.size);
+      if (end > sec.size) sec.size = end;
+    }
+    sec.vars.sort((a, b) => a.offset - b.offset);
+    btf.replace(id, sec);
+    sizes.set(sec.name, sec.size);
+  }
+  return sizes;
+}
+
+/** BTF kinds and forms a kernel may lack (each true = supported). */
+export interface BtfFeatures {
+  /** FUNC and FUNC_PROTO (4.20+ / 5.0). */
+  func: boolean;
+  /** FUNC with global linkage (5.6). */
+  funcGlobal: boolean;
+  /** VAR and DATASEC (5.2). */
+  datasec: boolean;
+  /** FLOAT (5.13). */
+  float: boolean;
+  /** DECL_TAG (5.16). */
+  declTag: boolean;
+  /** TYPE_TAG (5.17). */
+  typeTag: boolean;
+  /** ENUM64 and signed enums (6.0). */
+  enum64: boolean;
+}
+
+export const ALL_BTF_FEATURES: Readonly<BtfFeatures> = Object.freeze({
+  func: true,
+  funcGlobal: true,
+  datasec: true,
+  float: true,
+  declTag: true,
+  typeTag: true,
+  enum64: true,
+});
+
+/**
+ * Returns a copy of `btf` that a kernel with only `features` accepts: unsupported kinds are
+ * replaced in place by older kinds of the same size (ids never move; at most one helper INT
+ * is appended). `btf` itself is not changed.
+ */
+export function sanitizeBtf(btf: Btf, features: Partial<BtfFeatures>): Btf {
+  const f = { ...ALL_BTF_FEATURES, ...features };
+  const out = Btf.parse(btf.encode(), btf.base ? { base: btf.base } : {});
+  if (Object.values(f).every(Boolean)) return out;
+  let helperInt: Map<number, number> | undefined;
+  const intOfSize = (size: number): number => {
+    helperInt ??= new Map();
+    let id = helperInt.get(size);
+    if (id === undefined) {
+      id = out.add({ kind: 'int', name: `__tsbpf_u${size * 8}`, size, signed: false, char: false, bool: false, bitOffset: 0, bits: size * 8 });
+      helperInt.set(size, id);
+    }
+    return id;
+  };
+  const byteInt = (name: string): BtfType => ({ kind: 'int', name, size: 1, signed: false, char: false, bool: false, bitOffset: 0, bits: 8 });
+  const last = out.lastTypeId;
+  for (let id = out.firstTypeId; id <= last; id++) {
+    const t = out.type(id);
+    let r: BtfType | undefined;
+    switch (t.kind) {
+      case 'var':
+        if (!f.datasec) r = byteInt(t.name);
+        break;
+      case 'datasec':
+        if (!f.datasec) {
+          const members: BtfMember[] = t.vars.map((v) => ({
+            name: out.type(v.type).name,
+            type: v.type,
+            bitOffset: v.offset * 8,
+            bitfieldSize: 0,
+          }));
+          r = { kind: 'struct', name: t.name.replace(/[^A-Za-z0-9_]/g, '_'), size: t.size, members };
+        }
+        break;
+      case 'func_proto':
+        if (!f.func)
+          r = { kind: 'enum', name: '', size: 4, signed: false, values: t.params.map((p) => ({ name: p.name, value: p.type })) };
+        break;
+      case 'func':
+        if (!f.func) r = { kind: 'typedef', name: t.name, type: t.type };
+        else if (!f.funcGlobal && t.linkage === 'global') r = { ...t, linkage: 'static' };
+        break;
+      case 'float':
+        if (!f.float) r = { kind: 'struct', name: t.name, size: t.size, members: [] };
+        break;
+      case 'decl_tag':
+        if (!f.declTag) r = byteInt(t.name);
+        break;
+      case 'type_tag':
+        if (!f.typeTag) r = { kind: 'const', name: '', type: t.type };
+        break;
+      case 'enum64':
+        if (!f.enum64) {
+          const type = intOfSize(t.size);
+          r = {
+            kind: 'union',
+            name: t.name,
+            size: t.size,
+            members: t.values.map((v) => ({ name: v.name, type, bitOffset: 0, bitfieldSize: 0 })),
+          };
+        }
+        break;
+      case 'enum':
+        if (!f.enum64 && t.signed) r = { ...t, signed: false, values: t.values.map((v) => ({ ...v, value: v.value >>> 0 })) };
+        break;
+    }
+    if (r) out.replace(id, r);
+  }
+  return out;
+}

@@ -17,3 +17,4 @@ export const ENOTSUPP = errno('ENOTSUPP');
 export const EOPNOTSUPP = errno('EOPNOTSUPP');
 export const EFAULT = errno('EFAULT');
 export const ENOTSOCK = errno('ENOTSOCK');
+export const EBUSY = errno('EBUSY');

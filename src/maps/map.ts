@@ -13,7 +13,6 @@ import {
   PROT_READ,
   PROT_WRITE,
   addressOf,
-  bpfCall,
   bpfRaw,
   bpf_cmd,
   bpf_map_create_flags,
@@ -30,7 +29,7 @@ import {
 } from '../syscall/index.js';
 import { possibleCpus } from './cpus.js';
 import { createMap, type MapCreateOptions, type MapDesc } from './create.js';
-import { E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSOCK, ENOTSUPP, EOPNOTSUPP, EPERM } from './errno.js';
+import { E2BIG, EBADF, EBUSY, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSOCK, ENOTSUPP, EOPNOTSUPP, EPERM } from './errno.js';
 import { checkIsMap, mapInfoByFd, type MapInfo } from './info.js';
 import { mapTypeName, PAGE_SIZE, parseMapType, traitsOf, type MapType, type TypeTraits } from './types.js';
 
@@ -343,11 +342,22 @@ export class BpfMap<T extends MapType = MapType> {
    * was created with 'rdonly_prog'); updates from user space then fail with EPERM. */
   freeze(): void {
     const a = new Attr(MAP_ELEM_ATTR).set('map_fd', this.#open());
-    bpfCall(C.BPF_MAP_FREEZE, a, `freeze ${this.#describe()}`);
+    const r = bpfRaw(C.BPF_MAP_FREEZE, a.address, a.size);
+    if (r < 0) {
+      const errno = -r;
+      const context = `freeze ${this.#describe()}`;
+      const why =
+        errno === EPERM
+          ? 'the map is already frozen, or this fd is read-only'
+          : errno === EBUSY
+            ? 'a writable mmap() of the map exists (or it is already frozen)'
+            : undefined;
+      throw new BpfError({ errno, command: 'BPF_MAP_FREEZE', context }, why ? `BPF_MAP_FREEZE (${context}) failed: ${errnoName(errno)} — ${why}` : undefined);
+    }
   }
 
   /**
-   * A live view of an array created with 'mmapable' (the same memory BPF programs see; how
+   * A live view of an array created with 'mmapable' (element i at i × valueSize rounded up to 8) (the same memory BPF programs see; how
    * .data/.bss globals are read and written). One mapping per map, made on first call and
    * unmapped by `close()` — the view must not be touched after that.
    */

@@ -3,14 +3,8 @@
 // is detached when the last holder of the link (fd or pin) lets go — including when the
 // owning process dies.
 import { UsageError } from '../errors.js';
-import {
-  LINK_CREATE_ATTR,
-  XDP_FLAGS_DRV_MODE,
-  XDP_FLAGS_HW_MODE,
-  XDP_FLAGS_SKB_MODE,
-  bpf_attach_type,
-  bpf_cmd,
-} from '../syscall/abi/bpf.js';
+import { xdp_flags } from '../netlink/abi.js';
+import { LINK_CREATE_ATTR, bpf_attach_type, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { bpfRaw, interfaceName } from '../syscall/libc.js';
 import { haveLinkFeature, linkCreateError, notSupported } from './features.js';
@@ -25,7 +19,12 @@ export interface XdpLinkOptions {
   mode?: XdpMode;
 }
 
-const MODE_FLAGS: Record<XdpMode, number> = { skb: XDP_FLAGS_SKB_MODE, drv: XDP_FLAGS_DRV_MODE, hw: XDP_FLAGS_HW_MODE };
+// The if_link.h mode bits: BPF_LINK_CREATE takes the same ones as IFLA_XDP_FLAGS.
+const MODE_FLAGS: Record<XdpMode, number> = {
+  skb: xdp_flags.XDP_FLAGS_SKB_MODE,
+  drv: xdp_flags.XDP_FLAGS_DRV_MODE,
+  hw: xdp_flags.XDP_FLAGS_HW_MODE,
+};
 
 /** Attaches an XDP program to an interface through a link and returns the Link that owns it. */
 export function attachXdpLink(prog: ProgramRef, ifindex: number, opts: XdpLinkOptions = {}): Link {

@@ -4,6 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError, UsageError } from '../../src/errors.js';
 import { Link, attachXdpLink } from '../../src/link/index.js';
 import { objPin } from '../../src/syscall/bpf.js';
+import * as xdp from '../../src/xdp/index.js';
+import { listLinks } from '../../src/programs/list.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
 import { VethNs, run, sh } from './net.js';
 import { Counters, XDP_DROP, XDP_PASS, constInsns, counterInsns, prog, type TestProg } from './progs.js';
@@ -92,6 +94,18 @@ describe.runIf(isRoot)('XDP links', () => {
     const bt = run('bpftool', ['net', 'attach', 'xdp', 'pinned', pinned, 'dev', net.hostIf, 'overwrite']);
     run('rm', ['-f', pinned]);
     expect(bt.status).not.toBe(0);
+    // So is tsbpf's own netlink attach, even with `force`, and its detach.
+    for (const opts of [{}, { force: true }]) {
+      let err: unknown;
+      try {
+        xdp.attach(net.ifindex, drop, opts);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(BpfError);
+      expect((err as Error).message).toContain("Can't replace active BPF XDP link");
+    }
+    expect(() => xdp.detach(net.ifindex)).toThrow("Can't replace active BPF XDP link");
     // Our program is still the one running.
     expect(net.linkJson().xdp).toMatchObject({ prog: { id: pass0.id } });
     expect(net.ping(2)).toBe(2);
@@ -99,7 +113,7 @@ describe.runIf(isRoot)('XDP links', () => {
   });
 
   it('a link cannot take a hook held by a netlink attach, and says why', () => {
-    sh('ip', ['link', 'set', 'dev', net.hostIf, 'xdpdrv', 'obj', XDP_OBJ, 'sec', 'xdp']);
+    xdp.attach(net.ifindex, drop, { mode: 'drv' });
     let err: unknown;
     try {
       keep(attachXdpLink(pass0, net.ifindex));
@@ -109,6 +123,11 @@ describe.runIf(isRoot)('XDP links', () => {
     expect(err).toBeInstanceOf(BpfError);
     expect(err).toMatchObject({ code: 'EBUSY', command: 'BPF_LINK_CREATE' });
     expect((err as Error).message).toMatch(/already has an XDP program.*netlink/);
+    expect(xdp.query(net.ifindex).drvProgId).toBe(drop.id); // untouched
+    xdp.detach(net.ifindex);
+    // ip's attach of an ELF object holds the hook the same way.
+    sh('ip', ['link', 'set', 'dev', net.hostIf, 'xdpdrv', 'obj', XDP_OBJ, 'sec', 'xdp']);
+    expect(() => keep(attachXdpLink(pass0, net.ifindex))).toThrow(expect.objectContaining({ code: 'EBUSY' }));
   });
 
   it('a second link on the same hook fails with EBUSY; native and generic together with EEXIST', () => {
@@ -206,11 +225,13 @@ describe.runIf(isRoot)('XDP links', () => {
     expect(net.linkJson().xdp).toBeUndefined();
   });
 
-  it('bpftool sees exactly our link and program', () => {
+  it('bpftool and listLinks() see exactly our link and program', () => {
     const link = keep(attachXdpLink(pass0, net.ifindex));
     const { id } = link.info();
     const links = JSON.parse(sh('bpftool', ['link', 'show', '-j'])) as { id: number; type: string; prog_id: number }[];
     expect(links.filter((l) => l.id === id)).toEqual([expect.objectContaining({ id, type: 'xdp', prog_id: pass0.id })]);
+    // The programs engineer's system-wide listing uses the same decoder.
+    expect(listLinks().filter((l) => l.id === id)).toEqual([link.info()]);
     const netShow = JSON.parse(sh('bpftool', ['net', 'show', '-j'])) as { xdp: { ifindex: number; id: number; mode: string }[] }[];
     expect(netShow[0]!.xdp.filter((x) => x.ifindex === net.ifindex)).toEqual([
       expect.objectContaining({ ifindex: net.ifindex, id: pass0.id, mode: 'driver' }),

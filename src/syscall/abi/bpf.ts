@@ -39,13 +39,6 @@ export const BPF_F_AFTER = 1 << 4; // 6.6+, mprog
 export const BPF_F_ID = 1 << 5; // 6.6+, mprog
 /** mprog: the relative_fd/relative_id names a link, not a program. Same bit as the map flag. */
 export const BPF_F_LINK = 1 << 13; // 6.6+, mprog
-/** XDP mode flags (include/uapi/linux/if_link.h): BPF_LINK_CREATE's flags for BPF_XDP, and
- * rtnetlink's IFLA_XDP_FLAGS. */
-export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0;
-export const XDP_FLAGS_SKB_MODE = 1 << 1;
-export const XDP_FLAGS_DRV_MODE = 1 << 2;
-export const XDP_FLAGS_HW_MODE = 1 << 3;
-export const XDP_FLAGS_REPLACE = 1 << 4;
 export const BPF_F_STRICT_ALIGNMENT = 1 << 0;
 export const BPF_F_ANY_ALIGNMENT = 1 << 1;
 export const BPF_F_TEST_RND_HI32 = 1 << 2;

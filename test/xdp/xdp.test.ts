@@ -1,7 +1,7 @@
 // XDP over rtnetlink with real packets: pings from a private namespace to the host end of a
 // veth pair, where the programs are attached. Checks safety semantics (no silent replace,
 // compare-and-exchange, force), the kernel's own sentences, and agreement with ip/bpftool.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NetlinkError, UsageError } from '../../src/errors.js';
 import { NetlinkRequestError } from '../../src/netlink/errors.js';
@@ -66,7 +66,7 @@ describe.runIf(isRoot)('xdp over netlink', () => {
   afterEach(() => {
     // Whatever a test left behind, in any mode, by any tool: the hook is ours (we made the veth).
     for (const mode of ['xdpgeneric', 'xdpdrv'])
-      execFileSync('ip', ['link', 'set', 'dev', v.host, mode, 'off'], { stdio: 'ignore' });
+      spawnSync('ip', ['link', 'set', 'dev', v.host, mode, 'off'], { stdio: 'ignore' });
   });
 
   afterAll(() => {
@@ -159,7 +159,7 @@ describe.runIf(isRoot)('xdp over netlink', () => {
       expect(m.message).toContain(`program ${theirs.skbProgId}`);
       expect(m.message).toContain('skb mode');
     } finally {
-      execFileSync('xdp-loader', ['unload', v.host, '--all'], { stdio: 'ignore' });
+      spawnSync('xdp-loader', ['unload', v.host, '--all'], { stdio: 'ignore' });
     }
   });
 

@@ -517,6 +517,15 @@ export class BpfMap<T extends MapType = MapType> {
     }
   }
 
+  /** The key after `key` in the kernel's order (the first key for null); undefined at the end.
+   * A `key` that is not in the map gives the first key for hash maps (the kernel restarts). */
+  nextKey(key: Uint8Array | null): Uint8Array | undefined {
+    this.#iterable();
+    if (key === null) return this.#getNextKey(undefined);
+    if (!(key instanceof Uint8Array) || key.length !== this.keySize) this.#putKey(key);
+    return this.#getNextKey(key);
+  }
+
   /** `[key, value]` pairs (see keys() for what concurrent changes do); keys whose value is
    * gone by the time it is read are skipped. */
   *entries(opts: IterateOptions = {}): Generator<[Uint8Array, MapValue<T>], void, undefined> {

@@ -92,11 +92,21 @@ export function constInsns(verdict: number): Buffer {
   return encode([ins(0xb7, R0, 0, 0, verdict), ins(0x95, 0, 0, 0, 0)]);
 }
 
-export function loadProgram(type: 'xdp' | 'sched_cls', insns: Buffer, name = 'tsbpf_test'): number {
+export type TestProgType = 'xdp' | 'sched_cls' | 'raw_tracepoint' | 'flow_dissector' | 'cgroup_skb';
+const PROG_TYPES: Record<TestProgType, number> = {
+  xdp: bpf_prog_type.BPF_PROG_TYPE_XDP,
+  sched_cls: bpf_prog_type.BPF_PROG_TYPE_SCHED_CLS,
+  raw_tracepoint: bpf_prog_type.BPF_PROG_TYPE_RAW_TRACEPOINT,
+  flow_dissector: bpf_prog_type.BPF_PROG_TYPE_FLOW_DISSECTOR,
+  cgroup_skb: bpf_prog_type.BPF_PROG_TYPE_CGROUP_SKB,
+};
+
+export function loadProgram(type: TestProgType, insns: Buffer, name = 'tsbpf_test', expectedAttachType = 0): number {
   const license = cString('GPL');
   const log = stableBuffer(64 * 1024);
   const attr = new Attr(PROG_LOAD_ATTR)
-    .set('prog_type', type === 'xdp' ? bpf_prog_type.BPF_PROG_TYPE_XDP : bpf_prog_type.BPF_PROG_TYPE_SCHED_CLS)
+    .set('prog_type', PROG_TYPES[type])
+    .set('expected_attach_type', expectedAttachType)
     .set('insn_cnt', insns.length / 8)
     .setPointer('insns', insns)
     .setPointer('license', license)
@@ -127,8 +137,8 @@ export function progId(fd: number): number {
   return info.readUInt32LE(4);
 }
 
-export function prog(type: 'xdp' | 'sched_cls', insns: Buffer, name?: string): TestProg {
-  const fd = loadProgram(type, insns, name);
+export function prog(type: TestProgType, insns: Buffer, name?: string, expectedAttachType?: number): TestProg {
+  const fd = loadProgram(type, insns, name, expectedAttachType);
   let open = true;
   return {
     fd,

@@ -1,8 +1,7 @@
 // `.kconfig` and `.ksyms` externs (libbpf's bpf_object__collect_externs): each undefined
 // global symbol is matched to its BTF VAR or FUNC; kconfig values get offsets in the
 // `.kconfig` map, and the BTF is rewritten the way the kernel will accept it.
-import type { Btf } from '../btf/btf.js';
-import type { BtfDatasec, BtfFuncProto } from '../btf/types.js';
+import type { Btf, BtfDatasec, BtfFuncProto } from '../btf/index.js';
 import { ElfError } from '../errors.js';
 import { type ElfFile, SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_NOTYPE } from './reader.js';
 import type { ExternSpec, KconfigType } from './spec.js';

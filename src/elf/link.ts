@@ -14,6 +14,7 @@ import {
 } from '../syscall/abi/bpf.js';
 import { INSN_SIZE, insnDst, insnImm, insnOff, insnSrc, isCall, isLdImm64, setInsnImm, setInsnSrc } from './insn.js';
 import { findProgramAt } from './object.js';
+import type { CoreRelo, FuncInfo, LineInfo } from '../btf/index.js';
 import type { InsnRelocation, ObjectSpec, ProgramSpec } from './spec.js';
 
 /** What the loader still has to do to instruction `insn` of a linked program. */
@@ -32,10 +33,10 @@ export type LinkedRelocation =
   /** Done: a bpf-to-bpf call or callback address, now relative to `target` at `targetInsn`. */
   | { readonly insn: number; readonly kind: 'call' | 'func'; readonly target: string; readonly targetInsn: number };
 
-/** Anything positioned by a byte offset in its ELF section, as .BTF.ext records are. */
+/** Anything positioned at an instruction of its ELF section, as .BTF.ext records are (src/btf's FuncInfo, LineInfo, CoreRelo). */
 export interface ExtRecord {
-  /** Byte offset of the instruction in the ELF section. */
-  readonly insnOff: number;
+  /** Instruction index in the ELF section (the file's byte insn_off / 8). */
+  readonly insnIndex: number;
 }
 
 /** .BTF.ext records of one kind, by ELF section name. */
@@ -53,7 +54,7 @@ export interface LinkedProgram<F extends ExtRecord = ExtRecord, L extends ExtRec
   readonly relocations: readonly LinkedRelocation[];
   /** The programs in the stream, in order: the entry program at 0, then appended subprograms. */
   readonly layout: readonly { readonly name: string; readonly insn: number; readonly count: number }[];
-  /** Records with `insnOff` now in instructions of the linked stream (the kernel's unit). */
+  /** .BTF.ext records with `insnIndex` now an index into `instructions` (what the kernel wants). */
   readonly funcInfo: F[];
   readonly lineInfo: L[];
   readonly coreRelos: C[];
@@ -94,7 +95,7 @@ function recordsFor<R extends ExtRecord>(m: SectionRecords<R> | undefined, p: Pr
 /**
  * The records of `p`'s instructions, re-based to where `p` sits in the linked stream:
  * libbpf's adjust_prog_btf_ext_info (the contiguous run from the first record inside the
- * program to the last, byte offsets turned into instruction indices).
+ * program to the last).
  */
 function rebase<R extends ExtRecord>(records: readonly R[] | undefined, p: ProgramSpec, at: number): R[] | undefined {
   if (!records) return undefined;
@@ -103,14 +104,14 @@ function rebase<R extends ExtRecord>(records: readonly R[] | undefined, p: Progr
   let first = -1;
   let last = -1;
   for (let k = 0; k < records.length; k++) {
-    const insn = Math.floor(records[k]!.insnOff / INSN_SIZE);
+    const insn = records[k]!.insnIndex;
     if (insn < start) continue;
     if (insn >= end) break;
     if (first < 0) first = k;
     last = k;
   }
   if (first < 0) return undefined;
-  return records.slice(first, last + 1).map((r) => ({ ...r, insnOff: Math.floor(r.insnOff / INSN_SIZE) - start + at }));
+  return records.slice(first, last + 1).map((r) => ({ ...r, insnIndex: r.insnIndex - start + at }));
 }
 
 /** Every record of `p`'s instructions (CO-RE relocations need no contiguity), re-based. */
@@ -120,9 +121,8 @@ function rebaseAll<R extends ExtRecord>(records: readonly R[] | undefined, p: Pr
   const end = start + p.instructions.byteLength / INSN_SIZE;
   const out: R[] = [];
   for (const r of records) {
-    if (r.insnOff % INSN_SIZE) continue;
-    const insn = r.insnOff / INSN_SIZE;
-    if (insn >= start && insn < end) out.push({ ...r, insnOff: insn - start + at });
+    const insn = r.insnIndex;
+    if (insn >= start && insn < end) out.push({ ...r, insnIndex: insn - start + at });
   }
   return out;
 }
@@ -131,11 +131,17 @@ function rebaseAll<R extends ExtRecord>(records: readonly R[] | undefined, p: Pr
  * Links entry program `name` of `spec`: its instructions followed by every subprogram it
  * reaches, relocated. Pure: the spec is not changed, and the same input gives the same bytes.
  */
-export function linkProgram<F extends ExtRecord = ExtRecord, L extends ExtRecord = ExtRecord, C extends ExtRecord = ExtRecord>(
+export function linkProgram(spec: ObjectSpec, name: string): LinkedProgram<FuncInfo, LineInfo, CoreRelo>;
+export function linkProgram<F extends ExtRecord, L extends ExtRecord, C extends ExtRecord>(
   spec: ObjectSpec,
   name: string,
-  ext: LinkExtInfo<F, L, C> = {},
-): LinkedProgram<F, L, C> {
+  ext: LinkExtInfo<F, L, C>,
+): LinkedProgram<F, L, C>;
+export function linkProgram(spec: ObjectSpec, name: string, extArg?: LinkExtInfo): LinkedProgram {
+  type F = ExtRecord;
+  type L = ExtRecord;
+  type C = ExtRecord;
+  const ext: LinkExtInfo = extArg ?? spec.btfExt ?? {};
   const main = spec.programs.get(name);
   if (!main) {
     const hint = spec.subprograms.has(name) ? ` ('${name}' is a .text subprogram, not an entry program)` : '';

@@ -1,7 +1,6 @@
 // Map definitions: BTF-defined maps in `.maps` (libbpf's parse_btf_map_def), legacy
 // `struct bpf_map_def` records in `maps`, and declarative initial values from `.rel.maps`.
-import type { Btf } from '../btf/btf.js';
-import type { BtfComposite, BtfDatasec } from '../btf/types.js';
+import type { Btf, BtfComposite, BtfDatasec } from '../btf/index.js';
 import { ElfError } from '../errors.js';
 import { bpf_map_type } from '../syscall/abi/enums.js';
 import { mapTypeName, type MapType } from './names.js';

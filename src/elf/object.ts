@@ -1,9 +1,8 @@
 // ELF bytes → ObjectSpec, following libbpf's bpf_object__open semantics: which sections are
 // programs, maps and global data, how programs split by symbol, how relocations are recorded,
 // and how the object's BTF is fixed up (DATASEC sizes and offsets, externs) before load.
-import { Btf } from '../btf/btf.js';
-import type { BtfVarSecinfo } from '../btf/types.js';
-import { BtfError, ElfError } from '../errors.js';
+import { Btf, fixupDatasecs, parseBtfExt } from '../btf/index.js';
+import { ElfError } from '../errors.js';
 import { BPF_PSEUDO_CALL } from '../syscall/abi/bpf.js';
 import { bpf_map_create_flags } from '../syscall/abi/enums.js';
 
@@ -186,41 +185,18 @@ function findVarSymbol(elf: ElfFile, name: string): ElfSymbol | undefined {
 }
 
 /**
- * Fills in what clang leaves for the loader in DATASECs (size, variable offsets from the
- * symbol table), marks hidden variables static, and sorts variables by offset: libbpf's
- * btf_fixup_datasec, so the BTF we hand the kernel is the one libbpf would.
+ * DATASEC sizes and variable offsets from the symbol table, as libbpf's btf_fixup_datasec
+ * finds them: a variable's symbol is the global or weak STT_OBJECT of that name.
  */
-function fixupDatasecs(btf: Btf, elf: ElfFile): void {
-  for (let id = btf.firstTypeId; id < btf.typeEnd; id++) {
-    if (btf.kindOf(id) !== 'datasec') continue;
-    const t = btf.type(id);
-    if (t.kind !== 'datasec') continue;
-    if (t.name === '.kconfig' || t.name === '.ksyms') continue; // done with the externs
-    let size = t.size;
-    let fixOffsets = false;
-    if (size === 0) {
-      const sec = elf.section(t.name);
-      if (!sec || sec.size === 0)
-        throw new ElfError(`BTF DATASEC '${t.name}' has no size and the ELF file has no such section to take it from`, t.name);
-      size = sec.size;
-      fixOffsets = true;
-    }
-    const vars: BtfVarSecinfo[] = [];
-    for (const v of t.vars) {
-      const vt = btf.type(v.type);
-      if (vt.kind !== 'var') throw new BtfError(`DATASEC '${t.name}' member type ${v.type} is a ${vt.kind}, not a VAR`);
-      if (vt.linkage === 'static' || vt.linkage === 'extern') {
-        vars.push({ ...v });
-        continue;
-      }
-      const sym = findVarSymbol(elf, vt.name);
-      if (!sym) throw new ElfError(`no ELF symbol for variable '${vt.name}' of BTF DATASEC '${t.name}'`, t.name);
-      vars.push({ ...v, offset: fixOffsets ? sym.value : v.offset });
-      if (sym.visibility === STV_HIDDEN || sym.visibility === STV_INTERNAL) btf.replace(v.type, { ...vt, linkage: 'static' });
-    }
-    vars.sort((a, b) => a.offset - b.offset);
-    btf.replace(id, { ...t, size, vars });
-  }
+function fixupBtf(btf: Btf, elf: ElfFile): Map<string, number> {
+  return fixupDatasecs(btf, {
+    sectionSize: (name) => elf.section(name)?.size,
+    symbolOffset: (varName) => findVarSymbol(elf, varName)?.value,
+    symbolHidden: (varName) => {
+      const v = findVarSymbol(elf, varName)?.visibility;
+      return v === STV_HIDDEN || v === STV_INTERNAL;
+    },
+  });
 }
 
 function datasecByName(btf: Btf | undefined, name: string): number | undefined {
@@ -229,9 +205,12 @@ function datasecByName(btf: Btf | undefined, name: string): number | undefined {
   return id;
 }
 
-function dataMaps(objectName: string, layout: Layout, btf: Btf | undefined): MapSpec[] {
+function dataMaps(objectName: string, layout: Layout, btf: Btf | undefined, datasecSizes: ReadonlyMap<string, number>): MapSpec[] {
   const maps: MapSpec[] = [];
   for (const { section: s, kind } of layout.data) {
+    // The ELF size of .bss can stop short of its last variable's padding; the fixed-up
+    // DATASEC covers it, and the map's value must match the BTF value type's size.
+    const size = Math.max(s.size, datasecSizes.get(s.name) ?? 0);
     const valueType = datasecByName(btf, s.name);
     let mmapable = false;
     if (btf && valueType !== undefined) {
@@ -249,7 +228,7 @@ function dataMaps(objectName: string, layout: Layout, btf: Btf | undefined): Map
       kind: 'data',
       type: 'array',
       keySize: 4,
-      valueSize: s.size,
+      valueSize: size,
       maxEntries: 1,
       flags: (ro ? BPF_F_RDONLY_PROG : 0) | (mmapable ? BPF_F_MMAPABLE : 0),
       numaNode: 0,
@@ -259,7 +238,7 @@ function dataMaps(objectName: string, layout: Layout, btf: Btf | undefined): Map
       btfValueType: valueType,
       inner: undefined,
       initialSlots: [],
-      data: kind === 'bss' ? new Uint8Array(s.size) : s.data.slice(),
+      data: dataOf(s, kind, size),
       freeze: ro,
       sectionName: s.name,
       sectionIndex: s.index,
@@ -267,6 +246,12 @@ function dataMaps(objectName: string, layout: Layout, btf: Btf | undefined): Map
     });
   }
   return maps;
+}
+
+function dataOf(s: ElfSection, kind: DataKind, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  if (kind !== 'bss') out.set(s.data);
+  return out;
 }
 
 function collectVariables(elf: ElfFile, btf: Btf | undefined, maps: readonly MapSpec[]): Map<string, VariableSpec> {
@@ -513,7 +498,7 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
   const btf = layout.btf ? Btf.parse(layout.btf.data) : undefined;
   // libbpf's order: externs rewrite .kconfig/.ksyms first, then the other DATASECs are fixed up.
   const externs = btf ? collectExterns(elf, btf) : new Map<string, ExternSpec>();
-  if (btf) fixupDatasecs(btf, elf);
+  const datasecSizes = btf ? fixupBtf(btf, elf) : new Map<string, number>();
 
   const programs = collectPrograms(elf, layout, opts);
   const entry = programs.filter((p) => !p.isSubprogram);
@@ -529,7 +514,7 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
     if (!btf) throw new ElfError('BTF-defined maps need BTF, but the object has no .BTF section (compile with -g)', '.maps');
     maps.push(...parseBtfMaps(elf, btf, elf.sections[layout.btfMaps]!));
   }
-  maps.push(...dataMaps(name, layout, btf));
+  maps.push(...dataMaps(name, layout, btf, datasecSizes));
   const kconfigSize = [...externs.values()].reduce((end, e) => (e.kconfig ? Math.max(end, e.kconfig.offset + e.kconfig.size) : end), 0);
   if (kconfigSize > 0) {
     maps.push({
@@ -592,6 +577,6 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
     variables: collectVariables(elf, btf, maps),
     externs,
     btf,
-    btfExt: layout.btfExt?.data.slice(),
+    btfExt: btf && layout.btfExt ? parseBtfExt(layout.btfExt.data, btf) : undefined,
   };
 }

@@ -1,6 +1,6 @@
 // The pure description of a BPF object file: what a loader needs to create maps, load BTF
 // and load programs. Plain data (plus the parsed BTF), editable before load.
-import type { Btf } from '../btf/btf.js';
+import type { Btf, BtfExt } from '../btf/index.js';
 import type { AttachTarget } from './sections.js';
 import type { AttachType, MapType, ProgramType } from './names.js';
 
@@ -127,6 +127,6 @@ export interface ObjectSpec {
   readonly externs: ReadonlyMap<string, ExternSpec>;
   /** The object's BTF, with DATASEC sizes and offsets filled in from the symbol table. */
   readonly btf: Btf | undefined;
-  /** The raw `.BTF.ext` section, for the loader's func_info/line_info/CO-RE records. */
-  readonly btfExt: Uint8Array | undefined;
+  /** The parsed `.BTF.ext` (func_info, line_info, CO-RE records by section); `linkProgram` re-bases them. */
+  readonly btfExt: BtfExt | undefined;
 }

@@ -163,6 +163,7 @@ const NAME_OK = /^[A-Za-z0-9_.]*$/;
 
 function checkName(name: string | undefined): string {
   if (name === undefined) return '';
+  if (typeof name !== 'string') throw new UsageError(`program name must be a string, got ${typeof name}`);
   if (!NAME_OK.test(name))
     throw new UsageError(`program name ${JSON.stringify(name)} may only contain letters, digits, '_' and '.' (the kernel refuses others)`);
   return name.slice(0, BPF_OBJ_NAME_LEN - 1);
@@ -175,6 +176,7 @@ function checkU32(what: string, v: number | undefined): void {
 
 /** Loads a program; returns its fd. Throws VerifierError (with the full log) or BpfError. */
 export function loadProgram(opts: ProgramLoadOptions): LoadedProgram {
+  if (!opts || typeof opts !== 'object') throw new UsageError('BpfProgram.load needs an options object: { type, instructions, license }');
   const typeValue = progTypeValue(String(opts.type));
   if (typeValue === undefined || typeValue === 0)
     throw new UsageError(`unknown program type ${JSON.stringify(opts.type)}; known: ${progTypeNames().join(', ')} (alias: tc = sched_cls)`);
@@ -217,11 +219,14 @@ export function loadProgram(opts: ProgramLoadOptions): LoadedProgram {
   const keep: Buffer[] = [insns, license];
   if (opts.btf) {
     const b = opts.btf;
+    for (const k of ['funcInfo', 'lineInfo'] as const)
+      if (b[k] !== undefined && !(b[k] instanceof Uint8Array)) throw new UsageError(`btf.${k} must be a Uint8Array of records`);
     checkU32('btf.fd', b.fd);
     attr.set('prog_btf_fd', b.fd);
     if (b.funcInfo?.length) keep.push(setRecords(attr, 'func_info', 'func_info_rec_size', 'func_info_cnt', b.funcInfo, b.funcInfoRecSize));
     if (b.lineInfo?.length) keep.push(setRecords(attr, 'line_info', 'line_info_rec_size', 'line_info_cnt', b.lineInfo, b.lineInfoRecSize));
   }
+  if (opts.fdArray !== undefined && !Array.isArray(opts.fdArray)) throw new UsageError('fdArray must be an array of fds');
   if (opts.fdArray?.length) {
     const fds = stableBuffer(opts.fdArray.length * 4);
     opts.fdArray.forEach((fd, i) => {

@@ -49,6 +49,7 @@ export class BpfProgram {
 
   /** Opens a program pinned on a bpf filesystem. */
   static fromPin(path: string): BpfProgram {
+    checkPath(path);
     return BpfProgram.#adopt(objGet(path), `the object pinned at ${path}`);
   }
 
@@ -107,6 +108,7 @@ export class BpfProgram {
 
   /** Pins the program at a path on a bpf filesystem; it then outlives this process. */
   pin(path: string): void {
+    checkPath(path);
     objPin(this.fd, path);
   }
 
@@ -120,6 +122,10 @@ export class BpfProgram {
   }
 }
 
+
+function checkPath(path: unknown): void {
+  if (typeof path !== 'string' || path === '') throw new UsageError(`a pin path must be a non-empty string on a bpf filesystem, got ${String(path)}`);
+}
 
 /** bpf fds are anonymous inodes named after their kind: 'anon_inode:bpf-prog' for programs. */
 function checkIsProgram(fd: number, what = `fd ${fd}`): void {

@@ -63,6 +63,7 @@ export class TestRunner {
   constructor(readonly progType: string) {}
 
   run(progFd: number, opts: TestRunOptions, context: string): TestRunResult {
+    if (!opts || typeof opts !== 'object') throw new UsageError('testRun needs an options object: { data, ctx?, repeat? }');
     const data = opts.data ?? new Uint8Array(0);
     if (!(data instanceof Uint8Array)) throw new UsageError('testRun: data must be a Uint8Array');
     if (opts.ctx !== undefined && !(opts.ctx instanceof Uint8Array)) throw new UsageError('testRun: ctx must be a Uint8Array');

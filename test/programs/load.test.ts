@@ -271,6 +271,13 @@ describe.runIf(isRoot)('load errors', () => {
       ['shape', () => BpfProgram.load({ type: 'xdp', instructions: [{ op: 1 }] as never, license: 'GPL' }), /instructions\[0\]/],
       ['field', () => BpfProgram.load({ type: 'xdp', instructions: [{ opcode: 0xb7, dst: 11 + 5, src: 0, off: 0, imm: 0 }], license: 'GPL' }), /out of range/],
       ['flags', () => BpfProgram.load({ type: 'xdp', instructions: returns(2), license: 'GPL', flags: -1 }), /flags/],
+      ['options', () => BpfProgram.load(null as never), /options object/],
+      ['name type', () => BpfProgram.load({ type: 'xdp', instructions: returns(2), license: 'GPL', name: 7 as never }), /name must be a string/],
+      ['license', () => BpfProgram.load({ type: 'xdp', instructions: returns(2), license: undefined as never }), /license/],
+      ['fdArray', () => BpfProgram.load({ type: 'xdp', instructions: returns(2), license: 'GPL', fdArray: 3 as never }), /fdArray/],
+      ['attach fds', () => BpfProgram.load({ type: 'xdp', instructions: returns(2), license: 'GPL', attachProgFd: 3, attachBtfObjFd: 4 }), /only one/],
+      ['fromPin', () => BpfProgram.fromPin(''), /pin path/],
+      ['fromFd', () => BpfProgram.fromFd(-3), /not a file descriptor/],
     ];
     for (const [what, f, msg] of cases) {
       const e = thrown(f);

@@ -74,9 +74,13 @@ export class ProgramBuilder {
     return this;
   }
 
-  /** Appends any instruction given by its raw fields (validated now). */
-  raw(fields: InstructionFields): this {
-    return this.push({ fields });
+  /**
+   * Appends any instruction given by its raw fields (validated now). With `target`, the
+   * label's position relative to the next slot is written into `off` (jumps) or `imm`
+   * (gotol, bpf-to-bpf calls, ld_imm64 func) at assembly time.
+   */
+  raw(fields: InstructionFields, target?: { label: string; field: 'off' | 'imm' }): this {
+    return this.push(target ? { fields, target } : { fields });
   }
 
   // ---- ALU ----

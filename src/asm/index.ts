@@ -24,3 +24,12 @@ export { encode, decode } from './codec.js';
 export { HELPER_NAMES, helperId, helperName, type HelperName } from './helpers.js';
 export { ProgramBuilder, type AssembledProgram, type MapReference, type Operand, type Target, type MemSize, type HelperRef } from './builder.js';
 export { patchMapFd } from './maps.js';
+export {
+  disassemble,
+  disassembleLines,
+  disassembleListing,
+  formatInstruction,
+  type DisassembleOptions,
+  type SymbolInfo,
+} from './disasm.js';
+export { parse, assemble } from './parse.js';

@@ -6,6 +6,7 @@ import { BpfError, UsageError, VerifierError } from '../../src/errors.js';
 import { BpfProgram, listPrograms } from '../../src/programs/index.js';
 import { guardFdLeaks, isRoot, openFdCount } from '../helpers/fd-guard.js';
 import { counterMap } from '../helpers/tiny-prog.js';
+import { Attr, ENABLE_STATS_ATTR, bpfCall, bpf_cmd, bpf_stats_type, closeFd } from '../../src/syscall/index.js';
 import { concat, exit, insn, movImm, readsUninitialised, returns } from './insns.js';
 
 const XDP_DROP = 1;
@@ -75,6 +76,22 @@ describe.runIf(isRoot)('BpfProgram.load', () => {
       expect(tool.type).toBe('xdp');
       expect(tool.name).toBe('info_drop');
     } finally {
+      p.close();
+    }
+  });
+
+  it('info() reports run count and time while BPF stats are enabled', () => {
+    const p = BpfProgram.load({ type: 'xdp', instructions: returns(XDP_PASS), license: 'GPL' });
+    // BPF_ENABLE_STATS: stats are gathered while this fd is open.
+    const stats = bpfCall(bpf_cmd.BPF_ENABLE_STATS, new Attr(ENABLE_STATS_ATTR).set('type', bpf_stats_type.BPF_STATS_RUN_TIME));
+    try {
+      expect(p.info().runCount).toBe(0);
+      p.testRun({ data: new Uint8Array(64), repeat: 250 });
+      const info = p.info();
+      expect(info.runCount).toBe(250);
+      expect(info.runTimeNs).toBeGreaterThan(0);
+    } finally {
+      closeFd(stats);
       p.close();
     }
   });

@@ -33,7 +33,7 @@ export const FEATURES: Record<LinkFeature, { name: string; minKernel: string; al
   tcx: {
     name: 'tcx links (BPF_LINK_CREATE with BPF_TCX_INGRESS/BPF_TCX_EGRESS)',
     minKernel: '6.6',
-    alternative: 'tc.attach(ifindex, prog, { direction }) (legacy tc clsact + cls_bpf over netlink)',
+    alternative: "tc.attach(tc.hookCreate({ ifindex, attachPoint: 'ingress' | 'egress' }), { prog }) (legacy tc: clsact + cls_bpf over netlink; the interface holds it, not a link fd)",
   },
 };
 

@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError, UsageError } from '../../src/errors.js';
 import { Link, attachTcxLink } from '../../src/link/index.js';
+import * as tc from '../../src/tc/index.js';
 import * as tcx from '../../src/tcx/index.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
 import { VethNs, sh } from '../link/net.js';
@@ -123,6 +124,28 @@ describe.runIf(isRoot)('tcx links', () => {
 
     expect(() => mid.update(p(4), { expected: p(1) })).toThrow(/EPERM — the link's program is not the expected one/);
     expect(mid.info().progId).toBe(p(3).id);
+  });
+
+  it('tcx runs before legacy tc on the same hook; legacy filters only see what the chain hands on (TCX_NEXT)', () => {
+    const drop = prog('sched_cls', constInsns(TCX_DROP), 'legacy_drop');
+    const pass = prog('sched_cls', constInsns(TCX_PASS), 'pass');
+    const hook = tc.hookCreate({ ifindex: net.ifindex, attachPoint: 'ingress' });
+    try {
+      tc.attach(hook, { prog: drop });
+      expect(net.ping(1)).toBe(0); // legacy drop alone
+      keep(tcx.attach(p(0), net.ifindex, 'ingress')); // counts, then TCX_NEXT: legacy still runs
+      expect(net.ping(2)).toBe(0);
+      expect(counters.count(0)).toBeGreaterThanOrEqual(2);
+      const passLink = keep(tcx.attach(pass, net.ifindex, 'ingress')); // TCX_PASS ends it before legacy tc
+      expect(net.ping(2)).toBe(2);
+      expect(counters.count(0)).toBeGreaterThanOrEqual(4);
+      passLink.close();
+      expect(net.ping(1)).toBe(0);
+    } finally {
+      tc.hookDestroy(hook, { force: true });
+      drop.close();
+      pass.close();
+    }
   });
 
   it('egress: replies leaving our end pass through the egress chain', () => {

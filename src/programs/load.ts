@@ -237,6 +237,22 @@ export function loadProgram(opts: ProgramLoadOptions): LoadedProgram {
     keep.push(fds);
   }
 
+  try {
+    return loadWithLog(attr, opts, typeValue, name);
+  } finally {
+    keepAlive(keep);
+  }
+}
+
+// The kernel reads the instructions, license and records through raw addresses the garbage
+// collector cannot see: a write it must perform keeps their buffers reachable until the end.
+let sink: unknown;
+function keepAlive(x: unknown): void {
+  sink = x;
+  sink = undefined;
+}
+
+function loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: number, name: string): LoadedProgram {
   const what = describe(opts.type, opts.expectedAttachType, name);
   const wantLog = (opts.logLevel ?? 0) !== 0;
   let firstErrno = 0;
@@ -257,10 +273,7 @@ export function loadProgram(opts: ProgramLoadOptions): LoadedProgram {
     const log = readLog(logBuf);
     const trueSize = attr.get('log_true_size');
     const truncated = -r === ENOSPC && (trueSize > size || (trueSize === 0 && log.length >= size - 1));
-    if (r >= 0) {
-      keep.length = 0;
-      return { fd: r, typeValue, name, ...(wantLog ? { log } : {}) };
-    }
+    if (r >= 0) return { fd: r, typeValue, name, ...(wantLog ? { log } : {}) };
     if (truncated && size < MAX_LOG_SIZE) {
       size = Math.min(MAX_LOG_SIZE, trueSize > size ? trueSize : size * 2);
       continue;

@@ -17,9 +17,21 @@ const EINTR = 4;
 let seqBase = (Date.now() & 0x7fff) << 16;
 
 export interface RequestContext {
-  /** What we were doing, in the user's terms (becomes the error's `context`). */
-  context?: string;
+  /** What we were doing, in the user's terms (becomes the error's `context`). A function is
+   * called only if the request fails, so success paths pay nothing for a good message. */
+  context?: string | (() => string);
   ifindex?: number;
+}
+
+function failure(errno: number, command: string, ctx: RequestContext, extack?: string) {
+  const context = typeof ctx.context === 'function' ? ctx.context() : ctx.context;
+  return {
+    errno,
+    command,
+    ...(context !== undefined ? { context } : {}),
+    ...(ctx.ifindex !== undefined ? { ifindex: ctx.ifindex } : {}),
+    ...(extack !== undefined ? { extack } : {}),
+  };
 }
 
 export class NetlinkSocket implements Disposable {
@@ -71,14 +83,14 @@ export class NetlinkSocket implements Disposable {
   }
 
   private send(msg: MessageBuilder, seq: number, ctx: RequestContext): void {
-    if (this.#fd < 0) throw new NetlinkRequestError({ errno: 9, command: rtmName(msg.type), ...ctx });
+    if (this.#fd < 0) throw new NetlinkRequestError(failure(9, rtmName(msg.type), ctx));
     const bytes = msg.finish(seq);
     if (bytes.length > this.sendBuf.length) this.sendBuf = stableBuffer(bytes.length);
     bytes.copy(this.sendBuf);
     for (;;) {
       const r = sysSend(this.#fd, this.sendBuf, bytes.length);
       if (r === -EINTR) continue;
-      if (r < 0) throw new NetlinkRequestError({ errno: -r, command: rtmName(msg.type), ...ctx });
+      if (r < 0) throw new NetlinkRequestError(failure(-r, rtmName(msg.type), ctx));
       return;
     }
   }
@@ -89,12 +101,12 @@ export class NetlinkSocket implements Disposable {
       if (r === -EINTR) continue;
       if (r === -EAGAIN)
         throw new NetlinkRequestError(
-          { errno: EAGAIN, command, ...ctx },
+          failure(EAGAIN, command, ctx),
           `no reply from the kernel within ${RECEIVE_TIMEOUT_S} s`,
         );
       if (r < 0)
         throw new NetlinkRequestError(
-          { errno: -r, command, ...ctx },
+          failure(-r, command, ctx),
           -r === ENOBUFS ? 'the socket receive buffer overflowed during a dump' : undefined,
         );
       if (r > this.recvBuf.length)
@@ -105,12 +117,7 @@ export class NetlinkSocket implements Disposable {
 
   private fail(command: string, msg: Message, ctx: RequestContext): never {
     const ack = parseAck(msg);
-    throw new NetlinkRequestError({
-      errno: ack.errno,
-      command,
-      ...ctx,
-      ...(ack.extack !== undefined ? { extack: ack.extack } : {}),
-    });
+    throw new NetlinkRequestError(failure(ack.errno, command, ctx, ack.extack));
   }
 
   /**
@@ -159,7 +166,7 @@ export class NetlinkSocket implements Disposable {
             // DONE carries an int: a negative errno if the dump failed midway (plus extack).
             if (m.payload.length >= 4 && m.payload.readInt32LE(0) < 0) {
               const errno = -m.payload.readInt32LE(0);
-              throw new NetlinkRequestError({ errno, command, ...ctx });
+              throw new NetlinkRequestError(failure(errno, command, ctx));
             }
             done = true;
             break;

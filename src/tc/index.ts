@@ -171,7 +171,7 @@ export function hookCreate(opts: TcHookOptions): TcHook {
       .string(tca.TCA_KIND, 'clsact');
     let existed = false;
     try {
-      s.request(req, { context: `tc.hookCreate clsact on ${hookLabel(s, { ifindex, attachPoint, parent, existed })}`, ifindex });
+      s.request(req, { context: () => `tc.hookCreate clsact on ${hookLabel(s, { ifindex, attachPoint, parent, existed })}`, ifindex });
     } catch (e) {
       if (!(e instanceof NetlinkRequestError) || e.errno !== EEXIST) throw e;
       const kind = qdiscKindAt(s, ifindex, tc_h.TC_H_CLSACT);
@@ -199,13 +199,12 @@ export function hookDestroy(hook: TcHook, opts: { force?: boolean } = {}): void 
       `tc.hookDestroy: the clsact qdisc on ifindex ${hook.ifindex} was there before this hook; destroying the hook deletes every ${hook.attachPoint} filter on the interface, including other applications'. Detach your own filters with tc.detach, or pass { force: true } if flushing all of them is what you mean`,
     );
   withSocket((s) => {
-    const label = hookLabel(s, hook);
     const flush = newRequest(rtm.RTM_DELTFILTER).header(TCMSG, {
       tcm_family: sock.AF_UNSPEC,
       tcm_ifindex: hook.ifindex,
       tcm_parent: hook.parent,
     });
-    s.request(flush, { context: `tc.hookDestroy flush ${label}`, ifindex: hook.ifindex });
+    s.request(flush, { context: () => `tc.hookDestroy flush ${hookLabel(s, hook)}`, ifindex: hook.ifindex });
     if (hook.existed) return;
     if (listWith(s, hook.ifindex, INGRESS_PARENT, false).length || listWith(s, hook.ifindex, EGRESS_PARENT, false).length)
       return;
@@ -216,7 +215,7 @@ export function hookDestroy(hook: TcHook, opts: { force?: boolean } = {}): void 
       tcm_parent: tc_h.TC_H_CLSACT,
     });
     try {
-      s.request(del, { context: `tc.hookDestroy delete clsact on ${label}`, ifindex: hook.ifindex });
+      s.request(del, { context: () => `tc.hookDestroy delete clsact on ${hookLabel(s, hook)}`, ifindex: hook.ifindex });
     } catch (e) {
       // Someone removed it already: the goal is reached.
       if (!(e instanceof NetlinkRequestError && (e.errno === ENOENT || e.errno === EINVAL))) throw e;
@@ -267,7 +266,7 @@ function listWith(s: NetlinkSocket, ifindex: number, parent: number, names = tru
     .sort((a, b) => a.priority - b.priority || a.handle - b.handle);
 }
 
-function getFilter(s: NetlinkSocket, hook: TcHook, id: TcFilterId, context: string): TcFilter {
+function getFilter(s: NetlinkSocket, hook: TcHook, id: TcFilterId, context: () => string): TcFilter {
   const req = newRequest(rtm.RTM_GETTFILTER).header(TCMSG, {
     tcm_family: sock.AF_UNSPEC,
     tcm_ifindex: hook.ifindex,
@@ -277,7 +276,7 @@ function getFilter(s: NetlinkSocket, hook: TcHook, id: TcFilterId, context: stri
   });
   try {
     const m = s.request(req, { context, ifindex: hook.ifindex }).find((r) => r.type === rtm.RTM_NEWTFILTER);
-    if (!m) throw new NetlinkRequestError({ errno: ENOENT, command: 'RTM_GETTFILTER', context }, 'the kernel sent no filter');
+    if (!m) throw new NetlinkRequestError({ errno: ENOENT, command: 'RTM_GETTFILTER', context: context() }, 'the kernel sent no filter');
     return withName(parseFilter(m));
   } catch (e) {
     throw notFound(e, s, hook, id);
@@ -309,8 +308,7 @@ export function attach(hook: TcHook, opts: TcAttachOptions): TcAttachment {
   const handle = opts.handle ?? 0;
   const priority = opts.priority ?? 0;
   return withSocket((s) => {
-    const label = hookLabel(s, hook);
-    const context = `tc.attach ${describeProgram(self.id, self.name)} to ${label}`;
+    const context = (): string => `tc.attach ${describeProgram(self.id, self.name)} to ${hookLabel(s, hook)}`;
     const req = newRequest(
       rtm.RTM_NEWTFILTER,
       nlm_f.NLM_F_CREATE | nlm_f.NLM_F_ECHO | (opts.replace ? nlm_f.NLM_F_REPLACE : nlm_f.NLM_F_EXCL),
@@ -354,7 +352,7 @@ export function attach(hook: TcHook, opts: TcAttachOptions): TcAttachment {
     }
     if (handle && priority) return { handle, priority, progId: self.id };
     throw new NetlinkRequestError(
-      { errno: ENOENT, command: 'RTM_NEWTFILTER', context },
+      { errno: ENOENT, command: 'RTM_NEWTFILTER', context: context() },
       'the filter was created but the kernel did not echo its handle and priority',
     );
   });
@@ -376,7 +374,10 @@ export function detach(hook: TcHook, id: TcFilterId): void {
       // Naming the kind keeps us from deleting someone's non-BPF filter at that priority.
       .string(tca.TCA_KIND, 'bpf');
     try {
-      s.request(req, { context: `tc.detach handle ${id.handle} priority ${id.priority} from ${hookLabel(s, hook)}`, ifindex: hook.ifindex });
+      s.request(req, {
+        context: () => `tc.detach handle ${id.handle} priority ${id.priority} from ${hookLabel(s, hook)}`,
+        ifindex: hook.ifindex,
+      });
     } catch (e) {
       throw notFound(e, s, hook, id);
     }
@@ -387,7 +388,9 @@ export function detach(hook: TcHook, id: TcFilterId): void {
 export function query(hook: TcHook, id: TcFilterId): TcFilter {
   checkHook(hook);
   checkFilterId(id, 'tc.query', true);
-  return withSocket((s) => getFilter(s, hook, id, `tc.query handle ${id.handle} priority ${id.priority} on ${hookLabel(s, hook)}`));
+  return withSocket((s) =>
+    getFilter(s, hook, id, () => `tc.query handle ${id.handle} priority ${id.priority} on ${hookLabel(s, hook)}`),
+  );
 }
 
 /** Every BPF filter on the hook (ours and other tools'), by priority then handle. */

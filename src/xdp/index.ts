@@ -81,7 +81,7 @@ function setXdp(
   fd: number,
   flags: number,
   expectedFd: number | undefined,
-  context: string,
+  context: () => string,
 ): void {
   const req = newRequest(rtm.RTM_SETLINK)
     .header(IFINFOMSG, { ifi_family: sock.AF_UNSPEC, ifi_index: ifindex })
@@ -170,15 +170,19 @@ export function attach(iface: number | string, prog: ProgramRef, opts: XdpAttach
     let flags = opts.mode ? MODE_FLAG[opts.mode] : 0;
     if (expectedFd !== undefined) flags |= xdp_flags.XDP_FLAGS_REPLACE;
     else if (!opts.force) flags |= xdp_flags.XDP_FLAGS_UPDATE_IF_NOEXIST;
-    const context = `xdp.attach ${describeProgram(self.id, self.name)} to ${ifLabel(s, ifindex)}`;
+    const context = (): string => `xdp.attach ${describeProgram(self.id, self.name)} to ${ifLabel(s, ifindex)}`;
     try {
       setXdp(s, ifindex, fd, flags, expectedFd, context);
     } catch (e) {
       if (e instanceof NetlinkRequestError) throw explain(e, s, ifindex, opts.mode, expected);
       throw e;
     }
-    const state = queryWith(s, ifindex);
-    const mode = opts.mode ?? MODES.find((m) => idInMode(state, m) === self.id) ?? 'drv';
+    // The kernel picked the mode: ask which (the program may appear in one mode only).
+    let mode = opts.mode;
+    if (!mode) {
+      const state = queryWith(s, ifindex);
+      mode = MODES.find((m) => idInMode(state, m) === self.id) ?? 'drv';
+    }
     return { ifindex, mode, progId: self.id };
   });
 }
@@ -211,7 +215,7 @@ export function detach(iface: number | string, opts: XdpDetachOptions = {}): voi
     }
     let flags = MODE_FLAG[mode];
     if (expectedFd !== undefined) flags |= xdp_flags.XDP_FLAGS_REPLACE;
-    const context = `xdp.detach ${mode} mode from ${ifLabel(s, ifindex)}`;
+    const context = (): string => `xdp.detach ${mode} mode from ${ifLabel(s, ifindex)}`;
     try {
       setXdp(s, ifindex, -1, flags, expectedFd, context);
     } catch (e) {

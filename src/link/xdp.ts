@@ -7,7 +7,7 @@ import { xdp_flags } from '../netlink/abi.js';
 import { LINK_CREATE_ATTR, bpf_attach_type, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { bpfRaw, interfaceName } from '../syscall/libc.js';
-import { haveLinkFeature, linkCreateError, notSupported } from './features.js';
+import { EINVAL, haveLinkFeature, linkCreateError } from './features.js';
 import { checkIfindex } from '../tcx/direction.js';
 import { Link, progFd, type ProgramRef } from './link.js';
 
@@ -36,8 +36,6 @@ export function attachXdpLink(prog: ProgramRef, ifindex: number, opts: XdpLinkOp
     if (f === undefined) throw new UsageError(`XDP mode must be 'skb', 'drv' or 'hw'; got ${String(opts.mode)}`);
     flags = f;
   }
-  // A kernel without XDP links would answer EINVAL: say so up front, without trying.
-  if (!haveLinkFeature('xdp')) throw notSupported('xdp');
   const attr = new Attr(LINK_CREATE_ATTR)
     .set('prog_fd', fd)
     .set('target_ifindex', ifindex)
@@ -46,7 +44,9 @@ export function attachXdpLink(prog: ProgramRef, ifindex: number, opts: XdpLinkOp
   const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
   if (r < 0) {
     const ctx = { feature: 'xdp' as const, ifindex, interfaceExists: interfaceName(ifindex) !== undefined, ...(opts.mode ? { where: opts.mode } : {}) };
-    throw linkCreateError(-r, ctx, haveLinkFeature('xdp'));
+    // Only EINVAL can mean "no XDP links here" (the release is checked only then: distribution
+    // kernels backport links, so the real call decides first).
+    throw linkCreateError(-r, ctx, -r === EINVAL ? haveLinkFeature('xdp') : true);
   }
   return Link.adopt(r);
 }

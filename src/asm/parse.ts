@@ -140,7 +140,7 @@ const RULES: Rule[] = [
   [
     rx(`r(\\d+) = (le|be|bswap)(16|32|64) r(\\d+)`),
     (m) => {
-      same(m[1]!, m[4]!);
+      same(`r${m[1]}`, `r${m[4]}`);
       const code = m[2] === 'bswap' ? Class.ALU64 | AluOp.END | Endian.TO_LE : Class.ALU | AluOp.END | (m[2] === 'be' ? Endian.TO_BE : Endian.TO_LE);
       return f(code, reg('r', m[1]!), 0, 0, Number(m[3]));
     },

@@ -95,88 +95,89 @@ export function linkInfo(fd: number): LinkInfo {
     str = buf.subarray(0, end < 0 ? size : end).toString('utf8');
   }
 
-  const u = U;
   const base: LinkInfoBase = { id: attr.get('id'), typeId, progId: attr.get('prog_id') };
-  const rd = (l: { members: Record<string, { offset: number; size: number }> }, m: string): number => {
+  type Members = { members: Record<string, { offset: number; size: number }> };
+  // Reads of one union member of the info just fetched.
+  const rd = (l: Members, m: string): number => {
     const mem = l.members[m]!;
     return mem.size === 8 ? Number(attr.bytes.readBigUInt64LE(mem.offset)) : attr.bytes.readUInt32LE(mem.offset);
   };
-  const rd64 = (l: { members: Record<string, { offset: number }> }, m: string): bigint =>
+  const rd64 = (l: Members, m: string): bigint =>
     attr.bytes.readBigUInt64LE(l.members[m]!.offset);
-  const at = (l: { members: Record<string, { offset: number; size: number }> }): string => attachTypeName(rd(l, 'attach_type'));
+  const at = (l: Members): string => attachTypeName(rd(l, 'attach_type'));
 
   switch (typeId) {
     case T.BPF_LINK_TYPE_XDP: {
-      const ifindex = rd(u.xdp, 'ifindex');
+      const ifindex = rd(U.xdp, 'ifindex');
       return { ...base, type: 'xdp', ifindex, detached: ifindex === 0 };
     }
     case T.BPF_LINK_TYPE_TCX: {
-      const ifindex = rd(u.tcx, 'ifindex');
-      const attachType = at(u.tcx);
+      const ifindex = rd(U.tcx, 'ifindex');
+      const attachType = at(U.tcx);
       const direction = attachType === 'tcx_ingress' ? 'ingress' : attachType === 'tcx_egress' ? 'egress' : undefined;
       return { ...base, type: 'tcx', ifindex, attachType, ...(direction ? { direction } : {}), detached: ifindex === 0 };
     }
     case T.BPF_LINK_TYPE_NETKIT: {
-      const ifindex = rd(u.netkit, 'ifindex');
-      return { ...base, type: 'netkit', ifindex, attachType: at(u.netkit), detached: ifindex === 0 };
+      const ifindex = rd(U.netkit, 'ifindex');
+      return { ...base, type: 'netkit', ifindex, attachType: at(U.netkit), detached: ifindex === 0 };
     }
     case T.BPF_LINK_TYPE_NETNS: {
-      const netnsIno = rd(u.netns, 'netns_ino');
-      return { ...base, type: 'netns', netnsIno, attachType: at(u.netns), detached: netnsIno === 0 };
+      const netnsIno = rd(U.netns, 'netns_ino');
+      return { ...base, type: 'netns', netnsIno, attachType: at(U.netns), detached: netnsIno === 0 };
     }
     case T.BPF_LINK_TYPE_CGROUP: {
-      const cgroupId = rd64(u.cgroup, 'cgroup_id');
-      return { ...base, type: 'cgroup', cgroupId, attachType: at(u.cgroup), detached: cgroupId === 0n };
+      const cgroupId = rd64(U.cgroup, 'cgroup_id');
+      return { ...base, type: 'cgroup', cgroupId, attachType: at(U.cgroup), detached: cgroupId === 0n };
     }
     case T.BPF_LINK_TYPE_TRACING:
       return {
         ...base,
         type: 'tracing',
-        attachType: at(u.tracing),
-        targetObjId: rd(u.tracing, 'target_obj_id'),
-        targetBtfId: rd(u.tracing, 'target_btf_id'),
-        cookie: rd64(u.tracing, 'cookie'),
+        attachType: at(U.tracing),
+        targetObjId: rd(U.tracing, 'target_obj_id'),
+        targetBtfId: rd(U.tracing, 'target_btf_id'),
+        cookie: rd64(U.tracing, 'cookie'),
       };
     case T.BPF_LINK_TYPE_RAW_TRACEPOINT:
-      return { ...base, type: 'raw_tracepoint', tpName: str, cookie: rd64(u.raw_tracepoint, 'cookie') };
+      return { ...base, type: 'raw_tracepoint', tpName: str, cookie: rd64(U.raw_tracepoint, 'cookie') };
     case T.BPF_LINK_TYPE_ITER: {
-      const mapId = rd(u.iter, 'map_id');
+      const mapId = rd(U.iter, 'map_id');
       return { ...base, type: 'iter', targetName: str, ...(mapId ? { mapId } : {}) };
     }
     case T.BPF_LINK_TYPE_STRUCT_OPS: {
-      const mapId = rd(u.struct_ops, 'map_id');
+      const mapId = rd(U.struct_ops, 'map_id');
       return { ...base, type: 'struct_ops', mapId, detached: mapId === 0 };
     }
     case T.BPF_LINK_TYPE_NETFILTER:
       return {
         ...base,
         type: 'netfilter',
-        pf: rd(u.netfilter, 'pf'),
-        hooknum: rd(u.netfilter, 'hooknum'),
-        priority: attr.bytes.readInt32LE(u.netfilter.members.priority.offset),
-        flags: rd(u.netfilter, 'flags'),
+        pf: rd(U.netfilter, 'pf'),
+        hooknum: rd(U.netfilter, 'hooknum'),
+        priority: attr.bytes.readInt32LE(U.netfilter.members.priority.offset),
+        flags: rd(U.netfilter, 'flags'),
       };
     case T.BPF_LINK_TYPE_KPROBE_MULTI:
       return {
         ...base,
         type: 'kprobe_multi',
-        count: rd(u.kprobe_multi, 'count'),
-        flags: rd(u.kprobe_multi, 'flags'),
-        missed: rd64(u.kprobe_multi, 'missed'),
+        count: rd(U.kprobe_multi, 'count'),
+        flags: rd(U.kprobe_multi, 'flags'),
+        missed: rd64(U.kprobe_multi, 'missed'),
       };
     case T.BPF_LINK_TYPE_UPROBE_MULTI:
       return {
         ...base,
         type: 'uprobe_multi',
         path: str,
-        count: rd(u.uprobe_multi, 'count'),
-        flags: rd(u.uprobe_multi, 'flags'),
-        pid: rd(u.uprobe_multi, 'pid'),
+        count: rd(U.uprobe_multi, 'count'),
+        flags: rd(U.uprobe_multi, 'flags'),
+        pid: rd(U.uprobe_multi, 'pid'),
       };
     case T.BPF_LINK_TYPE_PERF_EVENT:
-      return { ...base, type: 'perf_event', perfEventType: rd(u.perf_event, 'type') };
+      return { ...base, type: 'perf_event', perfEventType: rd(U.perf_event, 'type') };
     case T.BPF_LINK_TYPE_SOCKMAP:
-      return { ...base, type: 'sockmap', mapId: rd(u.sockmap, 'map_id'), attachType: at(u.sockmap) };
+      return { ...base, type: 'sockmap', mapId: rd(U.sockmap, 'map_id'), attachType: at(U.sockmap) };
     default:
       return { ...base, type: linkTypeName(typeId) as `unknown(${number})` };
   }

@@ -5,7 +5,7 @@ import { closeSync, mkdirSync, openSync, rmdirSync, statSync, constants } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError } from '../../src/errors.js';
 import { Link } from '../../src/link/index.js';
-import { LINK_CREATE_ATTR, RAW_TRACEPOINT_OPEN_ATTR, bpf_attach_type, bpf_cmd } from '../../src/syscall/abi/bpf.js';
+import { LINK_CREATE_ATTR, LINK_CREATE_NETFILTER_ATTR, RAW_TRACEPOINT_OPEN_ATTR, bpf_attach_type, bpf_cmd } from '../../src/syscall/abi/bpf.js';
 import { Attr } from '../../src/syscall/attr.js';
 import { bpfCall, cString } from '../../src/syscall/bpf.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
@@ -92,5 +92,20 @@ describe.runIf(isRoot)('Link.info() across link types', () => {
     expect((err as Error).message).toContain("the link's program is not the expected one");
     l.detach();
     expect(l.info()).toMatchObject({ type: 'cgroup', detached: true });
+  });
+
+  it('netfilter: family, hook and priority as created; detach unregisters', () => {
+    // An accept-everything program at LOCAL_IN in our own namespace: harmless while it lasts.
+    const p = keep(prog('netfilter', constInsns(1 /* NF_ACCEPT */), 'nf_accept', bpf_attach_type.BPF_NETFILTER));
+    const attr = new Attr(LINK_CREATE_NETFILTER_ATTR)
+      .set('prog_fd', p.fd)
+      .set('attach_type', bpf_attach_type.BPF_NETFILTER)
+      .set('pf', 2) // NFPROTO_IPV4
+      .set('hooknum', 1) // NF_INET_LOCAL_IN
+      .set('priority', -128);
+    using link = Link.adopt(bpfCall(bpf_cmd.BPF_LINK_CREATE, attr));
+    expect(link.info()).toMatchObject({ type: 'netfilter', typeId: 10, progId: p.id, pf: 2, hooknum: 1, priority: -128, flags: 0 });
+    link.detach();
+    expect(link.closed).toBe(false);
   });
 });

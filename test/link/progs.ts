@@ -92,13 +92,14 @@ export function constInsns(verdict: number): Buffer {
   return encode([ins(0xb7, R0, 0, 0, verdict), ins(0x95, 0, 0, 0, 0)]);
 }
 
-export type TestProgType = 'xdp' | 'sched_cls' | 'raw_tracepoint' | 'flow_dissector' | 'cgroup_skb';
+export type TestProgType = 'xdp' | 'sched_cls' | 'raw_tracepoint' | 'flow_dissector' | 'cgroup_skb' | 'netfilter';
 const PROG_TYPES: Record<TestProgType, number> = {
   xdp: bpf_prog_type.BPF_PROG_TYPE_XDP,
   sched_cls: bpf_prog_type.BPF_PROG_TYPE_SCHED_CLS,
   raw_tracepoint: bpf_prog_type.BPF_PROG_TYPE_RAW_TRACEPOINT,
   flow_dissector: bpf_prog_type.BPF_PROG_TYPE_FLOW_DISSECTOR,
   cgroup_skb: bpf_prog_type.BPF_PROG_TYPE_CGROUP_SKB,
+  netfilter: bpf_prog_type.BPF_PROG_TYPE_NETFILTER,
 };
 
 export function loadProgram(type: TestProgType, insns: Buffer, name = 'tsbpf_test', expectedAttachType = 0): number {

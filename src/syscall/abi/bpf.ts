@@ -222,6 +222,17 @@ export const LINK_CREATE_ATTR = struct('bpf_attr.link_create', [
   ['expected_revision', 'u64'],
 ]);
 
+/** link_create's netfilter tail (its own `flags` member, after `priority`, is left 0). */
+export const LINK_CREATE_NETFILTER_ATTR = struct('bpf_attr.link_create', [
+  ['prog_fd', 'u32'],
+  ['target_fd', 'u32'],
+  ['attach_type', 'u32'],
+  ['flags', 'u32'],
+  ['pf', 'u32'],
+  ['hooknum', 'u32'],
+  ['priority', 's32'],
+]);
+
 export const LINK_UPDATE_ATTR = struct('bpf_attr.link_update', [
   ['link_fd', 'u32'],
   ['new_prog_fd|new_map_fd', 'u32'],

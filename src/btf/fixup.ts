@@ -60,6 +60,89 @@ export function fixupDatasecs(btf: Btf, src: DatasecFixupSource): Map<string, nu
   return sizes;
 }
 
+export interface KconfigExtern {
+  name: string;
+  /** The VAR's type id (the value's type). */
+  type: number;
+  /** Byte offset in the .kconfig map value. */
+  offset: number;
+  size: number;
+}
+
+export interface ExternLayout {
+  /** `.kconfig` externs in layout order, and the total size of that map's value. */
+  kconfig: KconfigExtern[];
+  kconfigSize: number;
+  /** `.ksyms` externs in DATASEC order: functions (kfuncs) and variables (ksyms). */
+  ksyms: { name: string; kind: 'func' | 'var'; type: number }[];
+}
+
+const DUMMY_KSYM = 'dummy_ksym';
+
+/**
+ * Turns extern declarations into BTF the kernel accepts, as libbpf does: the kernel rejects
+ * extern linkage, so `.kconfig` variables become allocated globals laid out by descending
+ * alignment, then ascending size, then name; `.ksyms` entries become 4-byte slots (variables
+ * retyped to a 32-bit int; functions made global, pointed at by a dummy variable, with
+ * unnamed parameters given a name). Mutates `btf`; returns the layout the loader needs.
+ */
+export function fixupExterns(btf: Btf): ExternLayout {
+  const out: ExternLayout = { kconfig: [], kconfigSize: 0, ksyms: [] };
+  let int32 = 0;
+  const intId = (): number => {
+    if (int32) return int32;
+    for (let id = 1; id < btf.typeEnd; id++) {
+      const t = btf.type(id);
+      if (t.kind === 'int' && t.bits === 32) return (int32 = id);
+    }
+    return (int32 = btf.add({ kind: 'int', name: 'int', size: 4, signed: true, char: false, bool: false, bitOffset: 0, bits: 32 }));
+  };
+  const kcfgId = btf.typeByName('.kconfig', 'datasec');
+  if (kcfgId !== undefined && kcfgId >= btf.firstTypeId) {
+    const sec = btf.type(kcfgId) as BtfDatasec;
+    const items = sec.vars.map((v) => {
+      const vt = btf.type(v.type);
+      if (vt.kind !== 'var') throw new BtfError(`.kconfig entry [${v.type}] is ${vt.kind}, not var`);
+      return { v, vt, name: vt.name, size: btf.sizeOf(vt.type), align: btf.alignOf(vt.type) };
+    });
+    const order = [...items].sort((a, b) => b.align - a.align || a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    let off = 0;
+    const offsets = new Map<string, number>();
+    for (const it of order) {
+      const at = Math.ceil(off / it.align) * it.align;
+      offsets.set(it.name, at);
+      off = at + it.size;
+      out.kconfig.push({ name: it.name, type: it.vt.type, offset: at, size: it.size });
+    }
+    for (const it of items) btf.replace(it.v.type, { ...it.vt, linkage: 'global' });
+    btf.replace(kcfgId, { ...sec, size: off, vars: sec.vars.map((v, i) => ({ ...v, offset: offsets.get(items[i]!.name)! })) });
+    out.kconfigSize = off;
+  }
+  const ksymId = btf.typeByName('.ksyms', 'datasec');
+  if (ksymId !== undefined && ksymId >= btf.firstTypeId) {
+    const sec = btf.type(ksymId) as BtfDatasec;
+    let dummy = 0;
+    const vars = sec.vars.map((v, i) => {
+      const vt = btf.type(v.type);
+      if (vt.kind === 'func') {
+        if (!dummy) dummy = btf.add({ kind: 'var', name: DUMMY_KSYM, type: intId(), linkage: 'global' });
+        const proto = btf.type(vt.type);
+        if (proto.kind === 'func_proto' && proto.params.some((p) => p.type !== 0 && p.name === ''))
+          btf.replace(vt.type, { ...proto, params: proto.params.map((p) => (p.type !== 0 && p.name === '' ? { ...p, name: DUMMY_KSYM } : p)) });
+        btf.replace(v.type, { ...vt, linkage: 'global' });
+        out.ksyms.push({ name: vt.name, kind: 'func', type: v.type });
+        return { type: dummy, offset: i * 4, size: 4 };
+      }
+      if (vt.kind !== 'var') throw new BtfError(`.ksyms entry [${v.type}] is ${vt.kind}, not var or func`);
+      out.ksyms.push({ name: vt.name, kind: 'var', type: vt.type });
+      btf.replace(v.type, { ...vt, linkage: 'global', type: intId() });
+      return { type: v.type, offset: i * 4, size: 4 };
+    });
+    btf.replace(ksymId, { ...sec, size: vars.length * 4, vars });
+  }
+  return out;
+}
+
 /** BTF kinds and forms a kernel may lack (each true = supported). */
 export interface BtfFeatures {
   /** FUNC and FUNC_PROTO (4.20+ / 5.0). */

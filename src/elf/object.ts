@@ -248,7 +248,15 @@ function dataMaps(objectName: string, layout: Layout, btf: Btf | undefined, data
   return maps;
 }
 
+/**
+ * Larger than any data map a kernel creates (array values are capped at KMALLOC_MAX_SIZE:
+ * 4 MiB on x86-64), yet safe to allocate: bounds what a hostile section size can cost.
+ */
+const MAX_DATA_SECTION = 64 << 20;
+
 function dataOf(s: ElfSection, kind: DataKind, size: number): Uint8Array {
+  if (size > MAX_DATA_SECTION)
+    throw new ElfError(`data section is ${size} bytes, more than any BPF map value can hold (tsbpf's limit: ${MAX_DATA_SECTION})`, s.name);
   const out = new Uint8Array(size);
   if (kind !== 'bss') out.set(s.data);
   return out;
@@ -332,13 +340,19 @@ function programTypeFor(
 
 function collectPrograms(elf: ElfFile, layout: Layout, opts: OpenObjectOptions): MutableProgram[] {
   const progs: MutableProgram[] = [];
+  const funcsBySection = new Map<number, ElfSymbol[]>();
+  for (const sym of elf.symbols) {
+    if (sym.type !== STT_FUNC) continue;
+    let l = funcsBySection.get(sym.shndx);
+    if (!l) funcsBySection.set(sym.shndx, (l = []));
+    l.push(sym);
+  }
   for (const s of layout.programSections) {
     const isText = s.index === layout.text;
     const optional = s.name.startsWith('?');
     const sectionName = optional ? s.name.slice(1) : s.name;
     const inSection: MutableProgram[] = [];
-    for (const sym of elf.symbols) {
-      if (sym.shndx !== s.index || sym.type !== STT_FUNC) continue;
+    for (const sym of funcsBySection.get(s.index) ?? []) {
       const off = sym.value;
       const size = sym.size;
       if (off > s.size || size > s.size - off)

@@ -295,10 +295,20 @@ export function readString(table: Uint8Array, offset: number, what: string, sect
     if (offset === 0) return '';
     throw new ElfError(`${what} at string offset ${offset} is outside the string table (${table.byteLength} bytes)`, section, offset);
   }
-  const end = table.indexOf(0, offset);
-  if (end < 0) throw new ElfError(`${what} at string offset ${offset} is not NUL-terminated`, section, offset);
-  if (end === offset) return '';
-  return decoder.decode(table.subarray(offset, end));
+  // Symbol and section names are short and ASCII: build them directly, falling back to a
+  // real UTF-8 decode only when a byte says so. (A hot path: every symbol has a name.)
+  let out = '';
+  for (let i = offset; i < table.byteLength; i++) {
+    const c = table[i]!;
+    if (c === 0) return out;
+    if (c >= 0x80) {
+      const end = table.indexOf(0, i);
+      if (end < 0) break;
+      return decoder.decode(table.subarray(offset, end));
+    }
+    out += String.fromCharCode(c);
+  }
+  throw new ElfError(`${what} at string offset ${offset} is not NUL-terminated`, section, offset);
 }
 
 export function parseElf(bytes: Uint8Array): ElfFile {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assemble, disassemble, disassembleLines, disassembleListing, encode } from '../../src/asm/index.js';
-import { validCorpus } from './corpus.js';
+import { unknownOpcodes, validCorpus } from './corpus.js';
 import { bpfObjectWithText, isExecutable, readElf } from './elf.js';
 
 const OBJDUMP = 'llvm-objdump-19';
@@ -56,6 +56,24 @@ describe(`disassembly equals ${OBJDUMP} -d`, () => {
       expect(diffs.slice(0, 20)).toEqual([]);
     });
   }
+
+  it('prints <unknown> for the opcodes we call unknown, except callx (0x8d)', () => {
+    const rows: number[][] = [];
+    for (const op of unknownOpcodes()) for (const regs of [0x00, 0x01, 0x10]) for (const off of [0, 1, 8]) for (const imm of [0, 1, 16]) rows.push([op, regs, off, imm]);
+    const b = Buffer.alloc(rows.length * 8);
+    rows.forEach(([op, regs, off, imm], i) => {
+      b.writeUInt8(op!, i * 8);
+      b.writeUInt8(regs!, i * 8 + 1);
+      b.writeInt16LE(off!, i * 8 + 2);
+      b.writeInt32LE(imm!, i * 8 + 4);
+    });
+    const path = join(tmp, 'unknown.o');
+    writeFileSync(path, bpfObjectWithText(b));
+    const lines = objdump(path, '-z', '--no-show-raw-insn', '--no-leading-addr').split('\n').filter((l) => l.startsWith('\t'));
+    expect(lines.length).toBe(rows.length);
+    const decoded = new Set(lines.flatMap((l, i) => (l === '\t<unknown>' ? [] : [rows[i]![0]!])));
+    expect([...decoded]).toEqual([0x8d]);
+  });
 
   const objects = readdirSync(fixtures).filter((f) => f.endsWith('.o'));
   it('has fixtures', () => expect(objects.sort()).toEqual(['alu.o', 'legacy.o', 'maps_calls.o']));

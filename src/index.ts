@@ -1,2 +1,13 @@
 // tsbpf: the public surface. Each concept lives in its own folder; this file only re-exports.
 export * from './errors.js';
+export * from './maps/index.js';
+export * from './programs/index.js';
+export * from './link/index.js';
+export * from './object/index.js';
+export { ifindex, ifname, listInterfaces, type InterfaceInfo, type XdpState, type XdpAttached } from './netlink/index.js';
+/** XDP over rtnetlink, the low level: attach/detach/query with every flag. */
+export * as xdp from './xdp/index.js';
+/** Legacy TC over rtnetlink: clsact hooks and cls_bpf direct-action filters. */
+export * as tc from './tc/index.js';
+/** tcx (6.6+): link-based TC attachment with ordering and revisions. */
+export * as tcx from './tcx/index.js';

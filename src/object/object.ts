@@ -1,0 +1,568 @@
+// BpfObject: an ELF object opened into a spec (pure, no privileges), then loaded the way
+// libbpf loads it — BTF, maps (pinned ones reused), kconfig and ksyms, CO-RE, map fds
+// patched in, programs loaded with func_info/line_info, declarative map slots filled.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { BpfError, BtfError, TsbpfError, UsageError } from '../errors.js';
+import {
+  ALL_BTF_FEATURES,
+  Btf,
+  CoreRelocator,
+  applyCoreRelocation,
+  loadKernelBtf,
+  sanitizeBtf,
+  type CoreRelo,
+  type FuncInfo,
+  type LineInfo,
+} from '../btf/index.js';
+import {
+  getVariable,
+  linkProgram,
+  objectNameFromPath,
+  openObjectSpec,
+  setVariable,
+  type LinkedProgram,
+  type MapSpec,
+  type ObjectSpec,
+  type OpenObjectOptions,
+  type ProgramSpec,
+} from '../elf/index.js';
+import { BpfMap, type MapCreateOptions } from '../maps/index.js';
+import { BpfProgram } from '../programs/index.js';
+import { BPF_PSEUDO_BTF_ID } from '../syscall/abi/bpf.js';
+import { BtfHandle } from './btf-handle.js';
+import { fillKconfig, type KconfigValues } from './kconfig.js';
+import { resolveKsym, type KsymResolution } from './ksyms.js';
+
+const INSN = 8;
+const POISON_KFUNC_IMM = 0xbad2310;
+
+export interface BpfObjectOptions extends OpenObjectOptions {
+  /** Directory for maps declared with `pinning = LIBBPF_PIN_BY_NAME`. Default `/sys/fs/bpf`. */
+  pinRoot?: string;
+  /** Target BTF for CO-RE and ksyms: a path, raw bytes or a parsed Btf. Default: the running kernel's. */
+  kernelBtf?: string | Uint8Array | Btf;
+  /** Values for `__kconfig` externs, overriding the running kernel's configuration. */
+  kconfig?: Record<string, string>;
+}
+
+export interface LoadOptions {
+  /** Load only these programs (by C function name); default: every program marked autoload. */
+  programs?: readonly string[];
+}
+
+function u8(bytes: Uint8Array, at: number): number {
+  return bytes[at]!;
+}
+
+export class BpfObject {
+  readonly spec: ObjectSpec;
+  readonly #opts: BpfObjectOptions;
+  readonly #maps = new Map<string, BpfMap>();
+  readonly #programs = new Map<string, BpfProgram>();
+  readonly #globalsViews = new Map<string, Uint8Array>();
+  #btfHandle: BtfHandle | undefined;
+  #kernelBtf: Btf | undefined;
+  #state: 'open' | 'loaded' | 'closed' = 'open';
+
+  private constructor(spec: ObjectSpec, opts: BpfObjectOptions) {
+    this.spec = spec;
+    this.#opts = opts;
+  }
+
+  /** Parses an object file (a path or its bytes). Needs no privileges and loads nothing. */
+  static open(pathOrBytes: string | Uint8Array, opts: BpfObjectOptions = {}): BpfObject {
+    let bytes: Uint8Array;
+    let name = opts.name;
+    if (typeof pathOrBytes === 'string') {
+      try {
+        bytes = readFileSync(pathOrBytes);
+      } catch (e) {
+        throw new UsageError(`cannot read BPF object ${pathOrBytes}: ${(e as Error).message}`);
+      }
+      name ??= objectNameFromPath(basename(pathOrBytes));
+    } else if (pathOrBytes instanceof Uint8Array) bytes = pathOrBytes;
+    else throw new UsageError('BpfObject.open takes a file path or the object bytes (Uint8Array)');
+    return new BpfObject(openObjectSpec(bytes, { ...opts, ...(name !== undefined ? { name } : {}) }), opts);
+  }
+
+  /** The object's parsed BTF (DATASECs fixed up), if it has any. */
+  get btf(): Btf | undefined {
+    return this.spec.btf;
+  }
+
+  get loaded(): boolean {
+    return this.#state === 'loaded';
+  }
+
+  /** Loaded programs, in the object's order. Empty before `load()`. */
+  get programs(): BpfProgram[] {
+    return [...this.#programs.values()];
+  }
+
+  /** Maps: declared ones by variable name, data maps by section name ('.rodata', '.bss'...). */
+  get maps(): BpfMap[] {
+    return [...this.#maps.values()];
+  }
+
+  /** A loaded program by its C function name. */
+  program(name: string): BpfProgram {
+    const p = this.#programs.get(name);
+    if (p) return p;
+    this.#checkOpen();
+    if (this.#state === 'open') throw new UsageError(`program '${name}': the object is not loaded yet (call load(); programSpec('${name}') edits it before load)`);
+    const known = [...this.spec.programs.keys()];
+    throw new UsageError(
+      this.spec.programs.has(name)
+        ? `program '${name}' was not loaded (autoload off, or not selected in load({ programs }))`
+        : `no program named '${name}' in object '${this.spec.name}'; programs: ${known.join(', ') || 'none'}`,
+    );
+  }
+
+  /** A map by variable name, or a data map by section name ('.data', '.rodata', '.bss', '.data.counters'). */
+  map(name: string): BpfMap {
+    const m = this.#maps.get(name);
+    if (m) return m;
+    this.#checkOpen();
+    if (this.#state === 'open') throw new UsageError(`map '${name}': the object is not loaded yet (call load(); mapSpec('${name}') edits it before load)`);
+    throw new UsageError(`no map named '${name}' in object '${this.spec.name}'; maps: ${[...this.#maps.keys()].join(', ') || 'none'}`);
+  }
+
+  /** A program's spec, to edit before load (type, expectedAttachType, flags, autoload). */
+  programSpec(name: string): ProgramSpec {
+    const p = this.spec.programs.get(name);
+    if (!p) throw new UsageError(`no program named '${name}' in object '${this.spec.name}'; programs: ${[...this.spec.programs.keys()].join(', ') || 'none'}`);
+    return p;
+  }
+
+  /** A map's spec, to edit before load (maxEntries, flags, pinning, inner map...). */
+  mapSpec(name: string): MapSpec {
+    const m = this.spec.maps.get(name);
+    if (!m) throw new UsageError(`no map named '${name}' in object '${this.spec.name}'; maps: ${[...this.spec.maps.keys()].join(', ') || 'none'}`);
+    return m;
+  }
+
+  /**
+   * Overrides a `const volatile` global (in `.rodata*`) before load. Numbers and bigints are
+   * written little-endian in the variable's size (from BTF/the symbol); byte arrays must match it.
+   */
+  setConstant(name: string, value: number | bigint | boolean | Uint8Array): this {
+    this.#checkOpen();
+    if (this.#state !== 'open') throw new UsageError(`setConstant('${name}'): the object is already loaded; constants are fixed at load (use setGlobal for .data/.bss)`);
+    const v = this.spec.variables.get(name);
+    if (v && !v.constant) throw new UsageError(`'${name}' is in ${v.map}, not a read-only section: use setGlobal('${name}', …)`);
+    setVariable(this.spec, name, value);
+    return this;
+  }
+
+  /**
+   * Writes a global variable: before load, its initial value (any data section); after load,
+   * the live value in the kernel (`.data`, `.bss` and custom writable sections).
+   */
+  setGlobal(name: string, value: number | bigint | boolean | Uint8Array): this {
+    this.#checkOpen();
+    if (this.#state === 'open') {
+      setVariable(this.spec, name, value);
+      return this;
+    }
+    const v = this.#variable(name);
+    const mapSpec = this.spec.maps.get(v.map)!;
+    if (mapSpec.freeze) throw new UsageError(`'${name}' is in ${v.map}, which is frozen after load: set it with setConstant before load()`);
+    const bytes = encodeValue(name, v.size, value);
+    const live = this.#liveView(v.map);
+    if (live) live.set(bytes, v.offset);
+    else {
+      const map = this.map(v.map);
+      const cur = map.lookup(new Uint8Array(4)) as Uint8Array;
+      cur.set(bytes, v.offset);
+      map.update(new Uint8Array(4), cur);
+    }
+    return this;
+  }
+
+  /** A global variable's bytes: the initial value before load, the live kernel value after. */
+  global(name: string): Uint8Array {
+    this.#checkOpen();
+    if (this.#state === 'open') return getVariable(this.spec, name);
+    const v = this.#variable(name);
+    const live = this.#liveView(v.map);
+    if (live) return live.slice(v.offset, v.offset + v.size);
+    const cur = this.map(v.map).lookup(new Uint8Array(4)) as Uint8Array;
+    return cur.slice(v.offset, v.offset + v.size);
+  }
+
+  /** Creates the maps and loads the programs. On failure, everything created is released. */
+  load(opts: LoadOptions = {}): this {
+    this.#checkOpen();
+    if (this.#state === 'loaded') throw new UsageError('this object is already loaded');
+    const selected = this.#selectPrograms(opts.programs);
+    try {
+      this.#loadBtf();
+      this.#createMaps();
+      for (const p of selected) this.#loadProgram(p);
+      this.#fillSlots();
+      this.#state = 'loaded';
+      return this;
+    } catch (e) {
+      this.#release();
+      throw e;
+    }
+  }
+
+  /** Closes every map, program and BTF fd the object owns. Pinned objects stay pinned. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#release();
+    this.#state = 'closed';
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---- load steps ----
+
+  #selectPrograms(names: readonly string[] | undefined): ProgramSpec[] {
+    if (!names) return [...this.spec.programs.values()].filter((p) => p.autoload);
+    return names.map((n) => this.programSpec(n));
+  }
+
+  #kernel(): Btf {
+    if (this.#kernelBtf) return this.#kernelBtf;
+    const k = this.#opts.kernelBtf;
+    if (k instanceof Btf) this.#kernelBtf = k;
+    else if (k instanceof Uint8Array) this.#kernelBtf = Btf.parse(k);
+    else this.#kernelBtf = loadKernelBtf(k);
+    return this.#kernelBtf;
+  }
+
+  #loadBtf(): void {
+    const btf = this.spec.btf;
+    if (!btf) return;
+    const bytes = sanitizeBtf(btf, ALL_BTF_FEATURES).encode();
+    this.#btfHandle = BtfHandle.load(bytes);
+  }
+
+  #createMaps(): void {
+    const kconfig = this.spec.maps.get('.kconfig');
+    if (kconfig?.data) {
+      const overrides = this.#opts.kconfig;
+      let values: KconfigValues | undefined;
+      if (overrides) {
+        const base = new Map(kconfigDefaults());
+        for (const [k, v] of Object.entries(overrides)) base.set(k, v);
+        values = base;
+      }
+      fillKconfig(kconfig.data, this.spec.externs.values(), values);
+    }
+    for (const spec of this.spec.maps.values()) this.#maps.set(spec.name, this.#createMap(spec));
+  }
+
+  #createMap(spec: MapSpec): BpfMap {
+    const pinPath = spec.pinning === 'by_name' ? `${this.#opts.pinRoot ?? '/sys/fs/bpf'}/${spec.name}` : undefined;
+    if (pinPath) {
+      const reused = this.#reusePinned(spec, pinPath);
+      if (reused) return reused;
+    }
+    let inner: BpfMap | undefined;
+    try {
+      if (spec.inner) inner = this.#createMap(spec.inner);
+      const base = {
+        type: spec.type as MapCreateOptions['type'],
+        keySize: spec.keySize,
+        valueSize: spec.valueSize,
+        maxEntries: spec.maxEntries,
+        flags: spec.flags,
+        name: spec.kernelName,
+        mapExtra: spec.mapExtra,
+        ...(spec.numaNode ? { numaNode: spec.numaNode } : {}),
+        ...(inner ? { innerMap: inner } : {}),
+      };
+      let map: BpfMap;
+      const btf = this.#btfHandle && spec.btfValueType !== undefined
+        ? { fd: this.#btfHandle.fd, keyTypeId: spec.btfKeyType ?? 0, valueTypeId: spec.btfValueType }
+        : undefined;
+      try {
+        map = BpfMap.create(btf ? { ...base, btf } : base);
+      } catch (e) {
+        // The kernel refuses BTF for some map types (prog arrays, NOTES.md); libbpf retries
+        // without it, and so do we — the map works the same, only introspection is poorer.
+        if (!btf || !(e instanceof BpfError)) throw e;
+        map = BpfMap.create(base);
+      }
+      try {
+        if (spec.data && spec.kind !== 'btf' && spec.kind !== 'legacy') {
+          map.update(new Uint8Array(4), spec.data);
+          if (spec.freeze) map.freeze();
+        }
+        if (pinPath) map.pin(pinPath);
+      } catch (e) {
+        map.close();
+        throw e;
+      }
+      return map;
+    } finally {
+      // The outer map keeps what it needs of the template; its fd can go.
+      inner?.close();
+    }
+  }
+
+  #reusePinned(spec: MapSpec, path: string): BpfMap | undefined {
+    let pinned: BpfMap;
+    try {
+      pinned = BpfMap.fromPin(path);
+    } catch (e) {
+      if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
+    const info = pinned.info();
+    const diffs: string[] = [];
+    if (info.type !== spec.type) diffs.push(`type ${info.type} vs ${spec.type}`);
+    if (info.keySize !== spec.keySize) diffs.push(`key size ${info.keySize} vs ${spec.keySize}`);
+    if (info.valueSize !== spec.valueSize) diffs.push(`value size ${info.valueSize} vs ${spec.valueSize}`);
+    if (info.maxEntries !== spec.maxEntries) diffs.push(`max entries ${info.maxEntries} vs ${spec.maxEntries}`);
+    if (info.flags !== spec.flags) diffs.push(`flags 0x${info.flags.toString(16)} vs 0x${spec.flags.toString(16)}`);
+    if (diffs.length) {
+      pinned.close();
+      throw new UsageError(`map '${spec.name}': the map pinned at ${path} is not compatible (${diffs.join(', ')}); unpin it or use another pinRoot`);
+    }
+    return pinned;
+  }
+
+  #loadProgram(p: ProgramSpec): void {
+    if (!p.type)
+      throw new UsageError(`program '${p.name}' (section '${p.sectionName}') has no program type; give one with programTypes: { '${p.name}': { type: … } }`);
+    const linked = linkProgram(this.spec, p.name);
+    const insns = linked.instructions.slice();
+    this.#applyCore(p, linked, insns);
+    this.#patchRelocations(linked, insns);
+    const btf = this.#btfHandle ? this.#extInfo(linked) : undefined;
+    const attachBtfId = p.btfAttach && p.type !== 'ext' ? this.#attachBtfId(p) : undefined;
+    try {
+      const prog = BpfProgram.load({
+        type: p.type,
+        instructions: insns,
+        license: this.spec.license,
+        name: p.name,
+        ...(p.expectedAttachType ? { expectedAttachType: p.expectedAttachType } : {}),
+        ...(p.flags ? { flags: p.flags } : {}),
+        ...(this.spec.kernelVersion ? { kernVersion: this.spec.kernelVersion } : {}),
+        ...(btf ? { btf } : {}),
+        ...(attachBtfId !== undefined ? { attachBtfId } : {}),
+      });
+      this.#programs.set(p.name, prog);
+    } catch (e) {
+      if (e instanceof TsbpfError) e.message = `program '${p.name}' (section '${p.sectionName}'): ${e.message}`;
+      throw e;
+    }
+  }
+
+  #applyCore(p: ProgramSpec, linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>, insns: Uint8Array): void {
+    if (linked.coreRelos.length === 0) return;
+    const local = this.spec.btf;
+    if (!local) throw new BtfError(`program '${p.name}' has CO-RE relocations but the object has no BTF`);
+    const relocator = new CoreRelocator(local, this.#kernel());
+    for (const r of linked.coreRelos) {
+      try {
+        applyCoreRelocation(insns, r.insnIndex, relocator.compute(r), { accessStr: r.accessStr });
+      } catch (e) {
+        if (e instanceof TsbpfError) e.message = `program '${p.name}': ${e.message}`;
+        throw e;
+      }
+    }
+  }
+
+  #patchRelocations(linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>, insns: Uint8Array): void {
+    const dv = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+    const setImm = (i: number, v: number): void => dv.setInt32(i * INSN + 4, v | 0, true);
+    const setSrc = (i: number, src: number): void => {
+      insns[i * INSN + 1] = (u8(insns, i * INSN + 1) & 0x0f) | (src << 4);
+    };
+    const ksyms = new Map<string, KsymResolution>();
+    const ksym = (name: string): KsymResolution => {
+      let r = ksyms.get(name);
+      if (!r) {
+        const e = this.spec.externs.get(name);
+        if (!e) throw new UsageError(`relocation against unknown extern '${name}'`);
+        r = resolveKsym(e, this.#kernel());
+        ksyms.set(name, r);
+      }
+      return r;
+    };
+    for (const r of linked.relocations) {
+      switch (r.kind) {
+        case 'map':
+        case 'data': {
+          const map = this.#maps.get(r.map);
+          if (!map) throw new UsageError(`instruction ${r.insn} refers to map '${r.map}', which was not created`);
+          setImm(r.insn, map.fd);
+          break;
+        }
+        case 'ksym': {
+          const k = ksym(r.extern);
+          if (k.kind === 'btf') {
+            setSrc(r.insn, BPF_PSEUDO_BTF_ID);
+            setImm(r.insn, k.id);
+            setImm(r.insn + 1, 0); // vmlinux: BTF object fd 0
+          } else if (k.kind === 'address') {
+            setSrc(r.insn, 0);
+            setImm(r.insn, Number(BigInt.asIntN(32, k.address)));
+            setImm(r.insn + 1, Number(BigInt.asIntN(32, k.address >> 32n)));
+          } else {
+            setSrc(r.insn, 0);
+            setImm(r.insn, 0);
+            setImm(r.insn + 1, 0);
+          }
+          break;
+        }
+        case 'kfunc': {
+          const k = ksym(r.extern);
+          if (k.kind === 'btf') {
+            setImm(r.insn, k.id);
+            dv.setInt16(r.insn * INSN + 2, 0, true); // vmlinux, not a module: no fd_array slot
+          } else {
+            // An unresolved __weak kfunc: an invalid call the verifier reports only if reached.
+            insns[r.insn * INSN] = 0x85;
+            insns[r.insn * INSN + 1] = 0;
+            dv.setInt16(r.insn * INSN + 2, 0, true);
+            setImm(r.insn, POISON_KFUNC_IMM);
+          }
+          break;
+        }
+        case 'call':
+        case 'func':
+          break; // linkProgram resolved them
+      }
+    }
+  }
+
+  #extInfo(linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>) {
+    const fi = new Uint8Array(linked.funcInfo.length * 8);
+    const fdv = new DataView(fi.buffer);
+    linked.funcInfo.forEach((f, i) => {
+      fdv.setUint32(i * 8, f.insnIndex, true);
+      fdv.setUint32(i * 8 + 4, f.typeId, true);
+    });
+    const li = new Uint8Array(linked.lineInfo.length * 16);
+    const ldv = new DataView(li.buffer);
+    linked.lineInfo.forEach((l, i) => {
+      ldv.setUint32(i * 16, l.insnIndex, true);
+      ldv.setUint32(i * 16 + 4, l.fileNameOff, true);
+      ldv.setUint32(i * 16 + 8, l.lineOff, true);
+      ldv.setUint32(i * 16 + 12, ((l.line << 10) | (l.col & 0x3ff)) >>> 0, true);
+    });
+    return {
+      fd: this.#btfHandle!.fd,
+      funcInfoRecSize: 8,
+      lineInfoRecSize: 16,
+      ...(fi.length ? { funcInfo: fi } : {}),
+      ...(li.length ? { lineInfo: li } : {}),
+    };
+  }
+
+  /** The kernel BTF id a tracing/LSM/iterator program attaches to, named as libbpf names it. */
+  #attachBtfId(p: ProgramSpec): number {
+    const target = p.attachTo;
+    if (!target) throw new UsageError(`program '${p.name}' (section '${p.sectionName}') needs an attach target in its section name`);
+    const kernel = this.#kernel();
+    let candidates: [string, 'func' | 'typedef'][];
+    switch (p.expectedAttachType) {
+      case 'trace_raw_tp':
+        candidates = [[`btf_trace_${target}`, 'typedef']];
+        break;
+      case 'lsm_mac':
+      case 'lsm_cgroup':
+        candidates = [[`bpf_lsm_${target}`, 'func']];
+        break;
+      case 'trace_iter':
+        candidates = [[`bpf_iter_${target}`, 'func']];
+        break;
+      default:
+        candidates = [[target, 'func']];
+    }
+    for (const [name, kind] of candidates) {
+      const id = kernel.typeByName(name, kind);
+      if (id !== undefined) return id;
+    }
+    throw new UsageError(`program '${p.name}': the kernel BTF has no ${candidates.map(([n, k]) => `${k} '${n}'`).join(' or ')} to attach to`);
+  }
+
+  #fillSlots(): void {
+    for (const spec of this.spec.maps.values()) {
+      if (!spec.initialSlots.length) continue;
+      const map = this.#maps.get(spec.name)!;
+      for (const slot of spec.initialSlots) {
+        const key = new Uint8Array(4);
+        new DataView(key.buffer).setUint32(0, slot.index, true);
+        if (slot.program !== undefined) {
+          const prog = this.#programs.get(slot.program);
+          if (!prog) continue; // not loaded (autoload off): libbpf leaves the slot empty too
+          map.update(key, prog);
+        } else if (slot.map !== undefined) {
+          const inner = this.#maps.get(slot.map);
+          if (!inner) throw new UsageError(`map '${spec.name}' slot ${slot.index} refers to map '${slot.map}', which was not created`);
+          map.update(key, inner);
+        }
+      }
+    }
+  }
+
+  // ---- globals ----
+
+  #variable(name: string) {
+    const v = this.spec.variables.get(name);
+    if (!v) throw new UsageError(`no global variable '${name}' in object '${this.spec.name}'; variables: ${[...this.spec.variables.keys()].join(', ') || 'none'}`);
+    return v;
+  }
+
+  /** A live mmap of a data map when the kernel allows it (BPF_F_MMAPABLE, not frozen). */
+  #liveView(mapName: string): Uint8Array | undefined {
+    const cached = this.#globalsViews.get(mapName);
+    if (cached) return cached;
+    const spec = this.spec.maps.get(mapName);
+    if (!spec || spec.freeze || !(spec.flags & 1024 /* BPF_F_MMAPABLE */)) return undefined;
+    const view = this.map(mapName).mmap();
+    this.#globalsViews.set(mapName, view);
+    return view;
+  }
+
+  #checkOpen(): void {
+    if (this.#state === 'closed') throw new UsageError('this object is closed');
+  }
+
+  #release(): void {
+    this.#globalsViews.clear();
+    for (const p of this.#programs.values()) p.close();
+    for (const m of this.#maps.values()) m.close();
+    this.#programs.clear();
+    this.#maps.clear();
+    this.#btfHandle?.close();
+    this.#btfHandle = undefined;
+  }
+}
+
+function kconfigDefaults(): KconfigValues {
+  // Imported lazily so that opening an object never reads /proc/config.gz.
+  return kernelConfigCache();
+}
+
+import { kernelConfig as kernelConfigCache } from './kconfig.js';
+
+function encodeValue(name: string, size: number, value: number | bigint | boolean | Uint8Array): Uint8Array {
+  if (value instanceof Uint8Array) {
+    if (value.byteLength !== size) throw new UsageError(`variable '${name}' is ${size} bytes; got ${value.byteLength}`);
+    return value;
+  }
+  if (size < 1 || size > 8) throw new UsageError(`variable '${name}' is ${size} bytes: set it with a Uint8Array`);
+  if (typeof value === 'number' && !Number.isInteger(value)) throw new UsageError(`variable '${name}': ${value} is not an integer`);
+  const big = typeof value === 'bigint' ? value : BigInt(Number(value));
+  const bits = BigInt(size * 8);
+  if (big < -(1n << (bits - 1n)) || big >= 1n << bits) throw new UsageError(`variable '${name}' (${size} bytes) cannot hold ${value}`);
+  const out = new Uint8Array(size);
+  let u = BigInt.asUintN(size * 8, big);
+  for (let i = 0; i < size; i++) {
+    out[i] = Number(u & 0xffn);
+    u >>= 8n;
+  }
+  return out;
+}

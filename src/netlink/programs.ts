@@ -2,16 +2,25 @@
 // "the hook is busy" into "program 42 "xdp_fw" is there, held by bpf_link 7".
 import { BpfError, UsageError } from '../errors.js';
 import {
+  Attr,
   BPF_LINK_INFO,
   BPF_LINK_INFO_UNION,
   BPF_PROG_INFO,
+  bpf_cmd,
   bpf_link_type,
+  bpfCall,
   closeFd,
   fdById,
+  INFO_ATTR,
   objectIds,
   objInfo,
   stableBuffer,
 } from '../syscall/index.js';
+
+// Every attach call asks for a program's id and name; one info buffer and attr for all of
+// them (calls are synchronous) keeps that at one syscall and no allocation.
+const progInfo = stableBuffer(BPF_PROG_INFO.size);
+const progInfoAttr = new Attr(INFO_ATTR).setPointer('info', progInfo);
 
 /** A loaded program: anything with an `fd` (BpfProgram, a link's program...) or a raw fd. */
 export type ProgramRef = { readonly fd: number } | number;
@@ -32,8 +41,10 @@ export interface ProgramIdentity {
 
 /** Id, name and type of the program behind `fd`. */
 export function programIdentity(fd: number, context = `program fd ${fd}`): ProgramIdentity {
-  const info = stableBuffer(BPF_PROG_INFO.size);
-  objInfo(fd, info, context);
+  const info = progInfo;
+  info.fill(0);
+  progInfoAttr.set('bpf_fd', fd).set('info_len', info.length);
+  bpfCall(bpf_cmd.BPF_OBJ_GET_INFO_BY_FD, progInfoAttr, context);
   const nameAt = BPF_PROG_INFO.members.name.offset;
   const raw = info.subarray(nameAt, nameAt + BPF_PROG_INFO.members.name.size);
   const nul = raw.indexOf(0);

@@ -16,6 +16,25 @@ const EINTR = 4;
 
 let seqBase = (Date.now() & 0x7fff) << 16;
 
+// One receive and one send buffer for every socket: requests are synchronous and replies are
+// parsed (and their payloads copied) before the next recv, so sharing is safe, and a fresh
+// 64 KiB stable buffer per call would cost more than the request itself.
+let sharedRecv: Buffer | undefined;
+let sharedSend: Buffer | undefined;
+// setsockopt values: int 1, and struct timeval { long tv_sec; long tv_usec; }.
+const intOne = stableBuffer(4);
+intOne.writeInt32LE(1);
+const receiveTimeout = stableBuffer(16);
+receiveTimeout.writeBigInt64LE(BigInt(RECEIVE_TIMEOUT_S), 0);
+
+function recvBuffer(): Buffer {
+  return (sharedRecv ??= stableBuffer(RECV_SIZE));
+}
+function sendBuffer(size: number): Buffer {
+  if (!sharedSend || sharedSend.length < size) sharedSend = stableBuffer(Math.max(size, 4096));
+  return sharedSend;
+}
+
 export interface RequestContext {
   /** What we were doing, in the user's terms (becomes the error's `context`). A function is
    * called only if the request fails, so success paths pay nothing for a good message. */
@@ -37,8 +56,6 @@ function failure(errno: number, command: string, ctx: RequestContext, extack?: s
 export class NetlinkSocket implements Disposable {
   #fd: number;
   private seq = seqBase++;
-  private readonly recvBuf = stableBuffer(RECV_SIZE);
-  private sendBuf = stableBuffer(4096);
   /** Extended-ack warnings the kernel attached to successful requests (tc emits some). */
   readonly warnings: string[] = [];
 
@@ -51,15 +68,11 @@ export class NetlinkSocket implements Disposable {
     if (fd < 0) throw new NetlinkRequestError({ errno: -fd, command: 'socket(AF_NETLINK, NETLINK_ROUTE)' });
     const s = new NetlinkSocket(fd);
     try {
-      const one = stableBuffer(4);
-      one.writeInt32LE(1);
       // Ask for the kernel's sentence, and don't echo our request back inside errors. Both are
       // best effort (4.12+ and 4.3+); a kernel without them still answers, only less clearly.
-      sysSetsockopt(fd, sock.SOL_NETLINK, netlink.NETLINK_EXT_ACK, one);
-      sysSetsockopt(fd, sock.SOL_NETLINK, netlink.NETLINK_CAP_ACK, one);
-      const tv = stableBuffer(16); // struct timeval { long tv_sec; long tv_usec; }
-      tv.writeBigInt64LE(BigInt(RECEIVE_TIMEOUT_S), 0);
-      const r = sysSetsockopt(fd, sock.SOL_SOCKET, sock.SO_RCVTIMEO, tv);
+      sysSetsockopt(fd, sock.SOL_NETLINK, netlink.NETLINK_EXT_ACK, intOne);
+      sysSetsockopt(fd, sock.SOL_NETLINK, netlink.NETLINK_CAP_ACK, intOne);
+      const r = sysSetsockopt(fd, sock.SOL_SOCKET, sock.SO_RCVTIMEO, receiveTimeout);
       if (r < 0) throw new NetlinkRequestError({ errno: -r, command: 'setsockopt(SO_RCVTIMEO)' });
     } catch (e) {
       s.close();
@@ -85,10 +98,10 @@ export class NetlinkSocket implements Disposable {
   private send(msg: MessageBuilder, seq: number, ctx: RequestContext): void {
     if (this.#fd < 0) throw new NetlinkRequestError(failure(9, rtmName(msg.type), ctx));
     const bytes = msg.finish(seq);
-    if (bytes.length > this.sendBuf.length) this.sendBuf = stableBuffer(bytes.length);
-    bytes.copy(this.sendBuf);
+    const buf = sendBuffer(bytes.length);
+    bytes.copy(buf);
     for (;;) {
-      const r = sysSend(this.#fd, this.sendBuf, bytes.length);
+      const r = sysSend(this.#fd, buf, bytes.length);
       if (r === -EINTR) continue;
       if (r < 0) throw new NetlinkRequestError(failure(-r, rtmName(msg.type), ctx));
       return;
@@ -97,7 +110,8 @@ export class NetlinkSocket implements Disposable {
 
   private receive(command: string, ctx: RequestContext): Message[] {
     for (;;) {
-      const r = sysRecv(this.#fd, this.recvBuf, sock.MSG_TRUNC);
+      const buf = recvBuffer();
+      const r = sysRecv(this.#fd, buf, sock.MSG_TRUNC);
       if (r === -EINTR) continue;
       if (r === -EAGAIN)
         throw new NetlinkRequestError(
@@ -109,9 +123,8 @@ export class NetlinkSocket implements Disposable {
           failure(-r, command, ctx),
           -r === ENOBUFS ? 'the socket receive buffer overflowed during a dump' : undefined,
         );
-      if (r > this.recvBuf.length)
-        throw new NetlinkProtocolError(`netlink reply of ${r} bytes exceeds the ${this.recvBuf.length}-byte buffer`);
-      return parseMessages(this.recvBuf, r);
+      if (r > buf.length) throw new NetlinkProtocolError(`netlink reply of ${r} bytes exceeds the ${buf.length}-byte buffer`);
+      return parseMessages(buf, r);
     }
   }
 

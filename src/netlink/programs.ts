@@ -1,5 +1,6 @@
 // Who is on a hook: program ids to names, and the bpf_links that hold XDP hooks. Used to turn
 // "the hook is busy" into "program 42 "xdp_fw" is there, held by bpf_link 7".
+import { readlinkSync } from 'node:fs';
 import { BpfError, UsageError } from '../errors.js';
 import {
   Attr,
@@ -8,6 +9,7 @@ import {
   BPF_PROG_INFO,
   bpf_cmd,
   bpf_link_type,
+  bpf_prog_type,
   bpfCall,
   closeFd,
   fdById,
@@ -39,8 +41,17 @@ export interface ProgramIdentity {
   type: number;
 }
 
-/** Id, name and type of the program behind `fd`. */
+/** Id, name and type of the program behind `fd` (UsageError if the fd is not a program). */
 export function programIdentity(fd: number, context = `program fd ${fd}`): ProgramIdentity {
+  // A map or link fd would answer OBJ_GET_INFO_BY_FD too, with another struct: check first.
+  let target: string;
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    throw new UsageError(`${context}: file descriptor ${fd} is not open`);
+  }
+  if (target !== 'anon_inode:bpf-prog')
+    throw new UsageError(`${context}: file descriptor ${fd} is not a BPF program (it is ${target})`);
   const info = progInfo;
   info.fill(0);
   progInfoAttr.set('bpf_fd', fd).set('info_len', info.length);
@@ -53,6 +64,22 @@ export function programIdentity(fd: number, context = `program fd ${fd}`): Progr
     type: info.readUInt32LE(BPF_PROG_INFO.members.type.offset),
     name: raw.subarray(0, nul < 0 ? raw.length : nul).toString('utf8'),
   };
+}
+
+const progTypeNames: string[] = [];
+for (const [name, value] of Object.entries(bpf_prog_type)) progTypeNames[value] ??= name.replace(/^BPF_PROG_TYPE_/, '').toLowerCase();
+
+/** 'xdp', 'sched_cls'... for a bpf_prog_type number. */
+export function programTypeName(type: number): string {
+  return progTypeNames[type] ?? `type ${type}`;
+}
+
+/** UsageError unless the program has the type a hook needs. */
+export function requireProgramType(p: ProgramIdentity, type: number, hook: string): void {
+  if (p.type !== type)
+    throw new UsageError(
+      `${hook}: ${describeProgram(p.id, p.name)} is a ${programTypeName(p.type)} program; ${hook} needs a ${programTypeName(type)} program`,
+    );
 }
 
 /** Name of the program with this id, or undefined if it is gone (or we may not open it). */

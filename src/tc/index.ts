@@ -9,7 +9,14 @@ import { NetlinkRequestError } from '../netlink/errors.js';
 import { getLink, resolveIfindex } from '../netlink/link.js';
 import type { Message } from '../netlink/message.js';
 import { payloadAttrs } from '../netlink/message.js';
-import { describeProgram, programFd, programIdentity, programNameById, type ProgramRef } from '../netlink/programs.js';
+import {
+  describeProgram,
+  programFd,
+  programIdentity,
+  programNameById,
+  type ProgramRef,
+  requireProgramType,
+} from '../netlink/programs.js';
 import { type NetlinkSocket, newDump, newRequest, withSocket } from '../netlink/socket.js';
 
 export type { ProgramRef } from '../netlink/programs.js';
@@ -301,10 +308,7 @@ export function attach(hook: TcHook, opts: TcAttachOptions): TcAttachment {
   const fd = programFd(opts.prog);
   const protocol = protocolNumber(opts.protocol);
   const self = programIdentity(fd);
-  if (self.type !== bpf_prog_type.BPF_PROG_TYPE_SCHED_CLS)
-    throw new UsageError(
-      `tc.attach: ${describeProgram(self.id, self.name)} is not a SCHED_CLS program (type ${self.type}); load it with type 'sched_cls' (SEC("tc"))`,
-    );
+  requireProgramType(self, bpf_prog_type.BPF_PROG_TYPE_SCHED_CLS, 'tc.attach');
   const handle = opts.handle ?? 0;
   const priority = opts.priority ?? 0;
   return withSocket((s) => {

@@ -2,6 +2,7 @@
 // short (src/xdp/README.md has the why): attach never replaces silently; `replace` is a
 // compare-and-exchange; `force` is the one blind overwrite; errors name what is in the way.
 import { UsageError } from '../errors.js';
+import { bpf_prog_type } from '../syscall/index.js';
 import { IFINFOMSG, ifla, ifla_xdp, rtm, sock, xdp_flags } from '../netlink/abi.js';
 import { NetlinkRequestError } from '../netlink/errors.js';
 import { getLink, resolveIfindex, type XdpMode, type XdpState } from '../netlink/link.js';
@@ -11,6 +12,7 @@ import {
   programIdentity,
   programNameById,
   type ProgramRef,
+  requireProgramType,
   xdpLinksOn,
 } from '../netlink/programs.js';
 import { type NetlinkSocket, newRequest, withSocket } from '../netlink/socket.js';
@@ -163,7 +165,8 @@ export function attach(iface: number | string, prog: ProgramRef, opts: XdpAttach
   if (opts.replace !== undefined && opts.force)
     throw new UsageError('xdp.attach: `replace` (compare-and-exchange) and `force` (blind overwrite) exclude each other');
   const expectedFd = opts.replace !== undefined ? programFd(opts.replace, 'replace') : undefined;
-  const self = programIdentity(fd);
+  const self = programIdentity(fd, 'xdp.attach');
+  requireProgramType(self, bpf_prog_type.BPF_PROG_TYPE_XDP, 'xdp.attach');
   const expected = expectedFd !== undefined ? programIdentity(expectedFd, 'replace') : undefined;
   return withSocket((s) => {
     const ifindex = resolveIfindex(s, iface);

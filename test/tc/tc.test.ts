@@ -217,7 +217,8 @@ describe.runIf(isRoot)('tc (clsact + cls_bpf) over netlink', () => {
     const hook = tc.hookCreate({ ifindex: v.host, attachPoint: 'ingress' });
     const xdpProg = actionProgram('xdp', XDP_PASS, 'ts_xdp_wrong');
     try {
-      expect(() => tc.attach(hook, { prog: xdpProg })).toThrow(/not a SCHED_CLS program/);
+      expect(() => tc.attach(hook, { prog: xdpProg })).toThrow(/is a xdp program; tc.attach needs a sched_cls program/);
+      expect(() => tc.attach(hook, { prog: counter })).toThrow(/not a BPF program/);
     } finally {
       xdpProg.close();
     }

@@ -246,12 +246,15 @@ describe.runIf(isRoot)('xdp over netlink', () => {
     expect(e.message).toContain('no interface named "nosuchif0"');
   });
 
-  it('a program of the wrong type is refused by the kernel with its reason', () => {
+  it('a program of the wrong type, or an fd that is no program, is refused before the kernel', () => {
     const tcProg = actionProgram('tc', 0, 'ts_tc_wrong');
     try {
-      const e = thrown(() => xdp.attach(v.host, tcProg));
-      expect(e).toBeInstanceOf(NetlinkError);
-      expect(e.code).toBe('EINVAL');
+      expect(() => xdp.attach(v.host, tcProg)).toThrow(
+        `xdp.attach: program ${tcProg.id} "ts_tc_wrong" is a sched_cls program; xdp.attach needs a xdp program`,
+      );
+      expect(() => xdp.attach(v.host, counter)).toThrow(/is not a BPF program \(it is anon_inode:bpf-map\)/);
+      expect(() => xdp.attach(v.host, 987654)).toThrow(/is not open/);
+      expect(() => xdp.attach(v.host, pass, { replace: counter })).toThrow(UsageError);
       expect(xdp.query(v.host).attached).toBe('none');
     } finally {
       tcProg.close();

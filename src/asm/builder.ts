@@ -235,13 +235,13 @@ export class ProgramBuilder {
   }
   /** dst = address of byte `offset` of the (array) map's value. */
   ldMapValue(dst: Register, map: string | number, offset = 0): this {
-    const off32 = BigInt(imm32(offset, 'map value offset') >>> 0) << 32n;
-    if (typeof map === 'number') return this.ldImm64(dst, Pseudo.MAP_VALUE, off32 | BigInt(imm32(map, 'map fd') >>> 0));
-    return this.push({ fields: ldImm64Fields(dst, Pseudo.MAP_VALUE, off32), map: { name: map, kind: 'value', offset } });
+    if (typeof map === 'number') return this.ldImm64(dst, Pseudo.MAP_VALUE, pair(map, offset, 'map fd', 'map value offset'));
+    const fields = ldImm64Fields(dst, Pseudo.MAP_VALUE, pair(0, offset, 'map fd', 'map value offset'));
+    return this.push({ fields, map: { name: map, kind: 'value', offset } });
   }
   /** dst = the kernel variable with BTF id `btfId` (module BTF fd in the high half). */
   ldBtfId(dst: Register, btfId: number, moduleBtfFd = 0): this {
-    return this.ldImm64(dst, Pseudo.BTF_ID, (BigInt(moduleBtfFd >>> 0) << 32n) | BigInt(btfId >>> 0));
+    return this.ldImm64(dst, Pseudo.BTF_ID, pair(btfId, moduleBtfFd, 'BTF id', 'module BTF fd'));
   }
   /** dst = address of the subprogram at `target` (for callbacks). */
   ldFunc(dst: Register, target: Target): this {
@@ -253,7 +253,7 @@ export class ProgramBuilder {
   ldMapIdx(dst: Register, index: number): this { return this.ldImm64(dst, Pseudo.MAP_IDX, index); }
   /** dst = address at `offset` in the value of the map at fd_array[index]. */
   ldMapIdxValue(dst: Register, index: number, offset = 0): this {
-    return this.ldImm64(dst, Pseudo.MAP_IDX_VALUE, (BigInt(offset >>> 0) << 32n) | BigInt(index >>> 0));
+    return this.ldImm64(dst, Pseudo.MAP_IDX_VALUE, pair(index, offset, 'fd_array index', 'map value offset'));
   }
 
   // ---- legacy packet access (socket filters): r0 = *(size *)skb[imm] or skb[src + imm] ----
@@ -361,6 +361,11 @@ export class ProgramBuilder {
 
 function ldImm64Fields(dst: Register, src: number, imm64: bigint): InstructionFields {
   return { opcode: LD_IMM64, dst: reg(dst), src, off: 0, imm: Number(BigInt.asIntN(32, imm64)), imm64 };
+}
+
+/** An ld_imm64 constant from its two 32-bit halves (first slot's imm, second slot's imm). */
+function pair(lo: number, hi: number, loName: string, hiName: string): bigint {
+  return (BigInt(imm32(hi, hiName, true) >>> 0) << 32n) | BigInt(imm32(lo, loName, true) >>> 0);
 }
 
 function reg(r: Register): number {

@@ -1,7 +1,7 @@
 // Binary form: little-endian, 8 bytes per slot (op:8, dst:4 | src:4, off:s16, imm:s32);
 // ld_imm64 takes a second slot whose only non-zero field is imm, the constant's high half.
 import { AsmError } from './errors.js';
-import { LD_IMM64, invalidReason, makeInstruction, slotCount, type Instruction, type InstructionFields } from './instruction.js';
+import { LD_IMM64, invalidReason, ldImm64Constant, makeInstruction, slotCount, type Instruction, type InstructionFields } from './instruction.js';
 import { SLOT_SIZE } from './opcodes.js';
 
 /** Encodes instructions; throws AsmError (with the instruction index) on an invalid one. */
@@ -14,11 +14,7 @@ export function encode(insns: readonly InstructionFields[]): Uint8Array {
   insns.forEach((insn, index) => {
     const at = { insnIndex: index, offset: pos };
     if (insn.opcode === LD_IMM64) {
-      const imm64 = insn.imm64 ?? BigInt.asUintN(64, BigInt(insn.imm));
-      if (typeof imm64 !== 'bigint' || imm64 < -(1n << 63n) || imm64 >= 1n << 64n) {
-        throw new AsmError(`ld_imm64 constant ${String(imm64)} does not fit in 64 bits`, at);
-      }
-      const u = BigInt.asUintN(64, imm64);
+      const u = located(() => ldImm64Constant(insn), at);
       const lo = Number(BigInt.asIntN(32, u));
       const hi = Number(BigInt.asIntN(32, u >> 32n));
       check({ ...insn, imm: lo }, at);
@@ -32,6 +28,15 @@ export function encode(insns: readonly InstructionFields[]): Uint8Array {
     }
   });
   return out;
+}
+
+function located<T>(fn: () => T, at: { insnIndex: number; offset: number }): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof AsmError) throw new AsmError(err.message, at);
+    throw err;
+  }
 }
 
 function check(insn: InstructionFields, at: { insnIndex: number; offset: number }): void {
@@ -82,12 +87,7 @@ export function decode(bytes: Uint8Array): Instruction[] {
 }
 
 function decodeOne(fields: InstructionFields, at: { offset: number; insnIndex: number }): Instruction {
-  try {
-    return makeInstruction(fields);
-  } catch (err) {
-    if (err instanceof AsmError) throw new AsmError(err.message, at);
-    throw err;
-  }
+  return located(() => makeInstruction(fields), at);
 }
 
 function readSlot(view: DataView, pos: number): InstructionFields {

@@ -6,6 +6,7 @@ export { Register, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, FP, isRegister, 
 export {
   makeInstruction,
   invalidReason,
+  ldImm64Constant,
   slotCount,
   LD_IMM64,
   type Instruction,

@@ -207,11 +207,7 @@ export function makeInstruction(fields: InstructionFields): Instruction {
   let { imm } = fields;
   const { opcode, dst, src, off } = fields;
   if (opcode === LD_IMM64) {
-    const imm64 = fields.imm64 ?? BigInt.asUintN(64, BigInt(imm));
-    if (typeof imm64 !== 'bigint' || imm64 < -(1n << 63n) || imm64 >= 1n << 64n) {
-      throw new AsmError(`ld_imm64 constant ${String(imm64)} does not fit in 64 bits`);
-    }
-    const u = BigInt.asUintN(64, imm64);
+    const u = ldImm64Constant(fields);
     imm = Number(BigInt.asIntN(32, u));
     const reason = invalidReason({ opcode, dst, src, off, imm });
     if (reason) throw new AsmError(reason);
@@ -240,6 +236,22 @@ export function makeInstruction(fields: InstructionFields): Instruction {
         imm,
       };
   }
+}
+
+/**
+ * The unsigned 64-bit constant of an ld_imm64: `imm64` (signed or unsigned spelling), or
+ * `imm` sign-extended when `imm64` is absent. Throws AsmError if it does not fit.
+ */
+export function ldImm64Constant(fields: InstructionFields): bigint {
+  const { imm64, imm } = fields;
+  if (imm64 === undefined) {
+    if (!isInt(imm, -0x80000000, 0x7fffffff)) throw new AsmError(`imm ${imm} is not a signed 32-bit integer`);
+    return BigInt.asUintN(64, BigInt(imm));
+  }
+  if (typeof imm64 !== 'bigint' || imm64 < -(1n << 63n) || imm64 >= 1n << 64n) {
+    throw new AsmError(`ld_imm64 constant ${String(imm64)} does not fit in 64 bits`);
+  }
+  return BigInt.asUintN(64, imm64);
 }
 
 function sourceOf(opcode: number): 'k' | 'x' {

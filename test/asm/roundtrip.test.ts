@@ -188,7 +188,12 @@ describe('encode', () => {
     expect(() => encode([ok, { opcode: 0xb7, dst: 1, src: 0, off: 0, imm: 2 ** 31 }])).toThrow(
       'imm 2147483648 is not a signed 32-bit integer (at instruction 1, byte offset 8)',
     );
-    expect(() => encode([{ opcode: 0x18, dst: 1, src: 0, off: 0, imm: 0, imm64: 1n << 64n }])).toThrow(/does not fit in 64 bits/);
+    expect(() => encode([ok, { opcode: 0x18, dst: 1, src: 0, off: 0, imm: 0, imm64: 1n << 64n }])).toThrow(
+      'ld_imm64 constant 18446744073709551616 does not fit in 64 bits (at instruction 1, byte offset 8)',
+    );
+    expect(() => encode([{ opcode: 0x18, dst: 1, src: 0, off: 0, imm: 1.5 }])).toThrow(AsmError);
+    expect(() => makeInstruction({ opcode: 0x18, dst: 1, src: 0, off: 0, imm: 1.5 })).toThrow(AsmError);
+    expect(encode([{ opcode: 0x18, dst: 1, src: 0, off: 0, imm: -1 }]).subarray(12, 16)).toEqual(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
     expect(invalidReason({ opcode: 0x100, dst: 0, src: 0, off: 0, imm: 0 })).toBe('opcode 256 is not a byte');
     expect(invalidReason({ opcode: 0x07, dst: 1.5, src: 0, off: 0, imm: 0 })).toBe('register fields must be 0..15');
   });

@@ -1,0 +1,279 @@
+// BpfObject end to end: objects clang produced (ours and xdp-tools'), loaded for real and
+// checked by behaviour (test runs, map and global reads) and against libbpf (program tags).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { release } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BpfError, BpfMap, BpfObject, UsageError, VerifierError, ElfError } from '../../src/index.js';
+import { guardFdLeaks } from '../helpers/fd-guard.js';
+import { findNamed, flattenMembers } from '../helpers/kernel-btf-dump.js';
+
+const FIX = new URL('../fixtures/', import.meta.url).pathname;
+const XDP_TOOLS = '/usr/lib/x86_64-linux-gnu/bpf';
+const pinRoot = `/sys/fs/bpf/tsbpf-obj-${process.pid}`;
+
+const u32 = (n: number) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+};
+const u64s = (b: Uint8Array) => Array.from({ length: b.length / 8 }, (_, i) => new DataView(b.buffer, b.byteOffset).getBigUint64(i * 8, true));
+
+/** An Ethernet frame of `len` bytes with the given EtherType. */
+function frame(len: number, etherType = 0x0800): Uint8Array {
+  const f = new Uint8Array(len);
+  f.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]);
+  f[12] = etherType >> 8;
+  f[13] = etherType & 0xff;
+  return f;
+}
+
+guardFdLeaks();
+
+beforeAll(() => {
+  mkdirSync(pinRoot, { recursive: true });
+});
+afterAll(() => {
+  rmSync(pinRoot, { recursive: true, force: true });
+});
+
+describe('program tags equal libbpf (bpftool prog loadall) on the same objects', () => {
+  /** Tags libbpf produces, by program name; pins go to a private directory and are removed. */
+  function libbpfTags(path: string): Record<string, string> | { error: string } {
+    const dir = `${pinRoot}/libbpf-${Math.random().toString(36).slice(2)}`;
+    try {
+      execFileSync('bpftool', ['prog', 'loadall', path, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const tags: Record<string, string> = {};
+      for (const f of readdirSync(dir)) tags[f] = JSON.parse(execFileSync('bpftool', ['prog', 'show', 'pinned', `${dir}/${f}`, '-j']).toString()).tag;
+      return tags;
+    } catch (e) {
+      return { error: String((e as { stderr?: Buffer }).stderr ?? e) };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  function ourTags(path: string): Record<string, string> {
+    using obj = BpfObject.open(path, { pinRoot });
+    obj.load();
+    return Object.fromEntries(obj.programs.map((p) => [p.name, p.info().tag]));
+  }
+
+  const xdpTools = existsSync(XDP_TOOLS) ? readdirSync(XDP_TOOLS).filter((f) => f.endsWith('.o')) : [];
+
+  it('finds the xdp-tools objects (objects we did not write)', () => {
+    expect(xdpTools.length).toBeGreaterThanOrEqual(10);
+  });
+
+  for (const f of xdpTools) {
+    it(`xdp-tools ${f}`, () => {
+      const path = `${XDP_TOOLS}/${f}`;
+      const spec = BpfObject.open(path).spec; // every object opens
+      expect(spec.programs.size).toBeGreaterThan(0);
+      const tracing = [...spec.programs.values()].every((p) => p.type === 'tracing');
+      if (tracing) {
+        // xdpdump's fentry/fexit programs: this kernel refuses trampolines (EPERM) and their
+        // target is chosen at run time ('func' is a placeholder), so neither loader loads them.
+        expect([...spec.programs.values()].map((p) => p.expectedAttachType).sort()).toEqual(['trace_fentry', 'trace_fexit']);
+        expect(() => ourTags(path)).toThrow(/no func 'func' to attach to/);
+        expect(libbpfTags(path)).toHaveProperty('error');
+        return;
+      }
+      const theirs = libbpfTags(path);
+      expect(theirs).not.toHaveProperty('error');
+      const ours = ourTags(path);
+      expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+      for (const [name, tag] of Object.entries(theirs)) expect(ours[name], `tag of ${name}`).toBe(tag);
+    });
+  }
+
+  for (const f of ['xdp_counter', 'globals', 'calls', 'map_in_map', 'obj_kernel']) {
+    it(`fixture ${f}.o`, () => {
+      const theirs = libbpfTags(`${FIX}${f}.o`);
+      expect(theirs).not.toHaveProperty('error');
+      const ours = ourTags(`${FIX}${f}.o`);
+      expect(Object.keys(theirs).length).toBeGreaterThan(0);
+      for (const [name, tag] of Object.entries(theirs)) expect(ours[name], `tag of ${name}`).toBe(tag);
+      // libbpf pins xdp_counter's LIBBPF_PIN_BY_NAME map under its default root: remove ours only.
+      if (f === 'xdp_counter') rmSync('/sys/fs/bpf/proto_counts', { force: true });
+    });
+  }
+
+  it('legacy "maps" section: libbpf 1.x refuses the object, tsbpf loads it', () => {
+    expect(libbpfTags(`${FIX}legacy_maps.o`)).toHaveProperty('error');
+    using obj = BpfObject.open(`${FIX}legacy_maps.o`).load();
+    expect(obj.map('counters').info().type).toBeDefined();
+  });
+});
+
+describe('behaviour of loaded objects', () => {
+  it('xdp_counter counts per EtherType into its maps (and pins by name under pinRoot)', () => {
+    using obj = BpfObject.open(`${FIX}xdp_counter.o`, { pinRoot }).load();
+    const prog = obj.program('xdp_count');
+    for (const [len, type] of [[60, 0x0800], [80, 0x0800], [42, 0x0806], [90, 0x86dd]] as const)
+      expect(prog.testRun({ data: frame(len, type) }).retval).toBe(2 /* XDP_PASS */);
+    const counts = obj.map('proto_counts');
+    const key = (t: number) => new Uint8Array([t & 0xff, t >> 8]);
+    expect(u64s(counts.lookup(key(0x0800)) as Uint8Array)).toEqual([2n, 140n]);
+    expect(u64s(counts.lookup(key(0x0806)) as Uint8Array)).toEqual([1n, 42n]);
+    expect(u64s(counts.lookup(key(0x86dd)) as Uint8Array)).toEqual([1n, 90n]);
+    const total = (obj.map('total').lookup(u32(0)) as Uint8Array[]).reduce((s, v) => s + u64s(v)[0]!, 0n);
+    expect(total).toBe(4n);
+    expect(existsSync(`${pinRoot}/proto_counts`)).toBe(true);
+  });
+
+  it('reuses a compatible pinned map and refuses an incompatible one', () => {
+    const root = `${pinRoot}/reuse`;
+    mkdirSync(root, { recursive: true });
+    {
+      using first = BpfObject.open(`${FIX}xdp_counter.o`, { pinRoot: root }).load();
+      first.program('xdp_count').testRun({ data: frame(64) });
+    }
+    {
+      // The second load finds the pinned map and keeps its contents.
+      using second = BpfObject.open(`${FIX}xdp_counter.o`, { pinRoot: root }).load();
+      expect(u64s(second.map('proto_counts').lookup(new Uint8Array([0, 8])) as Uint8Array)).toEqual([1n, 64n]);
+    }
+    rmSync(`${root}/proto_counts`);
+    {
+      using wrong = BpfMap.create({ type: 'hash', keySize: 2, valueSize: 16, maxEntries: 8 });
+      wrong.pin(`${root}/proto_counts`);
+    }
+    expect(() => BpfObject.open(`${FIX}xdp_counter.o`, { pinRoot: root }).load()).toThrow(/pinned at .*proto_counts is not compatible \(max entries 8 vs 64, flags 0x0 vs 0x1\)/);
+  });
+
+  it('globals: setConstant before load changes behaviour; .data/.bss/custom sections read and write live', () => {
+    using obj = BpfObject.open(`${FIX}globals.o`);
+    expect(obj.spec.maps.get('.rodata')?.kernelName).toBe('globals.rodata');
+    obj.setConstant('cfg_mode', 2).setConstant('cfg_limit', 50n);
+    expect(() => obj.setConstant('seen', 1)).toThrow(UsageError);
+    obj.load();
+    const prog = obj.program('tc_globals');
+    expect(prog.testRun({ data: frame(40) }).retval).toBe(0 /* TC_ACT_OK */);
+    expect(prog.testRun({ data: frame(100) }).retval).toBe(2 /* TC_ACT_SHOT: longer than cfg_limit */);
+    expect(u64s(obj.global('seen'))).toEqual([9n]); // 7 initially, two runs
+    expect(u64s(obj.global('dropped'))).toEqual([1n]);
+    expect(new DataView(obj.global('last_len').buffer).getUint32(0, true)).toBe(100);
+    expect(u64s(obj.global('hits'))).toEqual([3n, 2n, 3n, 4n]); // {1,2,3,4}: lens 40 and 100 both hit index 0
+    obj.setGlobal('seen', 1000n);
+    prog.testRun({ data: frame(40) });
+    expect(u64s(obj.global('seen'))).toEqual([1001n]);
+    // .rodata is frozen: programs treat it as constant, user space cannot change it.
+    expect(() => obj.setGlobal('cfg_mode', 1)).toThrow(/frozen/);
+    expect(() => obj.map('.rodata').update(u32(0), new Uint8Array(obj.map('.rodata').info().valueSize))).toThrow(BpfError);
+    expect(new TextDecoder().decode(obj.global('greeting'))).toBe('hello\0');
+  });
+
+  it('calls: subprograms, a bpf_loop callback and static/global functions compute what the C says', () => {
+    using obj = BpfObject.open(`${FIX}calls.o`).load();
+    // xdp_second: loop sums 0..3 = 6, global_fn(0) = 6, middle(12) = 77 → 89: XDP_PASS.
+    expect(obj.program('xdp_second').testRun({ data: frame(64) }).retval).toBe(2);
+    expect(u64s(obj.global('loops'))).toEqual([4n]);
+    expect(u64s(obj.map('results').lookup(u32(1)) as Uint8Array)).toEqual([12n]);
+    // xdp_first: leaf(0) = 1, global_fn(1) = 9 → 10, even: XDP_DROP.
+    expect(obj.program('xdp_first').testRun({ data: frame(64) }).retval).toBe(1);
+    // tcx_calls: middle(len) adds len to results[1]; 6*64+5 > 100: TC_ACT_OK.
+    expect(obj.program('tcx_calls').testRun({ data: frame(64) }).retval).toBe(0);
+    expect(u64s(obj.map('results').lookup(u32(1)) as Uint8Array)).toEqual([12n + 64n]);
+  });
+
+  it('map-in-map and prog-array slots are filled from the declarative initial values', () => {
+    using obj = BpfObject.open(`${FIX}map_in_map.o`).load();
+    const outer = obj.map('outer');
+    // A map-in-map lookup answers with the inner map's id.
+    expect(outer.lookup(u32(0))).toBe(obj.map('inner_a').info().id);
+    expect(outer.lookup(u32(3))).toBe(obj.map('inner_b').info().id);
+    expect(outer.lookup(u32(1))).toBeUndefined();
+    const entry = obj.program('entry');
+    const ctxWithMark = (mark: number) => {
+      const ctx = new Uint8Array(192); // struct __sk_buff; only mark (offset 8) is set
+      new DataView(ctx.buffer).setUint32(8, mark, true);
+      return ctx;
+    };
+    // Tail calls through `jumps`: slot 1 → tail_a (TC_ACT_OK), slot 2 → tail_b (TC_ACT_SHOT),
+    // slot 0 is empty so entry returns TC_ACT_UNSPEC (-1).
+    expect(entry.testRun({ data: frame(64), ctx: ctxWithMark(1) }).retval).toBe(0);
+    expect(entry.testRun({ data: frame(64), ctx: ctxWithMark(2) }).retval).toBe(2);
+    expect(entry.testRun({ data: frame(64), ctx: ctxWithMark(0) }).retval).toBe(0xffffffff);
+    // entry also bumped inner_a[0] through the outer map, three times.
+    expect(new DataView((obj.map('inner_a').lookup(u32(0)) as Uint8Array).buffer).getUint32(0, true)).toBe(3);
+  });
+
+  it('CO-RE, kconfig and ksyms resolve against the running kernel', () => {
+    using obj = BpfObject.open(`${FIX}obj_kernel.o`).load();
+    obj.program('kernel_facts').testRun({ data: new Uint8Array(0), ctx: new Uint8Array(16) });
+    const task = findNamed('STRUCT', 'task_struct')!; // read independently, through bpftool
+    const core = u64s(obj.global('core_out'));
+    expect(core[0]).toBe(BigInt(flattenMembers(task).get('tgid')!)); // field byte offset
+    expect(core[1]).toBe(4n); // field byte size
+    expect(core[2]).toBe(1n); // field exists
+    expect(core[3]).toBe(0n); // a field the kernel lacks
+    expect(core[4]).toBe(1n); // type exists
+    expect(core[5]).toBe(BigInt(task.size!)); // type size
+    expect(core[6]).toBe(27n); // enum value BPF_MAP_TYPE_RINGBUF
+    expect(core[7]).toBe(BigInt(process.pid)); // the poisoned read sat in a dead branch; tgid was read
+    const [major, minor, patch] = release().split(/[.-]/).map(Number);
+    expect(u64s(obj.global('kconfig_out'))).toEqual([BigInt((major! << 16) + (minor! << 8) + Math.min(patch!, 255)), 1n, 0n]);
+    const kallsyms = execFileSync('grep', ['-m1', ' bpf_prog_put$', '/proc/kallsyms']).toString().split(' ')[0]!;
+    expect(u64s(obj.global('ksym_out'))[0]).toBe(BigInt(`0x${kallsyms}`));
+  });
+});
+
+describe('errors and choices', () => {
+  it('a program section no convention knows: the error names it and the override loads it', () => {
+    expect(() => BpfObject.open(`${FIX}unknown_section.o`)).toThrow(ElfError);
+    expect(() => BpfObject.open(`${FIX}unknown_section.o`)).toThrow(/my_custom_hook\/x.*programTypes/s);
+    using obj = BpfObject.open(`${FIX}unknown_section.o`, { programTypes: { custom: { type: 'raw_tracepoint' } } }).load();
+    expect(obj.program('custom').type).toBe('raw_tracepoint');
+  });
+
+  it('loads only the chosen programs', () => {
+    using obj = BpfObject.open(`${FIX}calls.o`).load({ programs: ['xdp_second'] });
+    expect(obj.programs.map((p) => p.name)).toEqual(['xdp_second']);
+    expect(() => obj.program('xdp_first')).toThrow(/was not loaded/);
+  });
+
+  it('program type overrides and autoload flags are editable before load', () => {
+    using obj = BpfObject.open(`${FIX}calls.o`);
+    obj.programSpec('xdp_first').autoload = false;
+    obj.load();
+    expect(obj.programs.map((p) => p.name).sort()).toEqual(['tcx_calls', 'xdp_second']);
+  });
+
+  it('a verifier rejection carries the log with the source line, and releases everything', () => {
+    using obj = BpfObject.open(`${FIX}obj_bad.o`);
+    let err: unknown;
+    try {
+      obj.load();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VerifierError);
+    const v = err as VerifierError;
+    expect(v.code).toBe('EACCES');
+    expect(v.message).toMatch(/program 'reads_past_end'/);
+    expect(v.log).toMatch(/invalid access to packet/);
+    expect(v.log).toMatch(/; return data\[64\];/); // line_info reached the verifier
+    expect(obj.loaded).toBe(false);
+  });
+
+  it('a loaded program has line info that bpftool shows as source', () => {
+    using obj = BpfObject.open(`${FIX}globals.o`).load();
+    const id = obj.program('tc_globals').info().id;
+    const dump = execFileSync('bpftool', ['prog', 'dump', 'xlated', 'id', String(id)]).toString();
+    expect(dump).toMatch(/; seen\+\+;/);
+    expect(dump).toMatch(/int tc_globals\(struct __sk_buff \* skb\)/);
+  });
+
+  it('close() is idempotent and later use is a clear error', () => {
+    const obj = BpfObject.open(`${FIX}xdp_counter.o`, { pinRoot }).load();
+    obj.close();
+    obj.close();
+    expect(() => obj.map('total')).toThrow(/closed/);
+  });
+
+  it('refuses bytes that are not an object, with a typed error', () => {
+    expect(() => BpfObject.open(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 1]))).toThrow(ElfError);
+    expect(() => BpfObject.open('/nonexistent/x.o')).toThrow(UsageError);
+  });
+});

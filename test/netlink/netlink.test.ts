@@ -3,9 +3,10 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetlinkError, UsageError } from '../../src/errors.js';
-import { IFINFOMSG, ifla, nlm_f, rtm, sock, TCMSG, tca } from '../../src/netlink/abi.js';
+import { IFINFOMSG, ifla, ifla_xdp, nlm_f, rtm, sock, TCMSG, tca, xdp_attached } from '../../src/netlink/abi.js';
 import { NetlinkRequestError } from '../../src/netlink/errors.js';
-import { ifindex, ifname, listInterfaces } from '../../src/netlink/link.js';
+import { ifindex, ifname, listInterfaces, parseXdpState } from '../../src/netlink/link.js';
+import { Attrs, MessageBuilder } from '../../src/netlink/message.js';
 import { NetlinkSocket, newRequest, withSocket } from '../../src/netlink/socket.js';
 import { guardFdLeaks, isRoot, openFdCount } from '../helpers/fd-guard.js';
 import { createVethPair, type VethPair } from '../helpers/netns.js';
@@ -54,6 +55,27 @@ describe('interfaces (no root needed)', () => {
     for (const t of common) expect(byIndex.get(t.ifindex)).toBe(t.ifname);
     expect(ours.map((i) => i.index)).toEqual([...ours.map((i) => i.index)].sort((a, b) => a - b));
     expect(ours.find((i) => i.name === 'lo')?.xdp.attached).toBe('none');
+  });
+});
+
+describe('IFLA_XDP decoding', () => {
+  const nest = (build: (b: MessageBuilder) => void): Attrs => {
+    const b = new MessageBuilder(0, 0);
+    build(b);
+    return new Attrs(b.finish(0), 16);
+  };
+
+  it('reports one mode with its program id, several modes as multi without a single id', () => {
+    expect(parseXdpState(undefined)).toEqual({ attached: 'none', progId: 0, skbProgId: 0, drvProgId: 0, hwProgId: 0 });
+    const one = nest((b) =>
+      b.u8(ifla_xdp.IFLA_XDP_ATTACHED, xdp_attached.XDP_ATTACHED_SKB).u32(ifla_xdp.IFLA_XDP_SKB_PROG_ID, 42).u32(ifla_xdp.IFLA_XDP_PROG_ID, 42),
+    );
+    expect(parseXdpState(one)).toEqual({ attached: 'skb', progId: 42, skbProgId: 42, drvProgId: 0, hwProgId: 0 });
+    // The kernel omits IFLA_XDP_PROG_ID for MULTI: the per-mode ids are the answer.
+    const multi = nest((b) =>
+      b.u8(ifla_xdp.IFLA_XDP_ATTACHED, xdp_attached.XDP_ATTACHED_MULTI).u32(ifla_xdp.IFLA_XDP_DRV_PROG_ID, 7).u32(ifla_xdp.IFLA_XDP_HW_PROG_ID, 8),
+    );
+    expect(parseXdpState(multi)).toEqual({ attached: 'multi', progId: 0, skbProgId: 0, drvProgId: 7, hwProgId: 8 });
   });
 });
 
@@ -111,6 +133,19 @@ describe.runIf(isRoot)('netlink socket against the kernel (root)', () => {
     ) as NetlinkRequestError;
     expect(e.code).toBe('ERANGE');
     expect(e.extack).toBe('Attribute failed policy validation');
+  });
+
+  it('the veth helper leaves nothing behind', () => {
+    const p = createVethPair();
+    expect(p.host.length).toBeLessThanOrEqual(15);
+    expect(p.peer.length).toBeLessThanOrEqual(15);
+    expect(p.host).not.toBe(v.host);
+    expect(p.hostAddr).not.toBe(v.hostAddr);
+    expect(p.ping(1).received).toBe(1);
+    p.destroy();
+    p.destroy();
+    expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(p.ns);
+    expect(() => ifindex(p.host)).toThrow(/no interface named/);
   });
 
   it('answers many requests on one socket and closes it once', () => {

@@ -54,11 +54,12 @@ function positiveId(id: number, name: string): number {
 export function placement(opts: TcxLinkOptions): { flags: number; relative: number; what?: string } {
   const hasBefore = opts.before !== undefined;
   const hasAfter = opts.after !== undefined;
-  if (hasBefore && hasAfter && opts.before !== null && opts.after !== null) {
+  // The kernel takes one relative; both flags together (even with no relative) are ERANGE.
+  if (hasBefore && hasAfter) {
     throw new UsageError('give before or after, not both: the kernel takes one relative program or link');
   }
   if (!hasBefore && !hasAfter) return { flags: 0, relative: 0 };
-  const target = hasBefore && opts.before !== null ? opts.before! : hasAfter ? opts.after! : null;
+  const target = (hasBefore ? opts.before : opts.after) ?? null;
   const r = relativeFlags(target);
   return {
     flags: r.flags | (hasBefore ? BPF_F_BEFORE : 0) | (hasAfter ? BPF_F_AFTER : 0),

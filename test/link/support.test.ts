@@ -85,6 +85,8 @@ describe('tcx placement encoding', () => {
 
   it('refuses contradictory or malformed targets before any syscall', () => {
     expect(() => placement({ before: { fd: 3 }, after: { fd: 4 } })).toThrow(UsageError);
+    expect(() => placement({ before: null, after: { fd: 4 } })).toThrow(/not both/);
+    expect(() => placement({ before: null, after: null })).toThrow(/not both/);
     expect(() => placement({ before: { progId: 0 } })).toThrow(/positive integer/);
     expect(() => placement({ after: { linkId: 1.5 } })).toThrow(UsageError);
     expect(() => placement({ before: 'first' as unknown as null })).toThrow(UsageError);

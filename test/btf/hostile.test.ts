@@ -212,8 +212,10 @@ function workout(btf: Btf, other: Btf): number {
     tryOp(() => btf.resolve(id));
     tryOp(() => btf.sizeOf(id));
     tryOp(() => btf.alignOf(id));
-    if (t && t.name) tryOp(() => btf.typesByName(t!.name));
-    if (t && (t.kind === 'struct' || t.kind === 'union') && t.members[0]) tryOp(() => btf.findMember(id, t!.members[0]!.name || 'x'));
+    const name = t?.name;
+    if (name) tryOp(() => btf.typesByName(name));
+    const first = t && (t.kind === 'struct' || t.kind === 'union') ? t.members[0] : undefined;
+    if (first) tryOp(() => btf.findMember(id, first.name || 'x'));
     if (id % 7 === 0) {
       tryOp(() => typesMatch(btf, id, other, id));
       tryOp(() => typesAreCompat(other, id, btf, id));

@@ -78,21 +78,40 @@ function sweepStale(): void {
   }
 }
 
-// 192 /30 subnets from TEST-NET-1, -2 and -3.
-const RANGES = ['192.0.2', '198.51.100', '203.0.113'];
+// /30 subnets from TEST-NET-2 and -3. Some machines use TEST-NET-1 (192.0.2.0/24) for their
+// real uplink, so a candidate must not overlap any route the machine already has, default aside.
+const RANGES = ['198.51.100', '203.0.113'];
+
+function ipToInt(a: string): number {
+  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+function routedPrefixes(): [number, number][] {
+  const out: [number, number][] = [];
+  for (const line of run('ip', ['-4', '-o', 'route', 'show', 'table', 'all']).split('\n')) {
+    const m = /^(?:\w+ )?(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?/.exec(line.trim());
+    if (!m) continue;
+    const bits = Number(m[2] ?? 32);
+    const size = 2 ** (32 - bits);
+    const start = Math.floor(ipToInt(m[1]!) / size) * size;
+    out.push([start, start + size]);
+  }
+  return out;
+}
 
 function pickSubnet(): { host: string; peer: string } {
-  const used = run('ip', ['-4', '-o', 'addr', 'show']);
-  const start = (process.pid * 7 + counter * 13) % 192;
-  for (let i = 0; i < 192; i++) {
-    const k = (start + i) % 192;
+  const taken = routedPrefixes();
+  const slots = RANGES.length * 64;
+  const start = (process.pid * 7 + counter * 13) % slots;
+  for (let i = 0; i < slots; i++) {
+    const k = (start + i) % slots;
     const base = `${RANGES[Math.floor(k / 64)]}.`;
     const n = (k % 64) * 4;
-    const host = base + (n + 1);
-    const peer = base + (n + 2);
-    if (!used.includes(` ${host}/`) && !used.includes(` ${peer}/`)) return { host, peer };
+    const lo = ipToInt(base + n);
+    if (taken.some(([a, b]) => lo < b && a < lo + 4)) continue;
+    return { host: base + (n + 1), peer: base + (n + 2) };
   }
-  throw new Error('netns helper: every TEST-NET /30 is in use');
+  throw new Error('netns helper: every TEST-NET /30 overlaps a route in use');
 }
 
 function macOf(ifname: string, ns?: string): string {

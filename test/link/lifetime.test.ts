@@ -19,7 +19,7 @@ interface Child {
 const children = new Set<ChildProcess>();
 
 async function startChild(kind: 'xdp' | 'tcx', ifindex: number, verdict: 'pass' | 'drop', pin = '-'): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, kind, String(ifindex), verdict, pin], {
+  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, kind, String(ifindex), verdict, pin], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(proc);
@@ -76,6 +76,15 @@ describe.runIf(isRoot)('link lifetime across processes', () => {
     await sigkill(child);
     expect(tcxQuery(net.ifindex, 'ingress').programs).toEqual([]);
     expect(net.ping(2)).toBe(2);
+  });
+
+  it('garbage collection never detaches: an unreferenced, collected Link keeps the hook until exit', async () => {
+    const child = await startChild('xdp', net.ifindex, 'drop', 'gc');
+    expect(net.linkJson().xdp).toMatchObject({ prog: { id: child.progId } });
+    expect(net.ping(1)).toBe(0);
+    expect(linkIds()).toContain(child.linkId);
+    await sigkill(child);
+    expect(net.linkJson().xdp).toBeUndefined();
   });
 
   it('a pinned link outlives its process; the parent finds it with fromPin, unpins and closes it', async () => {

@@ -65,11 +65,36 @@ class Testbed {
   readonly ns = `tsbpf-demo-${process.pid}`;
   readonly hostIf = `tsd${process.pid % 100000}h`;
   readonly nsIf = `tsd${process.pid % 100000}n`;
-  readonly hostAddr = '192.0.2.1';
-  readonly nsAddr = '192.0.2.2';
+  hostAddr = '';
+  nsAddr = '';
   private up = false;
 
+  /** A /30 from TEST-NET-2/-3 that overlaps no route this machine has (its uplink may use TEST-NET-1). */
+  private pickSubnet(): void {
+    const toInt = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+    const taken: [number, number][] = [];
+    for (const line of execFileSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).split('\n')) {
+      const m = /^(?:\w+ )?(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?/.exec(line.trim());
+      if (!m) continue;
+      const size = 2 ** (32 - Number(m[2] ?? 32));
+      const start = Math.floor(toInt(m[1]!) / size) * size;
+      taken.push([start, start + size]);
+    }
+    for (let i = 0; i < 128; i++) {
+      const k = (process.pid + i) % 128;
+      const base = k < 64 ? '198.51.100.' : '203.0.113.';
+      const n = (k % 64) * 4;
+      const lo = toInt(base + n);
+      if (taken.some(([a, b]) => lo < b && a < lo + 4)) continue;
+      this.hostAddr = base + (n + 1);
+      this.nsAddr = base + (n + 2);
+      return;
+    }
+    throw new Error('no free /30 in 198.51.100.0/24 or 203.0.113.0/24 for the demo');
+  }
+
   create(): void {
+    this.pickSubnet();
     this.up = true;
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     ip('netns', 'add', this.ns);
@@ -181,7 +206,7 @@ async function main(): Promise<void> {
     let lines = 0;
     const t0 = Date.now();
     const timer = setInterval(() => {
-      const text = render(readCounters(obj!), Math.round((Date.now() - t0) / 1000), opts);
+      const text = render(readCounters(obj!), Math.min(opts.seconds, Math.round((Date.now() - t0) / 1000)), opts);
       if (live && lines) process.stdout.write(`\x1b[${lines}A\x1b[J`);
       process.stdout.write(text + '\n');
       lines = text.split('\n').length;

@@ -97,9 +97,11 @@ export interface ElfRelocation {
 }
 
 function u64(view: DataView, at: number, what: string, section?: string): number {
-  const v = view.getBigUint64(at, true);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ElfError(`${what} ${v} is out of range`, section, at);
-  return Number(v);
+  const lo = view.getUint32(at, true);
+  const hi = view.getUint32(at + 4, true);
+  // Two 32-bit reads instead of a BigInt: this runs for every symbol and section header.
+  if (hi > 0x1fffff) throw new ElfError(`${what} ${view.getBigUint64(at, true)} is out of range`, section, at);
+  return hi * 0x1_0000_0000 + lo;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });

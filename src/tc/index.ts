@@ -195,7 +195,8 @@ export function hookCreate(opts: TcHookOptions): TcHook {
 /**
  * Removes every filter of the hook's direction. Because that includes other applications'
  * filters, a hook that existed before hookCreate() needs `{ force: true }`. If we created the
- * clsact qdisc and both directions are then empty, the qdisc goes too.
+ * clsact qdisc and both directions are then empty, the qdisc goes too. Destroying a hook
+ * whose qdisc is already gone does nothing.
  */
 export function hookDestroy(hook: TcHook, opts: { force?: boolean } = {}): void {
   checkHook(hook);
@@ -211,7 +212,14 @@ export function hookDestroy(hook: TcHook, opts: { force?: boolean } = {}): void 
       tcm_ifindex: hook.ifindex,
       tcm_parent: hook.parent,
     });
-    s.request(flush, { context: () => `tc.hookDestroy flush ${hookLabel(s, hook)}`, ifindex: hook.ifindex });
+    try {
+      s.request(flush, { context: () => `tc.hookDestroy flush ${hookLabel(s, hook)}`, ifindex: hook.ifindex });
+    } catch (e) {
+      // The qdisc is already gone (destroyed twice, or removed by someone): nothing to flush.
+      if (e instanceof NetlinkRequestError && (e.errno === EINVAL || e.errno === ENOENT))
+        if (qdiscKindAt(s, hook.ifindex, tc_h.TC_H_CLSACT) === undefined) return;
+      throw e;
+    }
     if (hook.existed) return;
     if (listWith(s, hook.ifindex, INGRESS_PARENT, false).length || listWith(s, hook.ifindex, EGRESS_PARENT, false).length)
       return;

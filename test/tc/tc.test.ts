@@ -196,6 +196,8 @@ describe.runIf(isRoot)('tc (clsact + cls_bpf) over netlink', () => {
     tc.detach(egress, { handle: 1, priority: 1 });
     tc.hookDestroy(ingress);
     expect(hasClsact(v.host)).toBe(false);
+    tc.hookDestroy(ingress); // idempotent once the qdisc is gone
+    expect(tc.list(ingress)).toEqual([]);
     expect(v.ping(2).received).toBe(2);
     // After the qdisc is gone, attaching says how to get it back.
     const e = thrown(() => tc.attach(ingress, { prog: ok }));

@@ -271,7 +271,9 @@ export class BpfObject {
         type: spec.type as MapCreateOptions['type'],
         keySize: spec.keySize,
         valueSize: spec.valueSize,
-        maxEntries: spec.maxEntries,
+        // libbpf sizes a perf event array that declares no max_entries to the possible CPUs,
+        // which is what BpfMap.create does when it is left out.
+        ...(spec.type === 'perf_event_array' && spec.maxEntries === 0 ? {} : { maxEntries: spec.maxEntries }),
         flags: spec.flags,
         name: spec.kernelName,
         mapExtra: spec.mapExtra,

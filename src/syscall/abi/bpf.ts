@@ -29,6 +29,12 @@ export const BPF_ATTR_MAX_SIZE = 160;
 export const BPF_OBJ_NAME_LEN = 16;
 export const BPF_TAG_SIZE = 8;
 
+/** Ring buffer record header (an anonymous enum in the uapi): `u32 len` with these two bits,
+ * then `u32 pg_off`; records are padded to 8 bytes. */
+export const BPF_RINGBUF_BUSY_BIT = 2 ** 31;
+export const BPF_RINGBUF_DISCARD_BIT = 2 ** 30;
+export const BPF_RINGBUF_HDR_SZ = 8;
+
 // #defines from include/uapi/linux/bpf.h (not in BTF; checked against the installed headers,
 // or by behaviour in the tcx tests for the ones newer than those headers).
 export const BPF_F_ALLOW_OVERRIDE = 1 << 0;

@@ -3,6 +3,7 @@
 // program type gets, so EINVAL alone proves nothing: it is confirmed by a cheap probe (tcx) or
 // the kernel release (XDP), once per process. No silent fallback to netlink or legacy tc: that
 // would change who owns the hook and how long it lives.
+import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { BpfError, NotSupportedError, errnoName } from '../errors.js';
 import { PROG_QUERY_ATTR, bpf_attach_type, bpf_cmd } from '../syscall/abi/bpf.js';
@@ -57,12 +58,25 @@ export function tcxSupportFromQueryResult(r: number): boolean | undefined {
 
 const cache: Partial<Record<LinkFeature, boolean>> = {};
 
-/** Cached per process. XDP links: the kernel release (a real probe would need an attach). */
+/** Whether the kernel has a function of this name (distribution kernels backport features
+ * to older releases; the function that implements one is the evidence). Slow (~0.2 s). */
+function kernelHasSymbol(name: string): boolean {
+  try {
+    return readFileSync('/proc/kallsyms', 'latin1').includes(` ${name}\n`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Cached per process. XDP links: the kernel release, or on an older release the function that
+ * implements them (a real probe would need an attach). tcx: a query of loopback's hook.
+ */
 export function haveLinkFeature(feature: LinkFeature): boolean {
   const known = cache[feature];
   if (known !== undefined) return known;
   let ok: boolean | undefined;
-  if (feature === 'xdp') ok = kernelAtLeast(release(), FEATURES.xdp.minKernel);
+  if (feature === 'xdp') ok = kernelAtLeast(release(), FEATURES.xdp.minKernel) || kernelHasSymbol('bpf_xdp_link_attach');
   else {
     const attr = new Attr(PROG_QUERY_ATTR).set('target_ifindex', 1).set('attach_type', bpf_attach_type.BPF_TCX_INGRESS);
     ok = tcxSupportFromQueryResult(bpfRaw(bpf_cmd.BPF_PROG_QUERY, attr.address, attr.size));

@@ -1,24 +1,12 @@
-// Tiny hand-encoded programs for the attach tests, loaded straight through the syscall seam so
-// these suites don't depend on the program loader: return an action, or count and return it.
+// Tiny hand-encoded programs for the attach tests (return an action, or count and return it),
+// loaded with BpfProgram and counting into a BpfMap. Hand-encoded rather than assembled so the
+// bytes under test are visible here.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import {
-  Attr,
-  bpf_cmd,
-  bpf_map_type,
-  bpf_prog_type,
-  bpfCall,
-  BPF_PROG_INFO,
-  closeFd,
-  cString,
-  MAP_CREATE_ATTR,
-  MAP_ELEM_ATTR,
-  objInfo,
-  PROG_LOAD_ATTR,
-  stableBuffer,
-} from '../../src/syscall/index.js';
+import { BpfMap } from '../../src/maps/index.js';
+import { BpfProgram } from '../../src/programs/index.js';
 
 export const XDP_DROP = 1;
 export const XDP_PASS = 2;
@@ -51,38 +39,12 @@ export interface Counter {
 }
 
 function load(type: 'xdp' | 'tc', insns: Buffer[], name: string): TinyProg {
-  const code = stableBuffer(insns.length * 8);
-  Buffer.concat(insns).copy(code);
-  const license = cString('GPL');
-  const log = stableBuffer(1 << 16);
-  const attr = new Attr(PROG_LOAD_ATTR)
-    .set('prog_type', type === 'xdp' ? bpf_prog_type.BPF_PROG_TYPE_XDP : bpf_prog_type.BPF_PROG_TYPE_SCHED_CLS)
-    .set('insn_cnt', insns.length)
-    .setPointer('insns', code)
-    .setPointer('license', license)
-    .set('log_level', 1)
-    .set('log_size', log.length)
-    .setPointer('log_buf', log)
-    .setString('prog_name', name);
-  let fd: number;
-  try {
-    fd = bpfCall(bpf_cmd.BPF_PROG_LOAD, attr, `load ${name}`);
-  } catch (e) {
-    const end = log.indexOf(0);
-    throw new Error(`${String(e)}\n${log.subarray(0, end).toString()}`);
-  }
-  const info = stableBuffer(BPF_PROG_INFO.size);
-  objInfo(fd, info);
-  const id = info.readUInt32LE(BPF_PROG_INFO.members.id.offset);
-  let open = true;
+  const prog = BpfProgram.load({ type: type === 'xdp' ? 'xdp' : 'sched_cls', instructions: Buffer.concat(insns), license: 'GPL', name });
   return {
-    fd,
-    id,
+    fd: prog.fd,
+    id: prog.info().id,
     name,
-    close() {
-      if (open) closeFd(fd);
-      open = false;
-    },
+    close: () => prog.close(),
   };
 }
 
@@ -93,29 +55,12 @@ export function actionProgram(type: 'xdp' | 'tc', action: number, name = `${type
 
 /** A one-element u64 ARRAY map used as a packet counter. */
 export function counterMap(name = 'pkt_count'): Counter {
-  const attr = new Attr(MAP_CREATE_ATTR)
-    .set('map_type', bpf_map_type.BPF_MAP_TYPE_ARRAY)
-    .set('key_size', 4)
-    .set('value_size', 8)
-    .set('max_entries', 1)
-    .setString('map_name', name);
-  const fd = bpfCall(bpf_cmd.BPF_MAP_CREATE, attr, 'counter map');
-  const key = stableBuffer(4);
-  const value = stableBuffer(8);
-  const elem = new Attr(MAP_ELEM_ATTR).set('map_fd', fd).setPointer('key', key).setPointer('value', value);
-  let open = true;
+  const map = BpfMap.create({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, name });
+  const key = new Uint8Array(4);
   return {
-    fd,
-    read() {
-      // Touch `key` here: the attr holds only its address, so the closure must keep it alive.
-      key.writeUInt32LE(0, 0);
-      bpfCall(bpf_cmd.BPF_MAP_LOOKUP_ELEM, elem, 'read counter');
-      return value.readBigUInt64LE(0);
-    },
-    close() {
-      if (open) closeFd(fd);
-      open = false;
-    },
+    fd: map.fd,
+    read: () => Buffer.from(map.lookup(key) as Uint8Array).readBigUInt64LE(0),
+    close: () => map.close(),
   };
 }
 

@@ -121,6 +121,7 @@ function explain(
   ifindex: number,
   mode: XdpMode | undefined,
   expected?: { id: number; name: string },
+  self?: { id: number; name: string },
 ): NetlinkRequestError {
   let state: XdpState | undefined;
   try {
@@ -135,6 +136,8 @@ function explain(
     return e.explain(
       `the hook holds ${there}; netlink cannot replace or remove a bpf_link's program: update or close that link instead`,
     );
+  if (e.errno === EBUSY && self && state && modesInUse(state).some((m) => idInMode(state, m) === self.id))
+    return e.explain(`${describeProgram(self.id, self.name)} is already attached there; nothing to do`);
   if (e.errno === EBUSY)
     return e.explain(
       `the hook already holds ${there}; pass { replace: <that program> } to swap it safely, { force: true } to overwrite it, or detach it first`,
@@ -177,7 +180,7 @@ export function attach(iface: number | string, prog: ProgramRef, opts: XdpAttach
     try {
       setXdp(s, ifindex, fd, flags, expectedFd, context);
     } catch (e) {
-      if (e instanceof NetlinkRequestError) throw explain(e, s, ifindex, opts.mode, expected);
+      if (e instanceof NetlinkRequestError) throw explain(e, s, ifindex, opts.mode, expected, self);
       throw e;
     }
     // The kernel picked the mode: ask which (the program may appear in one mode only).

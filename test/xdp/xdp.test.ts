@@ -131,6 +131,10 @@ describe.runIf(isRoot)('xdp over netlink', () => {
     expect(e.context).toContain(v.host);
     expect(xdp.query(v.host).drvProgId).toBe(drop.id);
     expect(v.ping(2).received).toBe(0);
+    // Attaching the program that is already there is still refused, and said plainly.
+    const same = thrown(() => xdp.attach(v.host, drop));
+    expect(same.code).toBe('EBUSY');
+    expect(same.message).toContain(`program ${drop.id} "ts_xdp_drop" is already attached there`);
   });
 
   it('names a program that ip(8) attached in generic mode', () => {

@@ -1,0 +1,69 @@
+// Runs an example the way its header comment says, and lists what examples leave behind.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+
+export const root = new URL('../../', import.meta.url).pathname;
+const tsx = `${root}node_modules/.bin/tsx`;
+
+export interface Run {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** The last line of stdout, parsed. */
+  json: () => Record<string, any>;
+}
+
+function result(status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string): Run {
+  return {
+    status,
+    signal,
+    stdout,
+    stderr,
+    json: () => JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, any>,
+  };
+}
+
+export function runExample(name: string, args: string[] = [], timeout = 60_000): Run {
+  const r = spawnSync(tsx, [`examples/${name}.ts`, ...args], { cwd: root, encoding: 'utf8', timeout });
+  return result(r.status, r.signal, r.stdout, r.stderr);
+}
+
+/** Starts an example, sends it `signal` once its stdout matches `when`, and waits for it. */
+export function interruptExample(name: string, args: string[], when: RegExp, signal: NodeJS.Signals = 'SIGINT'): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(tsx, [`examples/${name}.ts`, ...args], { cwd: root });
+    let out = '';
+    let err = '';
+    let sent = false;
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!sent && when.test(out)) {
+        sent = true;
+        p.kill(signal);
+      }
+    });
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      resolve(result(code, sig, out, err));
+    });
+  });
+}
+
+/** Namespaces, interfaces and bpffs entries that the examples create (all named after a pid). */
+export function leftovers(): string[] {
+  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.startsWith('tsbpf-ex-'));
+  const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => /^\d+: te[a-z]\d+[hn][@:]/.test(l))
+    .map((l) => l.split(':')[1]!.trim());
+  const pins = readdirSync('/sys/fs/bpf').filter((n) => n.startsWith('tsbpf-ex-'));
+  return [...ns, ...links, ...pins];
+}
+
+export const isRoot = process.getuid?.() === 0;

@@ -118,6 +118,8 @@ export class Btf {
   private readonly typeSecFileOffset: number;
   private readonly cache: (BtfType | undefined)[];
   private mutated = false;
+  /** Local indices of raw types replaced since parsing (their raw words are stale). */
+  private readonly replacedRaw = new Set<number>();
   private nameIndex: Map<string, number[]> | undefined;
   private essentialIndex: Map<string, number[]> | undefined;
   private fastLookups = 0;
@@ -270,8 +272,75 @@ export class Btf {
     if (id < this.firstTypeId || id >= this.typeEnd || !Number.isInteger(id))
       throw new BtfError(`cannot replace type ${id}: not one of this BTF's types [${this.firstTypeId}, ${this.lastTypeId}]`);
     if (t.kind === 'void') throw new BtfError('a type cannot be replaced by void');
-    this.cache[id - this.firstTypeId] = t;
+    const local = id - this.firstTypeId;
+    this.cache[local] = t;
+    if (local < this.rawCount) this.replacedRaw.add(local);
     this.touched();
+  }
+
+  /**
+   * The type's words exactly as parsed, when it has not been replaced since (the encoder
+   * copies these verbatim), after checking its names and references like `type()` would.
+   * Undefined for added or replaced types.
+   * @internal
+   */
+  rawRecord(id: number): Uint32Array | undefined {
+    const local = id - this.firstTypeId;
+    if (local < 0 || local >= this.rawCount || this.replacedRaw.has(local)) return undefined;
+    const p = this.offsets[local]!;
+    const end = local + 1 < this.rawCount ? this.offsets[local + 1]! : this.words.length;
+    if (!this.cache[local]) this.checkRaw(id, p);
+    return this.words.subarray(p, end);
+  }
+
+  /** The checks of `decode`, on the words, without building the object. */
+  private checkRaw(id: number, p: number): void {
+    const w = this.words;
+    const info = w[p + 1]!;
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const endId = this.typeEnd;
+    const strEnd = this.strings.end;
+    if (w[p]! >= strEnd) return void this.type(id); // throws with the full message
+    let ok = true;
+    const q = p + 3;
+    switch (kind) {
+      case K_int: {
+        const enc = w[q]!;
+        const bits = enc & 0xff;
+        ok = bits !== 0 && bits <= 128 && ((enc >>> 16) & 0xff) + bits <= 128;
+        break;
+      }
+      case K_ptr: case K_typedef: case K_volatile: case K_const: case K_restrict: case K_type_tag: case K_decl_tag:
+        ok = w[p + 2]! < endId;
+        break;
+      case K_func:
+        ok = w[p + 2]! < endId && vlen <= 2;
+        break;
+      case K_var:
+        ok = w[p + 2]! < endId && w[q]! <= 2;
+        break;
+      case K_array:
+        ok = w[q]! < endId && w[q + 1]! < endId;
+        break;
+      case K_struct: case K_union:
+        for (let i = 0; ok && i < vlen; i++) ok = w[q + i * 3]! < strEnd && w[q + i * 3 + 1]! < endId;
+        break;
+      case K_enum:
+        for (let i = 0; ok && i < vlen; i++) ok = w[q + i * 2]! < strEnd;
+        break;
+      case K_enum64:
+        for (let i = 0; ok && i < vlen; i++) ok = w[q + i * 3]! < strEnd;
+        break;
+      case K_func_proto:
+        ok = w[p + 2]! < endId;
+        for (let i = 0; ok && i < vlen; i++) ok = w[q + i * 2]! < strEnd && w[q + i * 2 + 1]! < endId;
+        break;
+      case K_datasec:
+        for (let i = 0; ok && i < vlen; i++) ok = w[q + i * 3]! < endId;
+        break;
+    }
+    if (!ok) this.type(id); // decodes, and throws the precise BtfError
   }
 
   private touched(): void {

@@ -5,6 +5,7 @@ import { StringWriter } from './strings.js';
 import { type BtfType, KIND_NUMBER, LINKAGE_NUMBER, referencedIds } from './types.js';
 
 const HEADER_LEN = 24;
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function wordsFor(t: BtfType): number {
   switch (t.kind) {
@@ -51,10 +52,20 @@ export interface EncodeOptions {
 
 export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
   const keep = !opts.compactStrings && btf.header !== undefined;
-  const strings = new StringWriter(btf.base ? btf.strings.start : 0, keep ? btf.strings : undefined);
-  const types: BtfType[] = [];
+  // A parsed BTF whose string table is kept: unchanged types are copied word for word, and
+  // the (costly) index of the old strings is built only if some type needs encoding.
+  let strings: StringWriter | undefined;
+  const writer = (): StringWriter =>
+    (strings ??= new StringWriter(btf.base ? btf.strings.start : 0, keep ? btf.strings : undefined));
+  const types: (BtfType | Uint32Array)[] = [];
   let words = 0;
   for (let id = btf.firstTypeId; id < btf.typeEnd; id++) {
+    const raw = keep ? btf.rawRecord(id) : undefined;
+    if (raw) {
+      types.push(raw);
+      words += raw.length;
+      continue;
+    }
     const t = btf.type(id);
     for (const r of referencedIds(t))
       if (!btf.hasType(r)) throw new BtfError(`type [${id}] ${t.kind} '${t.name}' refers to missing type ${r}`);
@@ -65,12 +76,18 @@ export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
   let p = 0;
   let id = btf.firstTypeId;
   const head = (t: BtfType, vl: number, kflag: boolean, sizeOrType: number): void => {
-    w[p] = strings.add(t.name);
+    w[p] = writer().add(t.name);
     w[p + 1] = ((kflag ? 1 : 0) << 31) | (KIND_NUMBER[t.kind] << 24) | vlen(vl, id);
     w[p + 2] = u32(sizeOrType, 'size/type', id);
     p += 3;
   };
   for (const t of types) {
+    if (t instanceof Uint32Array) {
+      w.set(t, p);
+      p += t.length;
+      id++;
+      continue;
+    }
     switch (t.kind) {
       case 'int': {
         if (t.bits < 1 || t.bits > 128 || t.bitOffset < 0 || t.bitOffset + t.bits > 128)
@@ -101,7 +118,7 @@ export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
         const kflag = t.members.some((m) => m.bitfieldSize !== 0);
         head(t, t.members.length, kflag, t.size);
         for (const m of t.members) {
-          w[p++] = strings.add(m.name);
+          w[p++] = writer().add(m.name);
           w[p++] = u32(m.type, 'member type', id);
           if (kflag) {
             if (m.bitOffset > 0xffffff || m.bitfieldSize > 0xff || m.bitfieldSize < 0)
@@ -116,7 +133,7 @@ export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
         for (const v of t.values) {
           if (!Number.isInteger(v.value) || v.value < -0x80000000 || v.value > 0xffffffff)
             throw new BtfError(`type [${id}] enumerator '${v.name}': ${v.value} does not fit 32 bits`);
-          w[p++] = strings.add(v.name);
+          w[p++] = writer().add(v.name);
           w[p++] = v.value >>> 0;
         }
         break;
@@ -124,7 +141,7 @@ export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
         head(t, t.values.length, t.signed, t.size);
         for (const v of t.values) {
           const u = BigInt.asUintN(64, v.value);
-          w[p++] = strings.add(v.name);
+          w[p++] = writer().add(v.name);
           w[p++] = Number(u & 0xffffffffn);
           w[p++] = Number(u >> 32n);
         }
@@ -138,7 +155,7 @@ export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
       case 'func_proto':
         head(t, t.params.length, false, t.returnType);
         for (const a of t.params) {
-          w[p++] = strings.add(a.name);
+          w[p++] = writer().add(a.name);
           w[p++] = u32(a.type, 'parameter type', id);
         }
         break;
@@ -169,7 +186,9 @@ export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
     id++;
   }
   const typeLen = words * 4;
-  const strLen = strings.length;
+  // Nothing needed encoding: the old table as it was (a NUL added if it lacked one).
+  const table = strings ?? (keep ? new StringWriter(btf.base ? btf.strings.start : 0, btf.strings, false) : writer());
+  const strLen = table.length;
   const out = new Uint8Array(HEADER_LEN + typeLen + strLen);
   const dv = new DataView(out.buffer);
   dv.setUint16(0, 0xeb9f, true);
@@ -180,7 +199,8 @@ export function encodeBtf(btf: Btf, opts: EncodeOptions = {}): Uint8Array {
   dv.setUint32(12, typeLen, true);
   dv.setUint32(16, typeLen, true);
   dv.setUint32(20, strLen, true);
-  for (let i = 0; i < words; i++) dv.setUint32(HEADER_LEN + i * 4, w[i]!, true);
-  strings.write(out, HEADER_LEN + typeLen);
+  if (HOST_LE) out.set(new Uint8Array(w.buffer, 0, typeLen), HEADER_LEN);
+  else for (let i = 0; i < words; i++) dv.setUint32(HEADER_LEN + i * 4, w[i]!, true);
+  table.write(out, HEADER_LEN + typeLen);
   return out;
 }

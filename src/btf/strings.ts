@@ -105,13 +105,15 @@ export class StringWriter {
   constructor(
     private readonly start = 0,
     seed?: StringTable,
+    /** Index the seed's strings for deduplication (not needed when nothing will be added). */
+    indexSeed = true,
   ) {
     if (start !== 0) this.index.set('', 0);
     if (seed && seed.length > 0) {
       const b = seed.bytes;
       this.chunks.push(b);
       this.size = b.length;
-      let at = 0;
+      let at = indexSeed ? 0 : b.length;
       while (at < b.length) {
         let end = b.indexOf(0, at);
         if (end < 0) end = b.length;
@@ -124,7 +126,10 @@ export class StringWriter {
         this.size++;
       }
     }
-    if (start === 0) this.add('');
+    if (start === 0) {
+      if (seed && seed.bytes[0] === 0) this.index.set('', 0);
+      else this.add('');
+    }
   }
 
   add(s: string): number {

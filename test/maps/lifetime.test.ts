@@ -1,4 +1,5 @@
 // Ownership of map fds: pins, ids, fds from elsewhere, listing, and no fd left behind.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError, UsageError } from '../../src/errors.js';
@@ -166,5 +167,17 @@ describe('fd accounting', () => {
     const failed = catchError(() => BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1, flags: 'mmapable' }));
     expect(failed).toBeInstanceOf(BpfError);
     expect(openFdCount()).toBe(before);
+  });
+});
+
+describe('garbage-collection safety net', () => {
+  it('maps dropped without close() get their fds closed when collected', () => {
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/maps/fixtures/gc-child.ts'], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      encoding: 'utf8',
+    });
+    const { before, during, after } = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+    expect(during).toBe(before! + 20);
+    expect(after).toBe(before);
   });
 });

@@ -406,6 +406,21 @@ export class Btf {
     outer: for (let i = 0; i < n; i++) {
       const p = o[i]!;
       const off = w[p]! - start;
+      if (off < 0) {
+        // A split BTF's type named by a string of its base (module BTF shares base strings).
+        if (wantKind >= 0 && ((w[p + 1]! >>> 24) & 0x1f) !== wantKind) continue;
+        let full: string;
+        try {
+          full = this.strings.get(off + start);
+        } catch {
+          continue;
+        }
+        if (full === name || (essential && essentialName(full) === name)) {
+          out.push(first + i);
+          if (firstOnly) break;
+        }
+        continue;
+      }
       if (sb[off] !== c0) continue;
       if (wantKind >= 0 && ((w[p + 1]! >>> 24) & 0x1f) !== wantKind) continue;
       for (let k = 1; k < len; k++) if (sb[off + k] !== needle[k]) continue outer;

@@ -198,6 +198,33 @@ describe('split BTF', () => {
   });
 });
 
+describe('split BTF naming types with base strings', () => {
+  it('finds and decodes a split type whose name lives in the base string table', () => {
+    const base = Btf.parse(fixture('kinds.btf'));
+    const intOff = base.strings.offsetsOf('int')[0]!;
+    const int = base.requireType('int', 'int');
+    // [base.typeEnd] typedef <base's 'int' string> -> int ; [+1] typedef 'own' -> int
+    const words = [intOff, 8 << 24, int, base.strings.end, 8 << 24, int];
+    const strs = new TextEncoder().encode('own\0');
+    const b = new Uint8Array(24 + words.length * 4 + strs.length);
+    const dv = new DataView(b.buffer);
+    dv.setUint16(0, 0xeb9f, true);
+    dv.setUint8(2, 1);
+    dv.setUint32(4, 24, true);
+    dv.setUint32(12, words.length * 4, true);
+    dv.setUint32(16, words.length * 4, true);
+    dv.setUint32(20, strs.length, true);
+    words.forEach((v, i) => dv.setUint32(24 + i * 4, v, true));
+    b.set(strs, 24 + words.length * 4);
+    const split = Btf.parse(b, { base });
+    expect(split.type(base.typeEnd)).toEqual({ kind: 'typedef', name: 'int', type: int });
+    expect(split.typesByName('int')).toEqual([int, base.typeEnd]);
+    expect(split.typesByName('int', 'typedef')).toEqual([base.typeEnd]);
+    expect(split.typeByName('own')).toBe(base.typeEnd + 1);
+    expect(Buffer.compare(Buffer.from(split.encode()), Buffer.from(b))).toBe(0);
+  });
+});
+
 describe('readWholeFile', () => {
   it('reads sysfs files page by page into one buffer', () => {
     const a = readWholeFile(KERNEL_BTF_PATH);

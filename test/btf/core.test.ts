@@ -52,8 +52,8 @@ describe('CO-RE against the kernel, compared with libbpf', () => {
 
   it('relocates every program to the same bytes as libbpf', () => {
     const ours = relocateAll();
-    expect(ours.size).toBe(8);
-    expect(libbpf.size).toBe(8);
+    expect(ours.size).toBe(10);
+    expect(libbpf.size).toBe(10);
     for (const { name, insns } of ours.values()) expect(hex(insns), name).toBe(libbpf.get(name));
   });
 
@@ -75,17 +75,17 @@ describe('CO-RE against the kernel, compared with libbpf', () => {
     const skb = kernel.requireType('sk_buff', 'struct');
     const relos = ext.coreRelos.get('tsbpf/fieldinfo')!;
     const byKind = (kind: string, access: string) => r.compute(relos.find((x) => x.kind === kind && x.accessStr === access)!);
-    expect(byKind('field_byte_offset', '0:1').newValue).toBe(BigInt(kernel.memberOffset(skb, 'len')));
-    expect(byKind('field_byte_size', '0:1').newValue).toBe(4n);
-    expect(byKind('field_signed', '0:1').newValue).toBe(0n);
+    expect(byKind('field_byte_offset', '0:2').newValue).toBe(BigInt(kernel.memberOffset(skb, 'len')));
+    expect(byKind('field_byte_size', '0:2').newValue).toBe(4n);
+    expect(byKind('field_signed', '0:2').newValue).toBe(0n);
     // fclone: 2 bits at bit 1010 of a u8 -> byte 126, lshift 64-(1010+2-126*8)=60, rshift 62.
     const fclone = kernel.findMember(skb, 'fclone')!;
     expect(fclone.bitOffset).toBe(1010);
-    expect(byKind('field_byte_offset', '0:4').newValue).toBe(126n);
-    expect(byKind('field_byte_size', '0:4').newValue).toBe(1n);
-    expect(byKind('field_lshift_u64', '0:4').newValue).toBe(60n);
-    expect(byKind('field_rshift_u64', '0:4').newValue).toBe(62n);
-    expect(byKind('field_signed', '0:4').newValue).toBe(0n);
+    expect(byKind('field_byte_offset', '0:5').newValue).toBe(126n);
+    expect(byKind('field_byte_size', '0:5').newValue).toBe(1n);
+    expect(byKind('field_lshift_u64', '0:5').newValue).toBe(60n);
+    expect(byKind('field_rshift_u64', '0:5').newValue).toBe(62n);
+    expect(byKind('field_signed', '0:5').newValue).toBe(0n);
 
     const types = ext.coreRelos.get('tsbpf/types')!;
     const t = (kind: string, name: string) =>
@@ -126,6 +126,29 @@ describe('CO-RE against the kernel, compared with libbpf', () => {
       { code: 0x85, off: 0, imm: POISON_CALL_IMM },
       { code: 0x85, off: 0, imm: POISON_CALL_IMM },
     ]);
+  });
+
+  it('goes through anonymous members, root indices, arrays, and adjusts load sizes', () => {
+    const ours = relocateAll();
+    const cx = ours.get('tsbpf/complex')!.insns;
+    const skb = kernel.requireType('sk_buff', 'struct');
+    const nd = kernel.requireType('net_device', 'struct');
+    const task = kernel.requireType('task_struct', 'struct');
+    const r = new CoreRelocator(local, kernel);
+    const relos = ext.coreRelos.get('tsbpf/complex')!;
+    const value = (kind: string, access: string): bigint => r.compute(relos.find((x) => x.kind === kind && x.accessStr === access)!).newValue;
+    expect(kernel.findMember(skb, 'dev')!.path.length).toBeGreaterThan(1); // anonymous levels
+    expect(value('field_byte_offset', '0:0')).toBe(BigInt(kernel.memberOffset(skb, 'dev')));
+    expect(value('field_byte_offset', '1:1')).toBe(BigInt(kernel.sizeOf(task) + kernel.memberOffset(task, 'pid')));
+    expect(value('field_byte_size', '0:4')).toBe(16n);
+    expect(value('field_byte_offset', '0:0:2')).toBe(BigInt(kernel.memberOffset(nd, 'name') + 2));
+    expect(relos.some((x) => x.kind === 'type_size')).toBe(true);
+    expect(cx.length).toBeGreaterThan(0);
+    const mz = ours.get('tsbpf/memsz')!;
+    // flags: u64 locally, u32 in the kernel -> the DW load becomes a W load; pid: poisoned.
+    const flagsAt = ext.coreRelos.get('tsbpf/memsz')!.find((x) => x.accessStr === '0:0')!.insnIndex;
+    expect(insnAt(mz.insns, flagsAt)).toMatchObject({ code: 0x61, off: kernel.memberOffset(task, 'flags') });
+    expect(mz.outcomes).toContain('poisoned');
   });
 
   it('describes the local and target access', () => {

@@ -1,5 +1,5 @@
 // tsbpf obj inspect|load
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfObject } from '../../index.js';
 import { CoreRelocationError, CoreRelocator, loadKernelBtf, type Btf, type BtfKind } from '../../btf/index.js';
@@ -11,6 +11,14 @@ import { CliUsageError, NotFoundError } from '../errors.js';
 import { table } from '../output.js';
 import { parseSetting, settingValue } from '../refs.js';
 import { flagNames } from './map.js';
+
+function rmdirQuiet(d: string): void {
+  try {
+    rmdirSync(d);
+  } catch {
+    /* not empty (a by-name map pinned there), or gone */
+  }
+}
 
 const SHT: Record<number, string> = {
   0: 'NULL', 1: 'PROGBITS', 2: 'SYMTAB', 3: 'STRTAB', 4: 'RELA', 8: 'NOBITS', 9: 'REL',
@@ -299,9 +307,16 @@ const loadVerb: Verb = {
       for (const n of progNames) if (existsSync(progPath(n))) throw new CliUsageError(`${progPath(n)} already exists: unpin it (rm) or choose another --pin-dir`, this.usage);
       for (const m of obj.spec.maps.values())
         if (m.pinning !== 'by_name' && existsSync(mapPath(m.name))) throw new CliUsageError(`${mapPath(m.name)} already exists: unpin it (rm) or choose another --pin-dir`, this.usage);
+      const createdDirs = [dir, join(dir, 'progs'), join(dir, 'maps')].filter((d) => !existsSync(d));
       mkdirSync(join(dir, 'progs'), { recursive: true });
       mkdirSync(join(dir, 'maps'), { recursive: true });
-      obj.load(wanted.length ? { programs: wanted } : {});
+      try {
+        obj.load(wanted.length ? { programs: wanted } : {});
+      } catch (e) {
+        // Leave no empty directories behind a load the kernel refused.
+        for (const d of createdDirs.reverse()) rmdirQuiet(d);
+        throw e;
+      }
       const pinned: { kind: 'prog' | 'map'; name: string; id: number; path: string; type: string; reused?: boolean }[] = [];
       const made: string[] = [];
       try {

@@ -1,7 +1,10 @@
 // Netlink attach paths, tsbpf beside libbpf (bench/c/attach_bench.c), same veth, same run,
 // alternating rounds, medians. Run as root: npx tsx bench/attach.ts [iterations] [rounds]
 // XDP attach/detach cycles are dominated by the kernel's RCU grace periods (8–16 ms each),
-// so expect ~1.0x there; queries and tc operations show the loader's own overhead.
+// so expect ~1.0x there; queries and tc operations show the loader's own overhead. tsbpf does
+// more per call on purpose: a socket per call (no fd outlives it), tc.query/list resolve the
+// program's name (BPF_PROG_GET_FD_BY_ID + info), hookDestroy checks both directions before
+// deleting a qdisc it created. The machine is shared: compare ratios within one run only.
 // Rows for XDP bpf_links and tcx live in bench/link.ts.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -8,3 +8,4 @@ export * from './fixup.js';
 export * from './core.js';
 export * from './patch.js';
 export * from './kernel.js';
+export * from './maps.js';

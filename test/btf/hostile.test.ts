@@ -6,7 +6,8 @@ import { BtfError } from '../../src/errors.js';
 import { Btf } from '../../src/btf/btf.js';
 import { CoreRelocationError, CoreRelocator, typesAreCompat, typesMatch } from '../../src/btf/core.js';
 import { parseBtfExt } from '../../src/btf/ext.js';
-import { sanitizeBtf } from '../../src/btf/fixup.js';
+import { fixupExterns, sanitizeBtf } from '../../src/btf/fixup.js';
+import { btfMapDefinitions } from '../../src/btf/maps.js';
 import { applyCoreRelocation } from '../../src/btf/patch.js';
 import type { BtfType } from '../../src/btf/types.js';
 import { fixture } from './helpers.js';
@@ -224,6 +225,8 @@ function workout(btf: Btf, other: Btf): number {
   tryOp(() => btf.typeByName('task_struct'));
   tryOp(() => btf.typesByEssentialName('sk_buff'));
   tryOp(() => btf.validate());
+  tryOp(() => btfMapDefinitions(btf));
+  tryOp(() => fixupExterns(Btf.parse(btf.encode())));
   tryOp(() => Btf.parse(btf.encode()));
   tryOp(() => sanitizeBtf(btf, { float: false, enum64: false, datasec: false, func: false, typeTag: false, declTag: false }));
   return ops;
@@ -240,7 +243,7 @@ describe('fuzz', () => {
   afterAll(() => {
     Error.stackTraceLimit = limit;
   });
-  const sources = [fixture('kinds.btf'), fixture('core.btf')];
+  const sources = [fixture('kinds.btf'), fixture('core.btf'), fixture('maps.btf')];
   const clean = sources.map((s) => Btf.parse(s));
 
   it('mutated and truncated BTF: only BtfError, every operation', () => {
@@ -249,7 +252,7 @@ describe('fuzz', () => {
     let parsed = 0;
     let ops = 0;
     for (let i = 0; i < 20000; i++) {
-      const src = sources[i % 2]!;
+      const src = sources[i % 3]!;
       const bytes = mutate(src, r);
       cases++;
       let btf: Btf;
@@ -261,7 +264,7 @@ describe('fuzz', () => {
       }
       parsed++;
       try {
-        ops += workout(btf, clean[i % 2]!);
+        ops += workout(btf, clean[i % 3]!);
       } catch (e) {
         throw new Error(`case ${i}: non-BtfError ${String(e)}`);
       }

@@ -6,6 +6,8 @@ export const root = new URL('../../', import.meta.url).pathname;
 const tsx = `${root}node_modules/.bin/tsx`;
 
 export interface Run {
+  /** The pid of the process spawned (tsx, whose child runs the example). */
+  pid: number;
   status: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -14,8 +16,9 @@ export interface Run {
   json: () => Record<string, any>;
 }
 
-function result(status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string): Run {
+function result(pid: number, status: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string): Run {
   return {
+    pid,
     status,
     signal,
     stdout,
@@ -26,7 +29,7 @@ function result(status: number | null, signal: NodeJS.Signals | null, stdout: st
 
 export function runExample(name: string, args: string[] = [], timeout = 60_000): Run {
   const r = spawnSync(tsx, [`examples/${name}.ts`, ...args], { cwd: root, encoding: 'utf8', timeout });
-  return result(r.status, r.signal, r.stdout, r.stderr);
+  return result(r.pid, r.status, r.signal, r.stdout, r.stderr);
 }
 
 /** Starts an example, sends it `signal` once its stdout matches `when`, and waits for it. */
@@ -48,7 +51,7 @@ export function interruptExample(name: string, args: string[], when: RegExp, sig
     p.on('error', reject);
     p.on('exit', (code, sig) => {
       clearTimeout(timer);
-      resolve(result(code, sig, out, err));
+      resolve(result(p.pid ?? 0, code, sig, out, err));
     });
   });
 }

@@ -3,6 +3,7 @@
 // program type gets, so EINVAL alone proves nothing: it is confirmed by a cheap probe (tcx) or
 // the kernel release (XDP), once per process. No silent fallback to netlink or legacy tc: that
 // would change who owns the hook and how long it lives.
+import { ERRNO } from '../errno-names.js';
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { BpfError, NotSupportedError, errnoName } from '../errors.js';
@@ -10,18 +11,7 @@ import { PROG_QUERY_ATTR, bpf_attach_type, bpf_cmd } from '../syscall/abi/bpf.js
 import { Attr } from '../syscall/attr.js';
 import { bpfRaw } from '../syscall/libc.js';
 
-export const EPERM = 1;
-export const ENOENT = 2;
-export const EBADF = 9;
-export const EBUSY = 16;
-export const EEXIST = 17;
-export const ENODEV = 19;
-export const EINVAL = 22;
-export const ENOSPC = 28;
-export const ERANGE = 34;
-export const ENOLINK = 67;
-export const EOPNOTSUPP = 95;
-export const ESTALE = 116;
+export const { EPERM, ENOENT, EBADF, EBUSY, EEXIST, ENODEV, EINVAL, ENOSPC, ERANGE, ENOLINK, EOPNOTSUPP, ESTALE } = ERRNO;
 
 export type LinkFeature = 'xdp' | 'tcx';
 

@@ -2,13 +2,14 @@
 // key/value types, func_info and line_info. Like libbpf, the first attempt has no log; only a
 // failure pays for a second load that captures the kernel's BTF verifier log.
 import { BpfError } from '../errors.js';
+import { ERRNO } from '../errno-names.js';
 import { BTF_LOAD_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { commandName } from '../syscall/bpf.js';
 import { FdOwner } from '../syscall/fd.js';
 import { bpfRaw, stableBuffer } from '../syscall/libc.js';
 
-const ENOSPC = 28;
+const { ENOSPC } = ERRNO;
 const MAX_LOG = 16 * 1024 * 1024;
 
 export class BtfHandle {

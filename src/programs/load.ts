@@ -2,6 +2,7 @@
 // without a log, and only on failure a second one with a log buffer that grows until the whole
 // log fits, so the error names the instruction the verifier refused.
 import { BpfError, UsageError, VerifierError, errnoName } from '../errors.js';
+import { ERRNO } from '../errno-names.js';
 import {
   BPF_LOG_LEVEL1,
   BPF_OBJ_NAME_LEN,
@@ -13,11 +14,7 @@ import { cString } from '../syscall/bpf.js';
 import { bpfRaw, stableBuffer } from '../syscall/libc.js';
 import { attachTypeNames, attachTypeValue, progTypeNames, progTypeValue } from '../sysinfo/names.js';
 
-const EPERM = 1;
-const EAGAIN = 11;
-const EINVAL = 22;
-const E2BIG = 7;
-const ENOSPC = 28;
+const { EPERM, EAGAIN, EINVAL, E2BIG, ENOSPC } = ERRNO;
 
 const BPF_INSN_SIZE = 8;
 /** The kernel's BPF_COMPLEXITY_LIMIT_INSNS: no program can have more instructions. */

@@ -1,11 +1,11 @@
 // BPF_PROG_TEST_RUN: runs a loaded program on a buffer inside the kernel, no device needed.
+import { ERRNO } from '../errno-names.js';
 import { BpfError, UsageError, errnoName } from '../errors.js';
 import { BPF_F_TEST_RUN_ON_CPU, TEST_RUN_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { bpfRaw, stableBuffer } from '../syscall/libc.js';
 
-const EAGAIN = 11;
-const ENOSPC = 28;
+const { EAGAIN, ENOSPC } = ERRNO;
 
 /** Room for what a program may add in front of (bpf_xdp_adjust_head: XDP_PACKET_HEADROOM)
  * or behind the packet, so the usual rewrites fit the first output buffer. */

@@ -31,7 +31,7 @@ describe('npm run demo', () => {
     expect(out.dropped).toBeGreaterThan(0);
     // Each connection is at least SYN, ACK and FIN from the namespace side.
     expect(out.packets.tcp).toBeGreaterThanOrEqual(3 * out.sent.tcpConnections);
-    expect(out.bytes.icmp).toBe(out.packets.icmp * 98); // 84-byte IP packets in 14-byte frames
+    expect(out.bytes.icmp).toBe(out.packets.icmp! * 98); // 84-byte IP packets in 14-byte frames
     expect(out.packets.ipv6).toBe(0);
     expect(leftovers()).toEqual(before);
   });

@@ -352,6 +352,8 @@ export class BpfObject {
         ...(btf ? { btf } : {}),
         ...(attachBtfId !== undefined ? { attachBtfId } : {}),
       });
+      prog.section = p.sectionName;
+      prog.functionName = p.name;
       this.#programs.set(p.name, prog);
     } catch (e) {
       if (e instanceof TsbpfError) e.message = `program '${p.name}' (section '${p.sectionName}'): ${e.message}`;

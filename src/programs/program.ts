@@ -19,6 +19,11 @@ export class BpfProgram {
   readonly name: string;
   /** The verifier log of a load that asked for one with `logLevel`. */
   readonly verifierLog?: string;
+  /** The expected attach type it was loaded with (lowercase, e.g. 'xdp', 'tcx_ingress'), if any. */
+  readonly expectedAttachType?: string;
+  /** For programs from an object file: the ELF section and the C function name. */
+  section?: string;
+  functionName?: string;
 
   private constructor(fd: number, type: string, name: string, verifierLog?: string) {
     // A leaked program fd costs kernel memory, not behaviour (attachments hold their own
@@ -36,7 +41,10 @@ export class BpfProgram {
    */
   static load(opts: ProgramLoadOptions): BpfProgram {
     const { fd, log, typeValue, name } = loadProgram(opts);
-    return new BpfProgram(fd, progTypeName(typeValue), name, log);
+    const prog = new BpfProgram(fd, progTypeName(typeValue), name, log);
+    if (opts.expectedAttachType !== undefined)
+      (prog as { expectedAttachType?: string }).expectedAttachType = opts.expectedAttachType.toLowerCase().replace(/^bpf_/, '');
+    return prog;
   }
 
   /** Wraps a program fd someone else opened. The fd is duplicated: the caller still owns

@@ -227,6 +227,14 @@ describe('errors and choices', () => {
     expect(obj.program('custom').type).toBe('raw_tracepoint');
   });
 
+  it('programs know their section, type, attach type and C name', () => {
+    using obj = BpfObject.open(`${FIX}calls.o`).load();
+    const p = obj.program('tcx_calls');
+    expect([p.section, p.type, p.expectedAttachType, p.functionName]).toEqual(['tc', 'sched_cls', undefined, 'tcx_calls']);
+    const x = obj.program('xdp_first');
+    expect([x.section, x.type, x.expectedAttachType]).toEqual(['xdp', 'xdp', 'xdp']);
+  });
+
   it('loads only the chosen programs', () => {
     using obj = BpfObject.open(`${FIX}calls.o`).load({ programs: ['xdp_second'] });
     expect(obj.programs.map((p) => p.name)).toEqual(['xdp_second']);

@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BatchCursor, BpfMap } from '../src/maps/index.js';
+import { Attr, MAP_ELEM_ATTR, bpfRaw, bpf_cmd, stableBuffer } from '../src/syscall/index.js';
 
 interface Figure {
   map: string;
@@ -162,7 +163,23 @@ function tsSide(): { run(map: string, op: string): Figure; close(): void } {
     return N;
   };
 
+  // The floor: bpf(2) through koffi with a prepared attr and nothing else — what any
+  // JavaScript caller pays before the map layer does anything.
+  const rawLookup: Op = (m) => {
+    const k = stableBuffer(4);
+    const kd = new DataView(k.buffer, k.byteOffset, 4);
+    const v = stableBuffer(8);
+    const attr = new Attr(MAP_ELEM_ATTR).set('map_fd', m.fd).setPointer('key', k).setPointer('value', v);
+    const addr = attr.address;
+    for (let i = 0; i < N; i++) {
+      kd.setUint32(0, i, true);
+      if (bpfRaw(bpf_cmd.BPF_MAP_LOOKUP_ELEM, addr, attr.size) < 0) throw new Error(`lookup ${i} missed`);
+    }
+    return N;
+  };
+
   const ops: Record<string, Op> = {
+    'lookup (raw bpfRaw)': rawLookup,
     update,
     lookup: lookupInto,
     'lookup (copy)': lookupCopy,
@@ -202,11 +219,13 @@ function tsSide(): { run(map: string, op: string): Figure; close(): void } {
 
 // ---- side by side ----
 
-/** [map, tsbpf op, C op]: 'lookup (copy)' is compared with C's lookup. */
+/** [map, tsbpf op, C op]: 'lookup' is lookupInto (no allocation); 'lookup (copy)' returns a
+ * new buffer; 'lookup (raw bpfRaw)' is the koffi floor without the map layer. */
 const PLAN: [string, string, string][] = [
   ['hash', 'update', 'update'],
   ['hash', 'lookup', 'lookup'],
   ['hash', 'lookup (copy)', 'lookup'],
+  ['hash', 'lookup (raw bpfRaw)', 'lookup'],
   ['hash', 'delete', 'delete'],
   ['hash', 'iterate', 'iterate'],
   ['hash', 'iterate (no dedupe)', 'iterate'],

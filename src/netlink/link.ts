@@ -5,6 +5,9 @@ import { IFINFOMSG, IFNAMSIZ, ifla, ifla_xdp, rtext, rtm, sock, xdp_attached } f
 import { NetlinkRequestError } from './errors.js';
 import { type Attrs, type Message, payloadAttrs } from './message.js';
 import { type NetlinkSocket, newDump, newRequest, withSocket } from './socket.js';
+import { ERRNO } from '../errno-names.js';
+
+const { ENODEV, ENOENT } = ERRNO;
 
 export type XdpMode = 'skb' | 'drv' | 'hw';
 export type XdpAttached = 'none' | XdpMode | 'multi';
@@ -26,8 +29,6 @@ export interface InterfaceInfo {
   xdp: XdpState;
 }
 
-const ENODEV = 19;
-const ENOENT = 2;
 
 const attachedNames: Record<number, XdpAttached> = {
   [xdp_attached.XDP_ATTACHED_NONE]: 'none',

@@ -6,13 +6,13 @@ import { sysRecv, sysSend, sysSetsockopt, sysSocket } from '../syscall/socket.js
 import { netlink, nlm_f, rtmName, sock } from './abi.js';
 import { NetlinkRequestError } from './errors.js';
 import { type Message, MessageBuilder, parseAck, parseMessages, NetlinkProtocolError } from './message.js';
+import { ERRNO } from '../errno-names.js';
+
+const { ENOBUFS, EAGAIN, EINTR } = ERRNO;
 
 /** How long to wait for the kernel before giving up (it answers within microseconds). */
 const RECEIVE_TIMEOUT_S = 10;
 const RECV_SIZE = 1 << 16;
-const ENOBUFS = 105;
-const EAGAIN = 11;
-const EINTR = 4;
 
 let seqBase = (Date.now() & 0x7fff) << 16;
 

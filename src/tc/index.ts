@@ -18,6 +18,9 @@ import {
   requireProgramType,
 } from '../netlink/programs.js';
 import { type NetlinkSocket, newDump, newRequest, withSocket } from '../netlink/socket.js';
+import { ERRNO } from '../errno-names.js';
+
+const { EEXIST, ENOENT, EINVAL } = ERRNO;
 
 export type { ProgramRef } from '../netlink/programs.js';
 
@@ -81,9 +84,6 @@ export interface TcFilter extends TcFilterId {
   tag?: string;
 }
 
-const EEXIST = 17;
-const ENOENT = 2;
-const EINVAL = 22;
 
 const PROTOCOLS: Record<string, number> = {
   all: eth_p.ETH_P_ALL,

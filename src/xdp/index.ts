@@ -16,6 +16,9 @@ import {
   xdpLinksOn,
 } from '../netlink/programs.js';
 import { type NetlinkSocket, newRequest, withSocket } from '../netlink/socket.js';
+import { ERRNO } from '../errno-names.js';
+
+const { EBUSY, EEXIST, EOPNOTSUPP, EINVAL } = ERRNO;
 
 export type { XdpMode, XdpState, XdpAttached } from '../netlink/link.js';
 export type { ProgramRef } from '../netlink/programs.js';
@@ -51,10 +54,6 @@ const MODE_FLAG: Record<XdpMode, number> = {
 };
 const MODES: readonly XdpMode[] = ['skb', 'drv', 'hw'];
 
-const EBUSY = 16;
-const EEXIST = 17;
-const EOPNOTSUPP = 95;
-const EINVAL = 22;
 
 function checkMode(mode: unknown): asserts mode is XdpMode | undefined {
   if (mode !== undefined && !MODES.includes(mode as XdpMode))

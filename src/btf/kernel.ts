@@ -7,6 +7,19 @@ export const KERNEL_BTF_PATH = '/sys/kernel/btf/vmlinux';
 
 const cache = new Map<string, Btf>();
 
+/** Returns a file's bytes; they must stay valid while the Btf parsed from them is in use. */
+export type BtfFileReader = (path: string) => Uint8Array;
+let reader: BtfFileReader = (path) => readWholeFile(path);
+
+/**
+ * Lets a layer with system access supply kernel BTF bytes, e.g. an mmap(2) of the file
+ * through src/syscall (6.16+ kernels allow it): no page-sized read(2) loop, and the type
+ * section is then parsed in place. `undefined` restores plain reads. Affects later loads only.
+ */
+export function setKernelBtfReader(read: BtfFileReader | undefined): void {
+  reader = read ?? ((path) => readWholeFile(path));
+}
+
 /**
  * Reads a whole file. sysfs hands out BTF a page per read(2); one buffer sized from fstat
  * and positioned reads avoid readFileSync's extra copies.
@@ -47,7 +60,7 @@ export function readWholeFile(path: string): Uint8Array {
 export function loadKernelBtf(path = KERNEL_BTF_PATH): Btf {
   let btf = cache.get(path);
   if (!btf) {
-    btf = Btf.parse(readWholeFile(path));
+    btf = Btf.parse(reader(path));
     cache.set(path, btf);
   }
   return btf;
@@ -59,7 +72,7 @@ export function loadKernelModuleBtf(module: string): Btf {
   const path = `/sys/kernel/btf/${module}`;
   let btf = cache.get(path);
   if (!btf) {
-    btf = Btf.parse(readWholeFile(path), { base: loadKernelBtf() });
+    btf = Btf.parse(reader(path), { base: loadKernelBtf() });
     cache.set(path, btf);
   }
   return btf;

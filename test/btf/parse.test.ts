@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BtfError } from '../../src/errors.js';
 import { Btf, essentialName } from '../../src/btf/btf.js';
-import { loadKernelBtf, KERNEL_BTF_PATH, readWholeFile } from '../../src/btf/kernel.js';
+import { loadKernelBtf, KERNEL_BTF_PATH, readWholeFile, setKernelBtfReader } from '../../src/btf/kernel.js';
 import type { BtfComposite, BtfDatasec, BtfEnum, BtfEnum64, BtfFunc, BtfInt, BtfVar } from '../../src/btf/types.js';
 import { bpftoolDump, fixture, FIXTURES, formatLikeBpftool } from './helpers.js';
 
@@ -90,6 +90,23 @@ describe('kernel BTF', () => {
 
   it('is loaded once per process', () => {
     expect(loadKernelBtf()).toBe(vmlinux);
+  });
+
+  it('takes its bytes from a reader a system layer may install (e.g. mmap)', () => {
+    const asked: string[] = [];
+    setKernelBtfReader((path) => {
+      asked.push(path);
+      return fixture('kinds.btf');
+    });
+    try {
+      const btf = loadKernelBtf('/fake/btf/path');
+      expect(asked).toEqual(['/fake/btf/path']);
+      expect(btf.typeByName('all', 'struct')).toBeDefined();
+      expect(loadKernelBtf('/fake/btf/path')).toBe(btf);
+      expect(asked.length).toBe(1);
+    } finally {
+      setKernelBtfReader(undefined);
+    }
   });
 
   it('decodes the kernel kinds ENUM64 and kind_flag TYPE_TAG', () => {

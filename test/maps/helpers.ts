@@ -1,6 +1,20 @@
 // A minimal program for prog_array entries, loaded straight through the syscall layer so the
 // map tests do not depend on src/programs.
-import { Attr, PROG_LOAD_ATTR, TEST_RUN_ATTR, bpfCall, bpf_cmd, bpf_func_id, bpf_prog_type, cString, stableBuffer } from '../../src/syscall/index.js';
+import {
+  Attr,
+  BTF_LOAD_ATTR,
+  PROG_LOAD_ATTR,
+  SYS,
+  TEST_RUN_ATTR,
+  addressOf,
+  bpfCall,
+  bpf_cmd,
+  bpf_func_id,
+  bpf_prog_type,
+  cString,
+  rawSyscall,
+  stableBuffer,
+} from '../../src/syscall/index.js';
 
 /** `r0 = ret; exit` as a program of `type` (socket_filter by default); returns its fd. */
 export function loadReturnProgram(ret = 0, type: number = bpf_prog_type.BPF_PROG_TYPE_SOCKET_FILTER): number {
@@ -65,4 +79,65 @@ export function testRun(progFd: number, repeat = 1): void {
   const data = stableBuffer(64);
   const attr = new Attr(TEST_RUN_ATTR).set('prog_fd', progFd).setPointer('data_in', data).set('data_size_in', 64).set('repeat', repeat);
   bpfCall(bpf_cmd.BPF_PROG_TEST_RUN, attr, 'test run');
+}
+
+/**
+ * Loads a tiny BTF blob (encoded by hand, independent of src/btf) describing:
+ *   [1] int (4 bytes, signed)
+ *   [2] struct bpf_spin_lock { int val; }
+ *   [3] struct locked { struct bpf_spin_lock lock; int cnt; }   (8 bytes)
+ *   [4] struct counter { int cnt; int pad; }                     (8 bytes)
+ * Returns the BTF fd.
+ */
+export function loadTestBtf(): number {
+  const strings = ['', 'int', 'bpf_spin_lock', 'val', 'locked', 'lock', 'cnt', 'counter', 'pad'];
+  const off: Record<string, number> = {};
+  let strLen = 0;
+  for (const s of strings) {
+    off[s] = strLen;
+    strLen += Buffer.byteLength(s) + 1;
+  }
+  const types: number[] = [];
+  const KIND_INT = 1;
+  const KIND_STRUCT = 4;
+  // [1] int: name, info, size, then encoding (signed) | offset 0 | 32 bits
+  types.push(off.int!, KIND_INT << 24, 4, (1 << 24) | 32);
+  // [2] struct bpf_spin_lock { int val; }
+  types.push(off.bpf_spin_lock!, (KIND_STRUCT << 24) | 1, 4, off.val!, 1, 0);
+  // [3] struct locked { struct bpf_spin_lock lock; int cnt; }
+  types.push(off.locked!, (KIND_STRUCT << 24) | 2, 8, off.lock!, 2, 0, off.cnt!, 1, 32);
+  // [4] struct counter { int cnt; int pad; }
+  types.push(off.counter!, (KIND_STRUCT << 24) | 2, 8, off.cnt!, 1, 0, off.pad!, 1, 32);
+  const typeLen = types.length * 4;
+  const blob = stableBuffer(24 + typeLen + strLen);
+  blob.writeUInt16LE(0xeb9f, 0);
+  blob[2] = 1; // version
+  blob[3] = 0; // flags
+  blob.writeUInt32LE(24, 4); // hdr_len
+  blob.writeUInt32LE(0, 8); // type_off
+  blob.writeUInt32LE(typeLen, 12);
+  blob.writeUInt32LE(typeLen, 16); // str_off
+  blob.writeUInt32LE(strLen, 20);
+  types.forEach((w, i) => blob.writeUInt32LE(w >>> 0, 24 + i * 4));
+  let p = 24 + typeLen;
+  for (const s of strings) {
+    blob.write(s, p);
+    p += Buffer.byteLength(s) + 1;
+  }
+  const attr = new Attr(BTF_LOAD_ATTR).setPointer('btf', blob).set('btf_size', blob.length);
+  return bpfCall(bpf_cmd.BPF_BTF_LOAD, attr, 'test BTF');
+}
+
+/** A UDP socket bound to 127.0.0.1 (made with raw syscalls); returns its fd. */
+export function boundUdpSocket(): number {
+  const AF_INET = 2;
+  const SOCK_DGRAM = 2;
+  const fd = rawSyscall(SYS.socket, AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) throw new Error(`socket: ${-fd}`);
+  const sin = stableBuffer(16); // struct sockaddr_in, port 0 = any
+  sin.writeUInt16LE(AF_INET, 0);
+  sin.set([127, 0, 0, 1], 4);
+  const r = rawSyscall(SYS.bind, fd, addressOf(sin), 16);
+  if (r < 0) throw new Error(`bind: ${-r}`);
+  return fd;
 }

@@ -1,12 +1,12 @@
 // Every map type of the kernel's enum: created, written and read back, or the exact error the
 // kernel gives where a type needs something user space cannot hand it here.
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError, UsageError } from '../../src/errors.js';
 import { BpfMap, MAP_TYPES, lpmKey, possibleCpus, readU32, readU64, u32, u64 } from '../../src/maps/index.js';
-import { closeFd } from '../../src/syscall/index.js';
+import { closeFd, rawSyscall } from '../../src/syscall/index.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
-import { loadReturnProgram } from './helpers.js';
+import { boundUdpSocket, loadReturnProgram, loadTestBtf } from './helpers.js';
 
 guardFdLeaks();
 
@@ -280,6 +280,98 @@ describe('storage maps', () => {
     expectBpfError(() => m.update(u64(1), u64(1)), 'ENOENT', /attached to/);
     using p = BpfMap.create({ type: 'percpu_cgroup_storage', keySize: 8, valueSize: 8 });
     expect(p.lookup(u64(1))).toBeUndefined();
+  });
+
+  describe('local storage, keyed by an fd of its owner', () => {
+    let btf = -1;
+    beforeAll(() => {
+      btf = loadTestBtf();
+    });
+    afterAll(() => {
+      closeFd(btf);
+    });
+    // Type 1 is int, type 4 is an 8-byte struct (see loadTestBtf).
+    const storage = <T extends 'sk_storage' | 'inode_storage' | 'task_storage' | 'cgrp_storage'>(type: T) =>
+      BpfMap.create({ type, valueSize: 8, flags: 'no_prealloc', btf: { fd: btf, keyTypeId: 1, valueTypeId: 4 } });
+
+    it('task_storage: a pidfd of this process', () => {
+      using m = storage('task_storage');
+      const pidfd = rawSyscall(434 /* pidfd_open */, process.pid, 0);
+      expect(pidfd).toBeGreaterThan(0);
+      try {
+        expect(m.lookup(u32(pidfd))).toBeUndefined();
+        m.update(u32(pidfd), u64(77));
+        expect(readU64(m.lookup(u32(pidfd))!)).toBe(77n);
+        expect(m.info()).toMatchObject({ type: 'task_storage', btfKeyTypeId: 1, btfValueTypeId: 4 });
+        expect(m.info().btfId).toBeGreaterThan(0);
+        expect(m.delete(u32(pidfd))).toBe(true);
+        expect(m.lookup(u32(pidfd))).toBeUndefined();
+      } finally {
+        closeFd(pidfd);
+      }
+    });
+
+    it('inode_storage: a file fd', () => {
+      using m = storage('inode_storage');
+      const f = openSync('/proc/self/exe', 'r');
+      try {
+        m.update(u32(f), u64(5));
+        expect(readU64(m.lookup(u32(f))!)).toBe(5n);
+      } finally {
+        closeSync(f);
+      }
+    });
+
+    it('cgrp_storage: a cgroup v2 directory fd', () => {
+      using m = storage('cgrp_storage');
+      const v2 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
+      expect(v2, 'a cgroup2 mount').toBeDefined();
+      const cg = openSync(v2!, 'r');
+      try {
+        m.update(u32(cg), u64(6));
+        expect(readU64(m.lookup(u32(cg))!)).toBe(6n);
+      } finally {
+        closeSync(cg);
+      }
+    });
+
+    it('sk_storage: a socket fd', () => {
+      using m = storage('sk_storage');
+      const sock = boundUdpSocket();
+      try {
+        m.update(u32(sock), u64(7));
+        expect(readU64(m.lookup(u32(sock))!)).toBe(7n);
+        // A non-socket fd.
+        expectBpfError(() => m.update(u32(btf), u64(1)), 'ENOTSOCK');
+      } finally {
+        closeFd(sock);
+      }
+    });
+
+    it("'lock' reads and writes a value holding a bpf_spin_lock under the lock", () => {
+      // Type 3 is struct { struct bpf_spin_lock lock; int cnt; }.
+      using m = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 4, btf: { fd: btf, keyTypeId: 1, valueTypeId: 3 } });
+      m.update(u32(1), Uint8Array.of(0, 0, 0, 0, 42, 0, 0, 0), 'lock');
+      m.update(u32(1), Uint8Array.of(0, 0, 0, 0, 43, 0, 0, 0), ['exist', 'lock']);
+      const v = m.lookup(u32(1), 'lock')!;
+      expect(readU32(v, 4)).toBe(43);
+    });
+  });
+
+  it('sockmap and sockhash hold bound UDP sockets; lookups return the socket cookie', () => {
+    using map = BpfMap.create({ type: 'sockmap', valueSize: 8, maxEntries: 2 });
+    using hash = BpfMap.create({ type: 'sockhash', keySize: 4, valueSize: 8, maxEntries: 2 });
+    const sock = boundUdpSocket();
+    try {
+      map.update(u32(0), sock);
+      hash.update(u32(9), sock);
+      const cookie = readU64(map.lookup(u32(0))!);
+      expect(cookie).toBeGreaterThan(0n);
+      expect(readU64(hash.lookup(u32(9))!)).toBe(cookie);
+      expect(map.delete(u32(0))).toBe(true);
+    } finally {
+      closeFd(sock);
+    }
   });
 
   for (const type of ['sk_storage', 'inode_storage', 'task_storage', 'cgrp_storage'] as const) {

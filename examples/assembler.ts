@@ -16,7 +16,7 @@ import { fail, onExit, parseArgs, requireRoot } from './lib/testbed.js';
 const XDP_DROP = 1;
 const XDP_PASS = 2;
 const opts = parseArgs('assembler', { 'drop-ethertype': 0x88b5 });
-requireRoot('assembler');
+requireRoot('assembler', 'CAP_BPF to load and test-run programs');
 const dropType = opts['drop-ethertype'];
 if (dropType > 0xffff) fail('assembler', '--drop-ethertype must fit in 16 bits');
 

@@ -18,7 +18,7 @@ import { BpfObject, readU32, readU64Number } from '../src/index.js';
 import { onExit, parseArgs, requireRoot } from './lib/testbed.js';
 
 parseArgs('core', {});
-requireRoot('core');
+requireRoot('core', 'CAP_BPF and CAP_PERFMON to load a tracing program');
 const here = dirname(fileURLToPath(import.meta.url));
 const FIELDS = ['pid', 'tgid', 'comm', 'real_parent'] as const;
 
@@ -30,7 +30,7 @@ obj = BpfObject.open(join(here, 'bpf', 'core_task.o'));
 // The layout clang compiled for: the program's own idea of task_struct.
 const btf = obj.btf!;
 const localId = btf.typeByName('task_struct', 'struct')!;
-const compiled = { size: btf.sizeOf(localId), ...Object.fromEntries(FIELDS.map((f) => [f, btf.memberOffset(localId, f)])) };
+const compiled = { size: btf.sizeOf(localId), ...Object.fromEntries(FIELDS.map((f) => [f, btf.memberOffset(localId, f)])) } as Record<'size' | (typeof FIELDS)[number], number>;
 console.log(`compiled for:   task_struct of ${compiled.size} bytes, ${FIELDS.map((f) => `${f} at ${compiled[f]}`).join(', ')}`);
 
 obj.load(); // CO-RE relocations happen here, against the running kernel's BTF

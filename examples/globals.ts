@@ -16,7 +16,7 @@ import { fail, onExit, parseArgs, requireRoot, sleep } from './lib/testbed.js';
 
 const ACTIONS: Record<string, number> = { drop: 1, pass: 2, tx: 3 }; // XDP_DROP, XDP_PASS, XDP_TX
 const opts = parseArgs('globals', { seconds: 4, action: 'drop' });
-requireRoot('globals');
+requireRoot('globals', 'CAP_BPF to load and test-run programs');
 if (opts.seconds < 2) fail('globals', '--seconds must be at least 2 (the limit changes halfway)');
 const action = ACTIONS[opts.action];
 if (action === undefined) fail('globals', `--action must be one of ${Object.keys(ACTIONS).join(', ')}`);

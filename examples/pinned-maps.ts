@@ -19,7 +19,7 @@ import { BpfObject, readU64Number, u32, u64 } from '../src/index.js';
 import { fail, onExit, parseArgs, requireRoot, sleep } from './lib/testbed.js';
 
 const opts = parseArgs('pinned-maps', { seconds: 3 });
-requireRoot('pinned-maps');
+requireRoot('pinned-maps', 'CAP_BPF to load programs and pin maps on /sys/fs/bpf');
 if (opts.seconds < 1) fail('pinned-maps', '--seconds must be at least 1');
 const here = dirname(fileURLToPath(import.meta.url));
 const objectPath = join(here, 'bpf', 'pinned_counter.o');

@@ -40,9 +40,11 @@ export function fail(example: string, message: string): never {
   process.exit(2);
 }
 
-export function requireRoot(example: string): void {
-  if (process.getuid?.() !== 0)
-    fail(example, 'needs root (CAP_BPF and CAP_NET_ADMIN to load and attach, CAP_SYS_ADMIN for the network namespace): sudo npx tsx examples/' + example + '.ts');
+export function requireRoot(
+  example: string,
+  why = 'CAP_BPF and CAP_NET_ADMIN to load and attach, CAP_SYS_ADMIN for the network namespace',
+): void {
+  if (process.getuid?.() !== 0) fail(example, `needs root (${why}): sudo npx tsx examples/${example}.ts`);
 }
 
 /**

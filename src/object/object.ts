@@ -76,7 +76,10 @@ export class BpfObject {
     let name = opts.name;
     if (typeof pathOrBytes === 'string') {
       try {
-        bytes = readFileSync(pathOrBytes);
+        // A plain Uint8Array view: the parsers then see one array shape (Buffer is a subclass),
+        // which keeps their hot reads monomorphic.
+        const buf = readFileSync(pathOrBytes);
+        bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
       } catch (e) {
         throw new UsageError(`cannot read BPF object ${pathOrBytes}: ${(e as Error).message}`);
       }

@@ -1,0 +1,49 @@
+/* Baseline for bench/object.ts: libbpf opening (and optionally loading) an object file.
+ * usage: object_open FILE ITERATIONS [load]   prints {"open_us": x, "load_us": y} */
+#include <bpf/libbpf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list args) { return 0; }
+
+static double now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) return 2;
+	int n = atoi(argv[2]);
+	int load = argc > 3 && !strcmp(argv[3], "load");
+	libbpf_set_print(quiet);
+	/* warm-up: page cache, libbpf's lazily read kernel BTF */
+	struct bpf_object *o = bpf_object__open_file(argv[1], NULL);
+	if (!o) return 1;
+	if (load && bpf_object__load(o)) return 1;
+	bpf_object__close(o);
+
+	double t0 = now_us();
+	for (int i = 0; i < n; i++) {
+		o = bpf_object__open_file(argv[1], NULL);
+		if (!o) return 1;
+		bpf_object__close(o);
+	}
+	double open_us = (now_us() - t0) / n;
+	double load_us = 0;
+	if (load) {
+		t0 = now_us();
+		for (int i = 0; i < n; i++) {
+			o = bpf_object__open_file(argv[1], NULL);
+			if (!o || bpf_object__load(o)) return 1;
+			bpf_object__close(o);
+		}
+		load_us = (now_us() - t0) / n;
+	}
+	printf("{\"open_us\": %.2f, \"load_us\": %.2f}\n", open_us, load_us);
+	return 0;
+}

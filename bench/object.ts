@@ -1,0 +1,61 @@
+// Opening (and loading) an object file: tsbpf's BpfObject beside libbpf's bpf_object__open
+// (bench/c/object_open.c), same files, same run, alternating rounds.
+// Run: npx tsx bench/object.ts [iterations] [rounds]
+// "open" is pure parsing (ELF, BTF with fixups, .BTF.ext, programs, maps) — no syscalls.
+// "open+load" adds BTF load, map creation and the verifier, which dominate.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BpfObject } from '../src/index.js';
+
+const iterations = Number(process.argv[2] ?? 200);
+const rounds = Number(process.argv[3] ?? 3);
+const files = [
+  '/usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o',
+  '/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o',
+  new URL('../examples/bpf/xdp_stats.o', import.meta.url).pathname,
+];
+
+const dir = mkdtempSync(join(tmpdir(), 'tsbpf-object-bench-'));
+const bin = join(dir, 'object_open');
+execFileSync('gcc', ['-O2', '-o', bin, new URL('./c/object_open.c', import.meta.url).pathname, '-lbpf'], { stdio: 'inherit' });
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function tsbpf(path: string, n: number, load: boolean): number {
+  // Read once like libbpf's page-cache-warm open; BpfObject.open(path) would read each time too.
+  const bytes = new Uint8Array(readFileSync(path));
+  const once = () => {
+    const o = BpfObject.open(path);
+    if (load) o.load();
+    o.close();
+  };
+  for (let i = 0; i < Math.min(50, n); i++) once(); // warm-up: JIT, kernel BTF cache
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) once();
+  void bytes;
+  return Number(process.hrtime.bigint() - t0) / 1e3 / n;
+}
+
+console.log(`object open: ${iterations} iterations x ${rounds} rounds, median per operation`);
+console.log('file                   | op        |   tsbpf µs |  libbpf µs | tsbpf/libbpf');
+try {
+  for (const file of files) {
+    for (const load of [false, true]) {
+      const n = load ? Math.max(5, Math.floor(iterations / 20)) : iterations;
+      const ts: number[] = [];
+      const c: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const out = JSON.parse(execFileSync(bin, [file, String(n), ...(load ? ['load'] : [])], { encoding: 'utf8' })) as { open_us: number; load_us: number };
+        c.push(load ? out.load_us : out.open_us);
+        ts.push(tsbpf(file, n, load));
+      }
+      const [t, l] = [median(ts), median(c)];
+      const name = file.split('/').pop()!.padEnd(22);
+      console.log(`${name} | ${(load ? 'open+load' : 'open').padEnd(9)} | ${t.toFixed(1).padStart(10)} | ${l.toFixed(1).padStart(10)} | ${(t / l).toFixed(2)}x`);
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -73,7 +73,11 @@ let hook: tc.TcHook | undefined;
 const sockets: UdpCounter[] = [];
 const cleanup = onExit(() => {
   // Our own clsact qdisc on our own veth: destroying the hook removes our filter and the qdisc.
-  if (hook) tc.hookDestroy(hook);
+  try {
+    if (hook) tc.hookDestroy(hook);
+  } catch (e) {
+    console.error(`tc-rewrite: removing the tc hook failed (${String(e)}); deleting the namespace removes it anyway`);
+  }
   obj?.close();
   for (const s of sockets) s.close();
   bed.destroy();

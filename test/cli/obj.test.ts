@@ -11,38 +11,38 @@ const coreTypes = (): string[] =>
   new ElfFile(readFileSync(CORE_O)).sections.filter((s) => s.name.startsWith('tsbpf/')).flatMap((s) => ['--type', `${s.name}=kprobe`]);
 
 describe('tsbpf help and usage errors', () => {
-  it('prints help for tsbpf, an object and a verb; exits 2 on bad usage', () => {
-    const top = tsbpf('--help');
+  it('prints help for tsbpf, an object and a verb; exits 2 on bad usage', async () => {
+    const top = (await tsbpf('--help'));
     expect(top.code).toBe(0);
     for (const g of ['obj', 'prog', 'map', 'link', 'xdp', 'tc', 'tcx']) expect(top.stdout).toMatch(new RegExp(`^  ${g} `, 'm'));
     expect(top.stdout).toContain('Exit codes');
 
-    const group = tsbpf('map', '--help');
+    const group = (await tsbpf('map', '--help'));
     expect(group.code).toBe(0);
     for (const v of ['list', 'show', 'dump', 'lookup', 'update', 'delete']) expect(group.stdout).toContain(`tsbpf map ${v}`);
 
-    const verb = tsbpf('tcx', 'attach', '--help');
+    const verb = (await tsbpf('tcx', 'attach', '--help'));
     expect(verb.code).toBe(0);
     expect(verb.stdout).toMatch(/^usage: tsbpf tcx attach IFACE ingress\|egress FILE\|PIN\|ID --pin PATH/m);
 
-    const none = tsbpf();
+    const none = (await tsbpf());
     expect(none.code).toBe(2);
 
-    const unknownVerb = tsbpf('prog', 'frobnicate');
+    const unknownVerb = (await tsbpf('prog', 'frobnicate'));
     expect(unknownVerb.code).toBe(2);
     expect(unknownVerb.stderr).toContain("unknown verb 'prog frobnicate'");
 
-    const unknownOpt = tsbpf('prog', 'list', '--bogus', '--json');
+    const unknownOpt = (await tsbpf('prog', 'list', '--bogus', '--json'));
     expect(unknownOpt.code).toBe(2);
     expect(unknownOpt.error()).toMatchObject({ name: 'UsageError', exitCode: 2, message: 'unknown option --bogus' });
   });
 });
 
 describe('tsbpf obj inspect', () => {
-  it('describes xdp_stats.o: sections, program, maps with BTF types, globals, BTF summary', () => {
+  it('describes xdp_stats.o: sections, program, maps with BTF types, globals, BTF summary', async () => {
     const file = `${ROOT}/examples/bpf/xdp_stats.o`;
     const elf = new ElfFile(readFileSync(file));
-    const r = tsbpf('obj', 'inspect', file, '--json');
+    const r = (await tsbpf('obj', 'inspect', file, '--json'));
     expect(r.code).toBe(0);
     const j = r.json();
     expect(j).toMatchObject({ name: 'xdp_stats', license: 'GPL' });
@@ -67,14 +67,14 @@ describe('tsbpf obj inspect', () => {
     expect(j.btf.byKind.struct).toBeGreaterThanOrEqual(1);
     expect(j.core).toEqual([]);
 
-    const human = tsbpf('obj', 'inspect', file);
+    const human = (await tsbpf('obj', 'inspect', file));
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^xdp_stats\s+xdp\s+xdp\s+xdp\s+110\s+110\s+yes$/m);
     expect(human.stdout).toMatch(/^stats\s+percpu_array\s+__u32 \(4\)\s+struct counters \(16\)\s+6/m);
   });
 
-  it('shows global values decoded through BTF (ints, arrays, strings, custom sections)', () => {
-    const j = tsbpf('obj', 'inspect', fixture('globals.o'), '--json').json();
+  it('shows global values decoded through BTF (ints, arrays, strings, custom sections)', async () => {
+    const j = (await tsbpf('obj', 'inspect', fixture('globals.o'), '--json')).json();
     const g = Object.fromEntries(j.globals.map((v: any) => [v.name, v]));
     expect(g.cfg_mode).toMatchObject({ constant: true, value: 1, size: 4 });
     expect(g.cfg_limit).toMatchObject({ constant: true, value: 1000, size: 8 });
@@ -85,9 +85,9 @@ describe('tsbpf obj inspect', () => {
     expect(g.hidden_count).toMatchObject({ global: false });
   });
 
-  it('lists subprograms and computes CO-RE relocations against the running kernel', () => {
+  it('lists subprograms and computes CO-RE relocations against the running kernel', async () => {
     const kernel = loadKernelBtf();
-    const calls = tsbpf('obj', 'inspect', fixture('calls.o'), '--json').json();
+    const calls = (await tsbpf('obj', 'inspect', fixture('calls.o'), '--json')).json();
     expect(calls.subprograms.map((s: any) => s.name).sort()).toEqual(['global_fn', 'leaf', 'loop_cb', 'middle']);
     const first = calls.programs.find((p: any) => p.name === 'xdp_first');
     expect(first.linkedInsns).toBeGreaterThan(first.insns);
@@ -99,7 +99,7 @@ describe('tsbpf obj inspect', () => {
     expect(calls.core[0].target).toContain('struct __sk_buff.len');
 
     const types = coreTypes();
-    const core = tsbpf('obj', 'inspect', CORE_O, ...types, '--json').json();
+    const core = (await tsbpf('obj', 'inspect', CORE_O, ...types, '--json')).json();
     expect(core.core).toHaveLength(core.btf.coreRelos);
     const pid = kernel.memberOffset(kernel.typeByName('task_struct', 'struct')!, 'pid');
     const loads = core.core.filter((c: any) => c.program === 'loads');
@@ -112,25 +112,25 @@ describe('tsbpf obj inspect', () => {
       ['field_byte_offset', 'ok'],
     ]);
     expect(missing[0].value).toBe('1 -> 0');
-    const human = tsbpf('obj', 'inspect', CORE_O, ...types);
+    const human = (await tsbpf('obj', 'inspect', CORE_O, ...types));
     expect(human.stdout).toContain('CO-RE relocations against this kernel:');
     expect(human.stdout).toMatch(/^missing\s+2\s+field_byte_offset\s+.*gone_field.*poison/m);
   });
 
-  it('exit codes: 3 for a missing file, 5 for a file that is not a usable object', () => {
-    const missing = tsbpf('obj', 'inspect', '/nonexistent/x.o', '--json');
+  it('exit codes: 3 for a missing file, 5 for a file that is not a usable object', async () => {
+    const missing = (await tsbpf('obj', 'inspect', '/nonexistent/x.o', '--json'));
     expect(missing.code).toBe(3);
     expect(missing.error()).toMatchObject({ exitCode: 3, message: '/nonexistent/x.o: no such file' });
 
-    const notElf = tsbpf('obj', 'inspect', `${ROOT}/package.json`);
+    const notElf = (await tsbpf('obj', 'inspect', `${ROOT}/package.json`));
     expect(notElf.code).toBe(5);
     expect(notElf.stderr).toContain('not an ELF file');
 
-    const untyped = tsbpf('obj', 'inspect', CORE_O);
+    const untyped = (await tsbpf('obj', 'inspect', CORE_O));
     expect(untyped.code).toBe(5);
     expect(untyped.stderr).toContain('--type NAME=TYPE');
 
-    const badType = tsbpf('obj', 'inspect', CORE_O, '--type', 'loads=nonsense');
+    const badType = (await tsbpf('obj', 'inspect', CORE_O, '--type', 'loads=nonsense'));
     expect(badType.code).toBe(2);
     expect(badType.stderr).toContain("'nonsense' is not a program type");
   });

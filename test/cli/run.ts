@@ -1,7 +1,7 @@
 // Spawns the CLI the way a user does (`node bin/tsbpf.mjs …` from the repository root) and
 // bpftool for cross-checks. Each spawn of the TypeScript sources costs about half a second,
 // so suites group their assertions around few calls.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,34 +19,38 @@ export interface CliResult {
   error(): { name: string; message: string; exitCode: number; code?: string; errno?: number; command?: string; extack?: string; verifierSummary?: string; verifierLog?: string };
 }
 
-export function tsbpf(...args: string[]): CliResult {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'tsbpf.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw r.error;
-  const res: CliResult = {
-    code: r.status ?? -1,
-    stdout: r.stdout,
-    stderr: r.stderr,
-    json() {
-      try {
-        return JSON.parse(r.stdout);
-      } catch {
-        throw new Error(`tsbpf ${args.join(' ')}: stdout is not JSON (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
-      }
-    },
-    error() {
-      try {
-        return JSON.parse(r.stderr).error;
-      } catch {
-        throw new Error(`tsbpf ${args.join(' ')}: stderr is not a JSON error (exit ${r.status}):\n${r.stderr}`);
-      }
-    },
-  };
-  return res;
+/** Runs the CLI asynchronously, so the test worker's event loop stays responsive. */
+export function tsbpf(...args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [join(ROOT, 'bin', 'tsbpf.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      if (err && typeof err.code !== 'number') return reject(err);
+      resolve({
+        code,
+        stdout,
+        stderr,
+        json() {
+          try {
+            return JSON.parse(stdout);
+          } catch {
+            throw new Error(`tsbpf ${args.join(' ')}: stdout is not JSON (exit ${code}):\n${stdout}\n${stderr}`);
+          }
+        },
+        error() {
+          try {
+            return JSON.parse(stderr).error;
+          } catch {
+            throw new Error(`tsbpf ${args.join(' ')}: stderr is not a JSON error (exit ${code}):\n${stderr}`);
+          }
+        },
+      });
+    });
+  });
 }
 
 /** Runs and requires exit 0, with the output in the failure message. */
-export function ok(...args: string[]): CliResult {
-  const r = tsbpf(...args);
+export async function ok(...args: string[]): Promise<CliResult> {
+  const r = await tsbpf(...args);
   if (r.code !== 0) throw new Error(`tsbpf ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
   return r;
 }

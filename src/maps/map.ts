@@ -885,6 +885,8 @@ export class BpfMap<T extends MapType = MapType> {
         return `${t} elements exist only for cgroups a program using the map is attached to`;
       if (errno === EINVAL && (t === 'devmap' || t === 'devmap_hash'))
         return 'the ifindex is not a network device in this namespace, or the program fd is not an XDP program for devmaps';
+      if (errno === EINVAL && t === 'struct_ops')
+        return 'a struct_ops value registers the ops: every function pointer must hold a loaded struct_ops program fd for this struct';
       if (errno === EINVAL && t === 'stack_trace') return 'stack_trace maps are filled by bpf_get_stackid() in programs; user space can read and delete';
       if (errno === EBADF && (tr.fdValue || tr.fdToId || t === 'cpumap')) return `the value must be the open fd of ${fdKind}`;
       if (errno === EINVAL && (tr.fdValue || tr.fdToId))

@@ -6,6 +6,7 @@ import { BpfError, UsageError } from '../../src/errors.js';
 import { BpfMap, MAP_TYPES, lpmKey, possibleCpus, readU32, readU64, u32, u64 } from '../../src/maps/index.js';
 import { closeFd, rawSyscall } from '../../src/syscall/index.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
+import { findNamed } from '../helpers/kernel-btf-dump.js';
 import { boundUdpSocket, loadReturnProgram, loadTestBtf } from './helpers.js';
 
 guardFdLeaks();
@@ -383,6 +384,22 @@ describe('storage maps', () => {
 
   it('struct_ops: needs the vmlinux value type id (checked before the syscall)', () => {
     expect(() => BpfMap.create({ type: 'struct_ops', valueSize: 8, maxEntries: 1 })).toThrow(UsageError);
+  });
+
+  it('struct_ops: created from the kernel type; its value is the kernel struct', () => {
+    const t = findNamed('STRUCT', 'bpf_struct_ops_tcp_congestion_ops');
+    expect(t, 'vmlinux BTF has bpf_struct_ops_tcp_congestion_ops').toBeDefined();
+    const btf = loadTestBtf(); // the kernel wants some BTF fd alongside the vmlinux type id
+    try {
+      using m = BpfMap.create({ type: 'struct_ops', valueSize: t!.size!, maxEntries: 1, btf: { fd: btf, vmlinuxValueTypeId: t!.id } });
+      expect(m.info()).toMatchObject({ type: 'struct_ops', keySize: 4, valueSize: t!.size, btfVmlinuxValueTypeId: t!.id });
+      // Not registered yet: the value reads back as zeros.
+      expect(m.lookup(u32(0))).toEqual(new Uint8Array(t!.size!));
+      // Registering needs struct_ops programs in the function pointers.
+      expectBpfError(() => m.update(u32(0), new Uint8Array(t!.size!)), 'EINVAL', /loaded struct_ops program/);
+    } finally {
+      closeFd(btf);
+    }
   });
 });
 

@@ -128,16 +128,43 @@ export function loadTestBtf(): number {
   return bpfCall(bpf_cmd.BPF_BTF_LOAD, attr, 'test BTF');
 }
 
-/** A UDP socket bound to 127.0.0.1 (made with raw syscalls); returns its fd. */
-export function boundUdpSocket(): number {
+/** A UDP socket bound to 127.0.0.1 (made with raw syscalls, SO_REUSEPORT if asked); returns its fd. */
+export function boundUdpSocket(reusePort = false): number {
   const AF_INET = 2;
   const SOCK_DGRAM = 2;
+  const SOL_SOCKET = 1;
+  const SO_REUSEPORT = 15;
   const fd = rawSyscall(SYS.socket, AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) throw new Error(`socket: ${-fd}`);
+  if (reusePort) {
+    const one = stableBuffer(4);
+    one.writeUInt32LE(1, 0);
+    const r = rawSyscall(SYS.setsockopt, fd, SOL_SOCKET, SO_REUSEPORT, addressOf(one), 4);
+    if (r < 0) throw new Error(`setsockopt: ${-r}`);
+  }
   const sin = stableBuffer(16); // struct sockaddr_in, port 0 = any
   sin.writeUInt16LE(AF_INET, 0);
   sin.set([127, 0, 0, 1], 4);
   const r = rawSyscall(SYS.bind, fd, addressOf(sin), 16);
   if (r < 0) throw new Error(`bind: ${-r}`);
+  return fd;
+}
+
+/** A BPF-output software perf event on CPU 0 (perf_event_open), for perf_event_array slots. */
+export function bpfOutputPerfEvent(): number {
+  const PERF_TYPE_SOFTWARE = 1;
+  const PERF_COUNT_SW_BPF_OUTPUT = 10;
+  const PERF_SAMPLE_RAW = 1 << 10;
+  const PERF_FLAG_FD_CLOEXEC = 8;
+  const NR_PERF_EVENT_OPEN = 298;
+  const attr = stableBuffer(128); // struct perf_event_attr (PERF_ATTR_SIZE_VER7 = 128)
+  attr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0); // type
+  attr.writeUInt32LE(128, 4); // size
+  attr.writeUInt32LE(PERF_COUNT_SW_BPF_OUTPUT, 8); // config
+  attr.writeUInt32LE(1, 16); // sample_period
+  attr.writeUInt32LE(PERF_SAMPLE_RAW, 24); // sample_type
+  // pid = -1 (any task), cpu = 0, group_fd = -1: int arguments, so the low 32 bits suffice.
+  const fd = rawSyscall(NR_PERF_EVENT_OPEN, addressOf(attr), 0xffffffff, 0, 0xffffffff, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) throw new Error(`perf_event_open: errno ${-fd}`);
   return fd;
 }

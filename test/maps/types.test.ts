@@ -7,7 +7,7 @@ import { BpfMap, MAP_TYPES, lpmKey, possibleCpus, readU32, readU64, u32, u64 } f
 import { closeFd, rawSyscall } from '../../src/syscall/index.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
 import { findNamed } from '../helpers/kernel-btf-dump.js';
-import { boundUdpSocket, loadReturnProgram, loadTestBtf } from './helpers.js';
+import { boundUdpSocket, bpfOutputPerfEvent, loadReturnProgram, loadTestBtf } from './helpers.js';
 
 guardFdLeaks();
 
@@ -144,6 +144,15 @@ describe('array-like maps', () => {
     expectBpfError(() => m.update(u32(0), m), 'EBADF', /perf event/);
     expectBpfError(() => m.lookup(u32(0)), 'ENOTSUPP', /cannot be read from user space/);
     expect(m.delete(u32(0))).toBe(false);
+    const ev = bpfOutputPerfEvent();
+    try {
+      m.update(u32(0), ev);
+      // The slot is filled: deleting it now finds something.
+      expect(m.delete(u32(0))).toBe(true);
+      expect(m.delete(u32(0))).toBe(false);
+    } finally {
+      closeFd(ev);
+    }
   });
 
   it('cgroup_array: takes a cgroup directory fd; not readable from user space', () => {
@@ -215,6 +224,21 @@ describe('device and socket maps', () => {
     expectBpfError(() => m.update(u32(0), m), 'ENOTSOCK', /fd of an AF_XDP socket/);
     expectBpfError(() => m.update(u32(0), 0x7ffffff0), 'EBADF');
     expectBpfError(() => m.lookup(u32(0)), 'EOPNOTSUPP', /cannot be read from user space/);
+  });
+
+  it('reuseport_sockarray: holds SO_REUSEPORT sockets; lookups return the socket cookie', () => {
+    using m = BpfMap.create({ type: 'reuseport_sockarray', valueSize: 8, maxEntries: 2 });
+    const plain = boundUdpSocket();
+    const sock = boundUdpSocket(true);
+    try {
+      expectBpfError(() => m.update(u32(0), plain), 'EINVAL');
+      m.update(u32(1), sock);
+      expect(readU64(m.lookup(u32(1))!)).toBeGreaterThan(0n);
+      expect(m.lookup(u32(0))).toBeUndefined();
+    } finally {
+      closeFd(sock);
+      closeFd(plain);
+    }
   });
 
   for (const type of ['sockmap', 'sockhash', 'reuseport_sockarray'] as const) {

@@ -699,6 +699,12 @@ export class BpfMap<T extends MapType = MapType> {
         this.#valueView.setUint32(0, n >>> 0, true);
         this.#valueView.setUint32(4, Math.floor(n / 2 ** 32), true);
       } else throw new UsageError(`${this.#describe()}: a number value needs valueSize 4 or 8 (it is ${size}); pass bytes`);
+      if (this.#traits.perCpu) {
+        // The same number for every CPU: zero slot 0's padding, then copy slot 0 along.
+        const buf = this.#value;
+        buf.fill(0, size, this.#stride);
+        for (let i = 1; i < this.#cpus; i++) buf.copyWithin(i * this.#stride, 0, this.#stride);
+      }
       return;
     }
     throw new UsageError(
@@ -770,9 +776,9 @@ export class BpfMap<T extends MapType = MapType> {
     // Hash maps keep a u32 bucket index in the token; arrays keep the last key.
     const tokenSize = Math.max(this.keySize, 4);
     if (!cursor._in || cursor._in.length < tokenSize) {
+      if (cursor._started) throw new UsageError('this BatchCursor is in the middle of a walk of a map with smaller keys');
       cursor._in = stableBuffer(tokenSize);
       cursor._out = stableBuffer(tokenSize);
-      if (cursor._started) throw new UsageError('this BatchCursor belongs to a map with smaller keys');
     }
     const f = elemFlags(flags);
     const a = this.#batchAttr()

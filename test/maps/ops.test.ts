@@ -175,6 +175,15 @@ describe('element operations', () => {
     expect(m.lookup(u32(2))).toEqual(Array.from({ length: n }, () => Uint8Array.of(7, 0, 0, 0)));
   });
 
+  it('a number for a per-CPU map is written to every CPU', () => {
+    using m = BpfMap.create({ type: 'percpu_array', valueSize: 4, maxEntries: 2 });
+    const n = possibleCpus();
+    // Leave different bytes in every slot of the scratch buffer first.
+    m.update(u32(0), Array.from({ length: n }, (_, i) => u32(0xaa00 + i)));
+    m.update(u32(1), 0x1234);
+    expect(m.lookup(u32(1))).toEqual(Array.from({ length: n }, () => u32(0x1234)));
+  });
+
   it('lookupAndDelete removes and returns', () => {
     using m = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 8 });
     m.update(u32(5), u64(55));

@@ -2,6 +2,7 @@
 import { listInterfaces, listLinks, xdp, type BpfProgram, type InterfaceInfo, type XdpMode } from '../../index.js';
 import { type Verb, flag, positionals, str } from '../command.js';
 import { CliUsageError } from '../errors.js';
+import { BpfError } from '../../errors.js';
 import { table } from '../output.js';
 import { openProgram, parseRef } from '../refs.js';
 import { programNameOf } from './names.js';
@@ -60,11 +61,18 @@ const attach: Verb = {
           link.close();
         }
       }
-      const a = xdp.attach(dev.index, source.prog, {
-        ...(m ? { mode: m } : {}),
-        ...(replace ? { replace } : {}),
-        ...(flag(args, 'force') ? { force: true } : {}),
-      });
+      let a: xdp.XdpAttachment;
+      try {
+        a = xdp.attach(dev.index, source.prog, {
+          ...(m ? { mode: m } : {}),
+          ...(replace ? { replace } : {}),
+          ...(flag(args, 'force') ? { force: true } : {}),
+        });
+      } catch (e) {
+        // The library's advice names its options; say what they are called here.
+        if (e instanceof BpfError && e.code === 'EBUSY') e.message += ' (on the command line: --replace ID, --force, or tsbpf xdp detach / tsbpf link detach first)';
+        throw e;
+      }
       const data = { ifindex: a.ifindex, ifname: dev.name, mode: a.mode, progId: a.progId, ...(replace ? { replaced: replace.info().id } : {}) };
       return { data, human: () => `attached prog ${a.progId} to ${dev.name} (${a.mode} mode)${replace ? `, replacing prog ${data.replaced}` : ''}` };
     } finally {
@@ -96,7 +104,15 @@ const detach: Verb = {
     try {
       const before = xdp.query(dev.index);
       const modes = m ? [m] : MODES.filter((x) => idIn(before, x) !== 0);
-      xdp.detach(dev.index, { ...(m ? { mode: m } : {}), ...(expected ? { expected } : {}) });
+      try {
+        xdp.detach(dev.index, { ...(m ? { mode: m } : {}), ...(expected ? { expected } : {}) });
+      } catch (e) {
+        if (e instanceof BpfError && e.code === 'EBUSY') {
+          const link = listLinks().find((l) => l.type === 'xdp' && (l as { ifindex: number }).ifindex === dev.index);
+          if (link) e.message += ` (on the command line: tsbpf link detach ${link.id})`;
+        }
+        throw e;
+      }
       const after = xdp.query(dev.index);
       const detached = modes.filter((x) => idIn(before, x) !== 0 && idIn(after, x) === 0).map((x) => ({ mode: x, progId: idIn(before, x) }));
       return {

@@ -1,7 +1,7 @@
 // `.kconfig` and `.ksyms` externs (libbpf's bpf_object__collect_externs): each undefined
-// global symbol is matched to its BTF VAR or FUNC; kconfig values get offsets in the
-// `.kconfig` map, and the BTF is rewritten the way the kernel will accept it.
-import type { Btf, BtfDatasec, BtfFuncProto } from '../btf/index.js';
+// global symbol is matched to its BTF VAR or FUNC; src/btf lays out `.kconfig` and rewrites
+// the BTF the way the kernel will accept it (fixupExterns).
+import { fixupExterns, type Btf, type BtfDatasec } from '../btf/index.js';
 import { ElfError } from '../errors.js';
 import { type ElfFile, SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_NOTYPE } from './reader.js';
 import type { ExternSpec, KconfigType } from './spec.js';
@@ -34,15 +34,6 @@ function datasecs(btf: Btf): { id: number; sec: BtfDatasec }[] {
     if (t.kind === 'datasec') out.push({ id, sec: t });
   }
   return out;
-}
-
-function firstInt32(btf: Btf): number {
-  for (let id = btf.firstTypeId; id < btf.typeEnd; id++) {
-    if (btf.kindOf(id) !== 'int') continue;
-    const t = btf.type(id);
-    if (t.kind === 'int' && t.bits === 32) return id;
-  }
-  return 0;
 }
 
 interface Pending {
@@ -97,61 +88,21 @@ export function collectExterns(elf: ElfFile, btf: Btf): Map<string, ExternSpec> 
     }
     return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   });
+  // The BTF-level rewrite (kconfig layout, ksym slots) is src/btf's; it lays .kconfig out in
+  // the same order as above, which is libbpf's.
+  const layout = fixupExterns(btf);
+  const offsets = new Map(layout.kconfig.map((k) => [k.name, k.offset]));
   const out = new Map<string, ExternSpec>();
-  let off = 0;
   for (const p of pending) {
     let kconfig: ExternSpec['kconfig'];
     if (p.kc) {
-      const at = Math.ceil(off / p.kc.align) * p.kc.align;
-      off = at + p.kc.size;
-      kconfig = { ...p.kc, offset: at };
+      const offset = offsets.get(p.name);
+      if (offset === undefined) throw new ElfError(`kconfig extern '${p.name}' is not in the .kconfig DATASEC`, '.kconfig');
+      kconfig = { ...p.kc, offset };
     }
     out.set(p.name, { name: p.name, kind: p.kind, weak: p.weak, btfId: p.btfId, isFunction: p.isFunction, typeId: p.typeId, kconfig });
   }
-  rewriteExternBtf(btf, secs, out, off);
+  for (const k of layout.ksyms)
+    if (!out.has(k.name)) throw new ElfError(`.ksyms names '${k.name}', which is not an extern symbol`, '.ksyms');
   return out;
-}
-
-/**
- * The kernel refuses extern VARs and FUNCs in DATASECs: libbpf turns kconfig VARs into
- * allocated ones at their map offsets, and ksyms into 4-byte int VARs (FUNCs are replaced by
- * a `dummy_ksym` VAR). The same here, so the object's BTF loads as libbpf's would.
- */
-function rewriteExternBtf(btf: Btf, secs: { id: number; sec: BtfDatasec }[], externs: Map<string, ExternSpec>, kconfigSize: number): void {
-  const ksyms = secs.find((s) => s.sec.name === '.ksyms');
-  if (ksyms) {
-    const int32 = firstInt32(btf);
-    const hasFunc = ksyms.sec.vars.some((v) => btf.kindOf(v.type) === 'func');
-    const dummy = hasFunc ? btf.add({ kind: 'var', name: 'dummy_ksym', type: int32, linkage: 'global' }) : 0;
-    const vars = ksyms.sec.vars.map((v, i) => {
-      const vt = btf.type(v.type);
-      if (!externs.has(vt.name)) throw new ElfError(`.ksyms names '${vt.name}', which is not an extern symbol`, '.ksyms');
-      let type = v.type;
-      if (vt.kind === 'func') {
-        const proto = btf.type(vt.type);
-        if (proto.kind === 'func_proto' && proto.params.some((p) => p.type !== 0 && p.name === '')) {
-          const fixed: BtfFuncProto = { ...proto, params: proto.params.map((p) => (p.type !== 0 && p.name === '' ? { ...p, name: 'dummy_ksym' } : p)) };
-          btf.replace(vt.type, fixed);
-        }
-        btf.replace(v.type, { ...vt, linkage: 'global' });
-        type = dummy;
-      } else if (vt.kind === 'var') {
-        btf.replace(v.type, { ...vt, linkage: 'global', type: int32 });
-      }
-      return { type, offset: i * 4, size: 4 };
-    });
-    btf.replace(ksyms.id, { ...ksyms.sec, size: vars.length * 4, vars });
-  }
-  const kconfig = secs.find((s) => s.sec.name === '.kconfig');
-  if (kconfig) {
-    const vars = kconfig.sec.vars.map((v) => {
-      const vt = btf.type(v.type);
-      const e = externs.get(vt.name);
-      if (!e?.kconfig) throw new ElfError(`.kconfig names '${vt.name}', which is not a kconfig extern`, '.kconfig');
-      if (vt.kind === 'var') btf.replace(v.type, { ...vt, linkage: 'global' });
-      return { ...v, offset: e.kconfig.offset };
-    });
-    vars.sort((a, b) => a.offset - b.offset);
-    btf.replace(kconfig.id, { ...kconfig.sec, size: kconfigSize, vars });
-  }
 }

@@ -1,6 +1,6 @@
 // Map definitions: BTF-defined maps in `.maps` (libbpf's parse_btf_map_def), legacy
 // `struct bpf_map_def` records in `maps`, and declarative initial values from `.rel.maps`.
-import type { Btf, BtfComposite, BtfDatasec } from '../btf/index.js';
+import { parseBtfMapDef, type Btf, type BtfDatasec, type BtfMapDef } from '../btf/index.js';
 import { ElfError } from '../errors.js';
 import { bpf_map_type } from '../syscall/abi/enums.js';
 import { mapTypeName, type MapType } from './names.js';
@@ -29,108 +29,36 @@ function isMapInMap(type: number | undefined): boolean {
   return type === bpf_map_type.BPF_MAP_TYPE_ARRAY_OF_MAPS || type === bpf_map_type.BPF_MAP_TYPE_HASH_OF_MAPS;
 }
 
-/** `__uint(name, N)` is `int (*name)[N]`: the number is the array's length. */
-function fieldInt(btf: Btf, map: string, field: string, typeId: number): number {
-  const t = btf.resolved(typeId);
-  if (t.kind !== 'ptr') throw new ElfError(`map '${map}': field '${field}' should be a pointer to an array (__uint), not ${t.kind}`, '.maps');
-  const arr = btf.type(t.type);
-  if (arr.kind !== 'array') throw new ElfError(`map '${map}': field '${field}' should point to an array (__uint), not ${arr.kind}`, '.maps');
-  return arr.nelems;
+/**
+ * A map definition as src/btf parses it (libbpf's `__uint`/`__type`/`__array` shapes), checked
+ * for what only a loader cares about: `values` belongs to map-in-map and prog array maps.
+ */
+function parseMapDef(btf: Btf, map: string, defTypeId: number, inner: boolean): MapDef {
+  return fromBtf(parseBtfMapDef(btf, defTypeId, map, inner), map);
 }
 
-/** `map_extra` may also be `__ulong(name, N)`: an enum with one value N. */
-function fieldLong(btf: Btf, map: string, field: string, typeId: number): bigint {
-  const t = btf.resolved(typeId);
-  if (t.kind === 'ptr') return BigInt(fieldInt(btf, map, field, typeId));
-  if ((t.kind === 'enum' || t.kind === 'enum64') && t.values.length === 1) {
-    const v = t.values[0]!.value;
-    return BigInt.asUintN(64, BigInt(v));
+function fromBtf(d: BtfMapDef, map: string): MapDef {
+  if (d.values) {
+    const mim = isMapInMap(d.type);
+    const progArray = d.type === bpf_map_type.BPF_MAP_TYPE_PROG_ARRAY;
+    if (!mim && !progArray) throw new ElfError(`map '${map}': 'values' is only for map-in-map and prog array maps`, '.maps');
+    if (progArray && d.values.kind !== 'programs') throw new ElfError(`map '${map}': prog array 'values' should point to functions`, '.maps');
+    if (mim && d.values.kind !== 'maps') throw new ElfError(`map '${map}': map-in-map 'values' should point to an inner map definition`, '.maps');
   }
-  throw new ElfError(`map '${map}': field '${field}' should be __uint or __ulong, not ${t.kind}`, '.maps');
-}
-
-function pointee(btf: Btf, map: string, field: string, typeId: number): { type: number; size: number } {
-  const t = btf.type(typeId);
-  if (t.kind !== 'ptr') throw new ElfError(`map '${map}': '${field}' should be a pointer (__type), not ${t.kind}`, '.maps');
-  return { type: t.type, size: btf.sizeOf(t.type) };
-}
-
-function setSize(map: string, what: string, old: number | undefined, size: number): number {
-  if (old !== undefined && old !== size) throw new ElfError(`map '${map}': conflicting ${what} ${old} != ${size}`, '.maps');
-  return size;
-}
-
-function parseMapDef(btf: Btf, map: string, def: BtfComposite, inner: boolean): MapDef {
-  const d: MapDef = { maxEntries: 0, flags: 0, numaNode: 0, mapExtra: 0n, pinning: 0, hasValues: false };
-  def.members.forEach((m, i) => {
-    switch (m.name) {
-      case 'type':
-        d.type = fieldInt(btf, map, m.name, m.type);
-        break;
-      case 'max_entries':
-        d.maxEntries = fieldInt(btf, map, m.name, m.type);
-        break;
-      case 'map_flags':
-        d.flags = fieldInt(btf, map, m.name, m.type);
-        break;
-      case 'numa_node':
-        d.numaNode = fieldInt(btf, map, m.name, m.type);
-        break;
-      case 'key_size':
-        d.keySize = setSize(map, 'key size', d.keySize, fieldInt(btf, map, m.name, m.type));
-        break;
-      case 'value_size':
-        d.valueSize = setSize(map, 'value size', d.valueSize, fieldInt(btf, map, m.name, m.type));
-        break;
-      case 'key': {
-        const p = pointee(btf, map, m.name, m.type);
-        d.keySize = setSize(map, 'key size', d.keySize, p.size);
-        d.keyType = p.type;
-        break;
-      }
-      case 'value': {
-        const p = pointee(btf, map, m.name, m.type);
-        d.valueSize = setSize(map, 'value size', d.valueSize, p.size);
-        d.valueType = p.type;
-        break;
-      }
-      case 'values': {
-        if (inner) throw new ElfError(`map '${map}': inner maps cannot have inner maps of their own`, '.maps');
-        if (i !== def.members.length - 1) throw new ElfError(`map '${map}': 'values' must be the last field`, '.maps');
-        const mim = isMapInMap(d.type);
-        const progArray = d.type === bpf_map_type.BPF_MAP_TYPE_PROG_ARRAY;
-        if (!mim && !progArray) throw new ElfError(`map '${map}': 'values' is only for map-in-map and prog array maps`, '.maps');
-        d.valueSize = setSize(map, 'value size', d.valueSize, 4);
-        const arr = btf.type(m.type);
-        if (arr.kind !== 'array' || arr.nelems !== 0)
-          throw new ElfError(`map '${map}': 'values' should be a zero-length array (__array)`, '.maps');
-        const ptr = btf.resolved(arr.type);
-        if (ptr.kind !== 'ptr') throw new ElfError(`map '${map}': 'values' elements should be pointers, not ${ptr.kind}`, '.maps');
-        const target = btf.resolved(ptr.type);
-        d.hasValues = true;
-        if (progArray) {
-          if (target.kind !== 'func_proto') throw new ElfError(`map '${map}': prog array 'values' should point to functions, not ${target.kind}`, '.maps');
-          break;
-        }
-        if (target.kind !== 'struct') throw new ElfError(`map '${map}': inner map definition should be a struct, not ${target.kind}`, '.maps');
-        d.inner = parseMapDef(btf, `${map}.inner`, target, true);
-        break;
-      }
-      case 'pinning': {
-        if (inner) throw new ElfError(`map '${map}': inner maps cannot be pinned`, '.maps');
-        const v = fieldInt(btf, map, m.name, m.type);
-        if (v !== 0 && v !== 1) throw new ElfError(`map '${map}': pinning ${v} is neither LIBBPF_PIN_NONE (0) nor LIBBPF_PIN_BY_NAME (1)`, '.maps');
-        d.pinning = v;
-        break;
-      }
-      case 'map_extra':
-        d.mapExtra = fieldLong(btf, map, m.name, m.type);
-        break;
-      default:
-        throw new ElfError(`map '${map}': unknown field '${m.name}'`, '.maps');
-    }
-  });
-  return d;
+  return {
+    ...(d.type ? { type: d.type } : {}),
+    ...(d.keySize !== undefined ? { keySize: d.keySize } : {}),
+    ...(d.valueSize !== undefined ? { valueSize: d.valueSize } : {}),
+    maxEntries: d.maxEntries ?? 0,
+    flags: d.mapFlags ?? 0,
+    numaNode: d.numaNode ?? 0,
+    mapExtra: d.mapExtra ?? 0n,
+    pinning: d.pinning === 'byName' ? 1 : 0,
+    ...(d.keyType !== undefined ? { keyType: d.keyType } : {}),
+    ...(d.valueType !== undefined ? { valueType: d.valueType } : {}),
+    ...(d.values?.inner ? { inner: fromBtf(d.values.inner, `${map}.inner`) } : {}),
+    hasValues: d.values !== undefined,
+  };
 }
 
 function typeName(map: string, n: number | undefined, section: string): MapType {
@@ -187,7 +115,7 @@ export function parseBtfMaps(_elf: ElfFile, btf: Btf, section: ElfSection): MapS
     const def = btf.resolved(vt.type);
     if (def.kind !== 'struct') throw new ElfError(`map '${name}' is a ${def.kind}, not a struct map definition`, section.name, v.offset);
     if (def.size > v.size) throw new ElfError(`map '${name}': definition (${def.size} bytes) is larger than its variable (${v.size} bytes)`, section.name, v.offset);
-    out.push(toSpec(name, parseMapDef(btf, name, def, false), 'btf', section, v.offset));
+    out.push(toSpec(name, parseMapDef(btf, name, vt.type, false), 'btf', section, v.offset));
   }
   return out;
 }

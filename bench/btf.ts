@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Btf } from '../src/btf/btf.js';
 import { readWholeFile } from '../src/btf/kernel.js';
-import { PROT_READ, mmapFd } from '../src/syscall/index.js';
+import { MAP_PRIVATE, PROT_READ, mmapFd } from '../src/syscall/index.js';
 import { closeSync, openSync, fstatSync } from 'node:fs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -71,10 +71,6 @@ function lateName(): string {
   return NAME;
 }
 const LATE = lateName();
-
-// The kernel maps BTF files privately only (a shared mapping is EACCES); src/syscall exports
-// MAP_SHARED alone so far. uapi asm-generic/mman-common.h: MAP_PRIVATE = 0x02.
-const MAP_PRIVATE = 0x02;
 
 /** mmap(2) of the file (through src/syscall; allowed for kernel BTF on 6.16+) and parse in place. */
 function mmapParse(): number {

@@ -4,6 +4,9 @@ export * from './maps/index.js';
 export * from './programs/index.js';
 export * from './link/index.js';
 export * from './object/index.js';
+export { Btf, CoreRelocationError, loadKernelBtf } from './btf/index.js';
+/** BTF: parse, inspect and encode type information; CO-RE. */
+export * as btf from './btf/index.js';
 export { ifindex, ifname, listInterfaces, type InterfaceInfo, type XdpState, type XdpAttached } from './netlink/index.js';
 /** XDP over rtnetlink, the low level: attach/detach/query with every flag. */
 export * as xdp from './xdp/index.js';

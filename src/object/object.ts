@@ -9,7 +9,6 @@ import {
   Btf,
   CoreRelocator,
   applyCoreRelocation,
-  loadKernelBtf,
   sanitizeBtf,
   type CoreRelo,
   type FuncInfo,
@@ -31,6 +30,7 @@ import { BpfMap, type MapCreateOptions } from '../maps/index.js';
 import { BpfProgram } from '../programs/index.js';
 import { BPF_PSEUDO_BTF_ID } from '../syscall/abi/bpf.js';
 import { BtfHandle } from './btf-handle.js';
+import { kernelBtf } from './kernel-btf.js';
 import { fillKconfig, type KconfigValues } from './kconfig.js';
 import { resolveKsym, type KsymResolution } from './ksyms.js';
 
@@ -235,7 +235,7 @@ export class BpfObject {
     const k = this.#opts.kernelBtf;
     if (k instanceof Btf) this.#kernelBtf = k;
     else if (k instanceof Uint8Array) this.#kernelBtf = Btf.parse(k);
-    else this.#kernelBtf = loadKernelBtf(k);
+    else this.#kernelBtf = kernelBtf(k);
     return this.#kernelBtf;
   }
 

@@ -16,5 +16,6 @@ export {
   PROT_READ,
   PROT_WRITE,
   MAP_SHARED,
+  MAP_PRIVATE,
   type Mapping,
 } from './libc.js';

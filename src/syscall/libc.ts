@@ -93,6 +93,7 @@ export function mmapFd(fd: number, length: number, prot: number, flags: number, 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
+export const MAP_PRIVATE = 2;
 
 /** Interface index by name in this process's network namespace; 0 if there is none. */
 export function interfaceIndex(name: string): number {

@@ -3,3 +3,4 @@ export { Link, type ProgramRef, type LinkUpdateOptions } from './link.js';
 export { linkInfo, type LinkInfo, type LinkTypeName } from './info.js';
 export { attachXdpLink, type XdpLinkOptions, type XdpMode } from './xdp.js';
 export { attachTcxLink, type TcxLinkOptions, type TcxRelative, type TcxDirection } from './tcx.js';
+export { attachRawTracepointLink } from './raw-tracepoint.js';

@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { dupFd, fdById, objGet, objPin } from '../syscall/bpf.js';
 import { FdOwner } from '../syscall/fd.js';
 import { closeFd } from '../syscall/libc.js';
-import { attachTcxLink, attachXdpLink, type Link, type TcxLinkOptions, type XdpLinkOptions } from '../link/index.js';
+import { attachRawTracepointLink, attachTcxLink, attachXdpLink, type Link, type TcxLinkOptions, type XdpLinkOptions } from '../link/index.js';
 import { progTypeName } from '../sysinfo/names.js';
 import { programInfoByFd, xlatedInstructionsByFd, type ProgramInfo } from './info.js';
 import { loadProgram, type ProgramLoadOptions } from './load.js';
@@ -112,6 +112,14 @@ export class BpfProgram {
   /** Attaches this sched_cls program to an interface's tcx chain (see `attachTcxLink`). */
   attachTcx(ifindex: number, direction: 'ingress' | 'egress', opts: TcxLinkOptions = {}): Link {
     return attachTcxLink(this, ifindex, direction, opts);
+  }
+
+  /** Attaches a raw_tracepoint program to tracepoint `name`, or a tp_btf program (no name:
+   * its target was fixed at load) through a link. */
+  attachRawTracepoint(name?: string): Link {
+    if (name === undefined && this.type === 'raw_tracepoint')
+      throw new UsageError(`raw tracepoint program ${this.name} needs a tracepoint name, e.g. attachRawTracepoint('sys_enter')`);
+    return attachRawTracepointLink(this, name);
   }
 
   /** Pins the program at a path on a bpf filesystem; it then outlives this process. */

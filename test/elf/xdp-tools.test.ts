@@ -9,7 +9,9 @@ const DIR = '/usr/lib/x86_64-linux-gnu/bpf';
 const objects = existsSync(DIR) ? readdirSync(DIR).filter((f) => f.endsWith('.o')) : [];
 
 describe('xdp-tools objects', () => {
-  it.skipIf(objects.length === 0)(`every object in ${DIR} opens and links`, () => {
+  // Needs Debian's xdp-tools; scripts/setup-system.sh installs it, and under CI=true a missing
+  // package fails these tests instead of skipping them.
+  it.skipIf(objects.length === 0 && process.env.CI !== 'true')(`every object in ${DIR} opens and links`, () => {
     expect(objects.length).toBeGreaterThan(5);
     for (const f of objects) {
       const b = readFileSync(join(DIR, f));
@@ -27,7 +29,7 @@ describe('xdp-tools objects', () => {
     }
   });
 
-  it.skipIf(!objects.includes('xdp-dispatcher.o'))('the dispatcher: .rodata config and ten subprogram slots', () => {
+  it.skipIf(!objects.includes('xdp-dispatcher.o') && process.env.CI !== 'true')('the dispatcher: .rodata config and ten subprogram slots', () => {
     const b = readFileSync(join(DIR, 'xdp-dispatcher.o'));
     const spec = openObjectSpec(new Uint8Array(b), { name: 'xdp-dispatcher' });
     expect([...spec.programs.keys()]).toEqual(['xdp_dispatcher', 'xdp_pass']);
@@ -39,7 +41,7 @@ describe('xdp-tools objects', () => {
     expect(l.funcInfo.length).toBe(12);
   });
 
-  it.skipIf(!objects.includes('xdpfilt_alw_all.o'))('xdp-filter: five BTF maps with their sizes', () => {
+  it.skipIf(!objects.includes('xdpfilt_alw_all.o') && process.env.CI !== 'true')('xdp-filter: five BTF maps with their sizes', () => {
     const b = readFileSync(join(DIR, 'xdpfilt_alw_all.o'));
     const spec = openObjectSpec(new Uint8Array(b), { name: 'xdpfilt_alw_all' });
     const maps = Object.fromEntries([...spec.maps.values()].map((m) => [m.name, `${m.type} ${m.keySize}/${m.valueSize}/${m.maxEntries}`]));

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { isRoot, runExample } from './run.js';
 
+// Needs root (loads programs); npm test and CI run as root, so this always runs there.
 describe.runIf(isRoot)('examples/assembler.ts', () => {
   it('counts per EtherType and drops the default (0x88b5)', () => {
     const r = runExample('assembler');

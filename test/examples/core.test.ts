@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { isRoot, runExample } from './run.js';
 
+// Needs root (loads programs); npm test and CI run as root, so this always runs there.
 describe.runIf(isRoot)('examples/core.ts', () => {
   it("relocates to the running kernel's task_struct and reads the current task", () => {
     const r = runExample('core');

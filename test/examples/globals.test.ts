@@ -7,6 +7,7 @@ import { isRoot, runExample } from './run.js';
 const SIZES = Array.from({ length: 10 }, (_, k) => 64 + 150 * k);
 const BYTES_PER_SECOND = 10 * SIZES.reduce((a, b) => a + b, 0);
 
+// Needs root (loads programs); npm test and CI run as root, so this always runs there.
 describe.runIf(isRoot)('examples/globals.ts', () => {
   it('counts in .bss, follows a live .data change, and keeps .rodata frozen', () => {
     const r = runExample('globals', ['--seconds', '2', '--action', 'tx']);

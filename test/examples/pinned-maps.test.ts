@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { interruptExample, isRoot, leftovers, runExample } from './run.js';
 
+// Needs root (loads programs); npm test and CI run as root, so this always runs there.
 describe.runIf(isRoot)('examples/pinned-maps.ts', () => {
   it('shares one map between two processes through its pin, then unpins', () => {
     const before = leftovers();

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { interruptExample, isRoot, leftovers, runExample } from './run.js';
 
+// Needs root (loads programs); npm test and CI run as root, so this always runs there.
 describe.runIf(isRoot)('examples/tc-rewrite.ts', () => {
   it('rewrites port and TTL with valid checksums, live and in a test run, and cleans up', () => {
     const before = leftovers();

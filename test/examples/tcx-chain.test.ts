@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { isRoot, leftovers, runExample } from './run.js';
 
+// Needs root (loads programs); npm test and CI run as root, so this always runs there.
 describe.runIf(isRoot)('examples/tcx-chain.ts', () => {
   it('orders, counts, swaps and refuses a stale revision', () => {
     const before = leftovers();

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { interruptExample, isRoot, leftovers, runExample } from './run.js';
 
+// Needs root (loads programs); npm test and CI run as root, so this always runs there.
 describe.runIf(isRoot)('examples/xdp-drop.ts', () => {
   it('drops the blocked port, passes the rest, and lets the port through once unblocked', () => {
     const before = leftovers();

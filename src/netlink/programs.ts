@@ -52,6 +52,11 @@ export function programIdentity(fd: number, context = `program fd ${fd}`): Progr
   }
   if (target !== 'anon_inode:bpf-prog')
     throw new UsageError(`${context}: file descriptor ${fd} is not a BPF program (it is ${target})`);
+  return knownProgramIdentity(fd, context);
+}
+
+/** programIdentity for an fd known to be a program (one BPF_PROG_GET_FD_BY_ID returned). */
+function knownProgramIdentity(fd: number, context: string): ProgramIdentity {
   const info = progInfo;
   info.fill(0);
   progInfoAttr.set('bpf_fd', fd).set('info_len', info.length);
@@ -88,7 +93,7 @@ export function programNameById(id: number): string | undefined {
   let fd = -1;
   try {
     fd = fdById('prog', id);
-    return programIdentity(fd).name;
+    return knownProgramIdentity(fd, `program id ${id}`).name;
   } catch (e) {
     if (e instanceof BpfError) return undefined;
     throw e;

@@ -19,6 +19,7 @@ function udpPacket(dport: number): Buffer {
 
 const bytesOf = (hexList: string[]): string => hexList.map((h) => h.replace(/^0x/, '')).join('');
 
+// Needs root (loads programs); npm test and CI run as root, so this always runs there.
 describe.runIf(isRoot)('tsbpf obj load, prog and map verbs', () => {
   const pins = pinDir('objects');
   const tmp = mkdtempSync(join(tmpdir(), 'tsbpf-cli-'));

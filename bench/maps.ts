@@ -1,7 +1,7 @@
 // Map operations, tsbpf against C (libbpf's bpf.h wrappers) doing the same work in the same
 // run: update, lookup, delete, iteration and batch ops on a 1M-entry hash and array map.
 //
-//   npx tsx bench/maps.ts [--entries 1000000] [--batch 4096] [--reps 3] [--json]
+//   npx tsx bench/maps.ts [--entries 1000000] [--batch 4096] [--reps 3] [--only <regex>] [--json]
 //
 // The C side is bench/c/map_bench.c (built here with gcc -lbpf if missing or stale), run as a
 // child that executes one op per command. Each op alternates C and tsbpf `reps` times and
@@ -37,6 +37,8 @@ const N = arg('entries', 1_000_000);
 const BATCH = arg('batch', 4096);
 const REPS = arg('reps', 3);
 const JSON_OUT = process.argv.includes('--json');
+/** `--only iterate` runs the rows whose "map op" matches this regular expression. */
+const ONLY = process.argv.includes('--only') ? new RegExp(process.argv[process.argv.indexOf('--only') + 1]!) : undefined;
 
 function buildC(): void {
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return;
@@ -271,6 +273,7 @@ async function main(): Promise<void> {
   }
   try {
     for (const [map, tsOp, cOp] of PLAN) {
+      if (ONLY && !ONLY.test(`${map} ${tsOp}`)) continue;
       let cBest: Figure | undefined;
       let tsBest: Figure | undefined;
       const keep = (a: Figure | undefined, b: Figure): Figure => (!a || cpuRate(b) > cpuRate(a) ? b : a);

@@ -535,12 +535,13 @@ export class BpfMap<T extends MapType = MapType> {
       // Fetch the successor before handing `cur` out, so the caller may delete `cur`.
       const next = this.#getNextKey(cur);
       if (seen) {
-        const id = keyId(cur);
-        if (seen.has(id)) {
+        // One hash operation instead of has() + add(): the set is large and cold after
+        // every syscall, so each probe is a cache miss.
+        const before = seen.size;
+        if (seen.add(keyId(cur)).size === before) {
           cur = next;
           continue;
         }
-        seen.add(id);
       }
       if (withValues) {
         // #getNextKey left `cur` in the key scratch: look it up without copying it again.

@@ -170,6 +170,9 @@ export function attach(iface: number | string, prog: ProgramRef, opts: XdpAttach
   const self = programIdentity(fd, 'xdp.attach');
   requireProgramType(self, bpf_prog_type.BPF_PROG_TYPE_XDP, 'xdp.attach');
   const expected = expectedFd !== undefined ? programIdentity(expectedFd, 'replace') : undefined;
+  // Only an XDP program can be the one attached: say so rather than let the kernel's EINVAL
+  // read like a missing feature.
+  if (expected) requireProgramType(expected, bpf_prog_type.BPF_PROG_TYPE_XDP, 'xdp.attach { replace }');
   return withSocket((s) => {
     const ifindex = resolveIfindex(s, iface);
     let flags = opts.mode ? MODE_FLAG[opts.mode] : 0;
@@ -200,6 +203,7 @@ export function detach(iface: number | string, opts: XdpDetachOptions = {}): voi
   checkMode(opts.mode);
   const expectedFd = opts.expected !== undefined ? programFd(opts.expected, 'expected') : undefined;
   const expected = expectedFd !== undefined ? programIdentity(expectedFd, 'expected') : undefined;
+  if (expected) requireProgramType(expected, bpf_prog_type.BPF_PROG_TYPE_XDP, 'xdp.detach { expected }');
   withSocket((s) => {
     const ifindex = resolveIfindex(s, iface);
     let mode = opts.mode;

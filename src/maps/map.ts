@@ -146,6 +146,15 @@ function copyInto(dst: Uint8Array, src: Uint8Array): void {
   else dst.set(src);
 }
 
+/** A new buffer holding `n` bytes of `src` from `start`: for small sizes a fresh array and a
+ * loop beat TypedArray#slice (about 48 vs 70 ns here). */
+function copyOut(src: Uint8Array, start: number, n: number): Uint8Array {
+  if (n > 16) return src.slice(start, start + n);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = src[start + i]!;
+  return out;
+}
+
 /** A Set-friendly identity for a key: a number for keys of up to 6 bytes, else a string. */
 function keyId(b: Uint8Array): number | string {
   const n = b.length;
@@ -732,11 +741,11 @@ export class BpfMap<T extends MapType = MapType> {
   #readValue(): MapValue<T> {
     if (this.#traits.perCpu) {
       const out: Uint8Array[] = new Array(this.#cpus);
-      for (let i = 0; i < this.#cpus; i++) out[i] = this.#value.slice(i * this.#stride, i * this.#stride + this.valueSize);
+      for (let i = 0; i < this.#cpus; i++) out[i] = copyOut(this.#value, i * this.#stride, this.valueSize);
       return out as MapValue<T>;
     }
     if (this.#traits.fdToId) return this.#valueView.getUint32(0, true) as MapValue<T>;
-    return this.#value.slice(0, this.valueSize) as MapValue<T>;
+    return copyOut(this.#value, 0, this.valueSize) as MapValue<T>;
   }
 
   #getNextKey(cur: Uint8Array | undefined): Uint8Array | undefined {
@@ -751,7 +760,7 @@ export class BpfMap<T extends MapType = MapType> {
       if (r === -ENOENT) return undefined;
       throw this.#elemError(C.BPF_MAP_GET_NEXT_KEY, -r, 0);
     }
-    return this.#nextKey.slice(0, this.keySize);
+    return copyOut(this.#nextKey, 0, this.keySize);
   }
 
   #batchAttr(): Attr<keyof typeof MAP_BATCH_ATTR.members> {

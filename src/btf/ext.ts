@@ -163,15 +163,9 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
     const fileNameOff = dv.getUint32(at + 4, true);
     const lineOff = dv.getUint32(at + 8, true);
     const lineCol = dv.getUint32(at + 12, true);
-    push(out.lineInfo, sec, {
-      insnIndex,
-      fileName: str(fileNameOff, 'line_info file name', at + 4),
-      lineText: str(lineOff, 'line_info line', at + 8),
-      line: lineCol >>> 10,
-      col: lineCol & 0x3ff,
-      fileNameOff,
-      lineOff,
-    });
+    if (!btf.strings.has(fileNameOff)) throw new BtfError(`.BTF.ext: line_info file name string offset ${fileNameOff} is outside the BTF string table`, at + 4);
+    if (!btf.strings.has(lineOff)) throw new BtfError(`.BTF.ext: line_info line string offset ${lineOff} is outside the BTF string table`, at + 8);
+    push(out.lineInfo, sec, new LineRecord(btf.strings, insnIndex, fileNameOff, lineOff, lineCol));
   });
   out.coreReloRecSize = part('core_relo', field(24), field(28), 16, (sec, at, insnIndex) => {
     const kindNo = dv.getUint32(at + 12, true);
@@ -185,6 +179,33 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
     });
   });
   return out;
+}
+
+/**
+ * A line_info record. Loading a program needs only the offsets, so the two strings are read
+ * from the string table when first asked for (a typed BtfError if one is unterminated).
+ */
+class LineRecord implements LineInfo {
+  readonly line: number;
+  readonly col: number;
+  constructor(
+    private readonly strings: Btf['strings'],
+    public insnIndex: number,
+    public fileNameOff: number,
+    public lineOff: number,
+    lineCol: number,
+  ) {
+    this.line = lineCol >>> 10;
+    this.col = lineCol & 0x3ff;
+  }
+
+  get fileName(): string {
+    return this.strings.get(this.fileNameOff, 'line_info file name');
+  }
+
+  get lineText(): string {
+    return this.strings.get(this.lineOff, 'line_info line');
+  }
 }
 
 function checkType(btf: Btf, id: number, at: number): number {

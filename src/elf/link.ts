@@ -60,6 +60,12 @@ export interface LinkedProgram<F extends ExtRecord = ExtRecord, L extends ExtRec
   readonly coreRelos: C[];
 }
 
+/** A copy of a record at another instruction. Keeps the record's class (line_info records
+ * read their strings through getters, which a spread would drop). */
+function rebased<R extends ExtRecord>(r: R, insnIndex: number): R {
+  return Object.assign(Object.create(Object.getPrototypeOf(r) as object) as R, r, { insnIndex });
+}
+
 class Growable {
   bytes = new Uint8Array(256);
   length = 0;
@@ -111,7 +117,7 @@ function rebase<R extends ExtRecord>(records: readonly R[] | undefined, p: Progr
     last = k;
   }
   if (first < 0) return undefined;
-  return records.slice(first, last + 1).map((r) => ({ ...r, insnIndex: r.insnIndex - start + at }));
+  return records.slice(first, last + 1).map((r) => rebased(r, r.insnIndex - start + at));
 }
 
 /** Every record of `p`'s instructions (CO-RE relocations need no contiguity), re-based. */
@@ -122,7 +128,7 @@ function rebaseAll<R extends ExtRecord>(records: readonly R[] | undefined, p: Pr
   const out: R[] = [];
   for (const r of records) {
     const insn = r.insnIndex;
-    if (insn >= start && insn < end) out.push({ ...r, insnIndex: insn - start + at });
+    if (insn >= start && insn < end) out.push(rebased(r, insn - start + at));
   }
   return out;
 }

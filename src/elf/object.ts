@@ -176,12 +176,14 @@ export function internalMapName(objectName: string, sectionName: string): string
   return raw.replace(/[^A-Za-z0-9_.]/g, '_');
 }
 
-function findVarSymbol(elf: ElfFile, name: string): ElfSymbol | undefined {
+/** Global or weak STT_OBJECT symbols by name (the first of a name wins, as a scan would find). */
+function varSymbols(elf: ElfFile): Map<string, ElfSymbol> {
+  const out = new Map<string, ElfSymbol>();
   for (const s of elf.symbols) {
     if (s.type !== STT_OBJECT || (s.bind !== STB_GLOBAL && s.bind !== STB_WEAK)) continue;
-    if (s.name === name) return s;
+    if (!out.has(s.name)) out.set(s.name, s);
   }
-  return undefined;
+  return out;
 }
 
 /**
@@ -189,11 +191,12 @@ function findVarSymbol(elf: ElfFile, name: string): ElfSymbol | undefined {
  * finds them: a variable's symbol is the global or weak STT_OBJECT of that name.
  */
 function fixupBtf(btf: Btf, elf: ElfFile): Map<string, number> {
+  const vars = varSymbols(elf);
   return fixupDatasecs(btf, {
     sectionSize: (name) => elf.section(name)?.size,
-    symbolOffset: (varName) => findVarSymbol(elf, varName)?.value,
+    symbolOffset: (varName) => vars.get(varName)?.value,
     symbolHidden: (varName) => {
-      const v = findVarSymbol(elf, varName)?.visibility;
+      const v = vars.get(varName)?.visibility;
       return v === STV_HIDDEN || v === STV_INTERNAL;
     },
   });

@@ -516,9 +516,12 @@ export class BpfMap<T extends MapType = MapType> {
    * loop body may delete the key it is given. If another key we stand on vanishes (deleted by
    * a program or another process), hash and LPM maps restart from their first key; by default
    * every yielded key is remembered and keys seen before are skipped, so a restart costs
-   * time but yields no duplicates. Keys added during the walk may or may not be seen. When the
-   * walk takes more than `maxSteps` steps (the map keeps changing under it) it stops with
-   * MapIterationError; batch lookups are the better tool for maps that churn.
+   * time but yields no duplicates. Keys added during the walk may or may not be seen; a key
+   * deleted after it was fetched may still be yielded (entries() skips it, having no value).
+   * An updated hash key moves to the front of its bucket, so with `dedupe: false` it can come
+   * twice. When the walk takes more than `maxSteps` steps (the map keeps changing under it)
+   * it stops with MapIterationError; batches() is the better tool for maps that churn (the
+   * kernel walks hash buckets by index there, which never restarts).
    */
   keys(opts: IterateOptions = {}): Generator<Uint8Array, void, undefined> {
     return this.#walk(opts, false) as Generator<Uint8Array, void, undefined>;

@@ -1,8 +1,9 @@
 // The only file that loads koffi. Everything the kernel is asked goes through here.
 //
 // syscall(2) is variadic in C, but on x86_64 integer arguments travel in the same registers
-// either way, so binding it with fixed uint64 prototypes is sound and measurably faster than
-// koffi's variadic form (see bench/koffi-forms.ts). Pointers are passed as plain numbers:
+// either way, so binding it with fixed intptr_t prototypes is sound and faster than koffi's
+// variadic form (NOTES.md; intptr_t also measured a little faster than uint64_t here, and
+// carries negative values such as an fd of -1 as they are). Pointers are passed as plain numbers:
 // user-space addresses fit in 47 bits, and buffers from `Buffer.allocUnsafeSlow` have their
 // own backing store, which V8 never moves.
 import koffi from 'koffi';
@@ -10,14 +11,14 @@ import { SYS } from './abi/bpf.js';
 
 const libc = koffi.load('libc.so.6');
 
-const syscall3 = libc.func('long syscall(long nr, uint64_t a, uint64_t b, uint64_t c)') as (
+const syscall3 = libc.func('intptr_t syscall(intptr_t nr, intptr_t a, intptr_t b, intptr_t c)') as (
   nr: number,
   a: number,
   b: number,
   c: number,
 ) => number;
 const syscall6 = libc.func(
-  'long syscall(long nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f)',
+  'intptr_t syscall(intptr_t nr, intptr_t a, intptr_t b, intptr_t c, intptr_t d, intptr_t e, intptr_t f)',
 ) as (nr: number, a: number, b: number, c: number, d: number, e: number, f: number) => number;
 const mmapFn = libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)');
 const munmapFn = libc.func('int munmap(void *addr, size_t len)');
@@ -36,8 +37,10 @@ export function lastErrno(): number {
  * bpf(2) in its fastest form: returns the kernel's result, or -errno. No allocation, no throw,
  * so map hot paths can decide themselves what a failure means (ENOENT on lookup is an answer).
  */
+const SYS_bpf = SYS.bpf; // read once: a property load per call shows in map benchmarks
+
 export function bpfRaw(cmd: number, attrAddr: number, size: number): number {
-  const r = syscall3(SYS.bpf, cmd, attrAddr, size);
+  const r = syscall3(SYS_bpf, cmd, attrAddr, size);
   return r < 0 ? -(koffi.errno() as number) : r;
 }
 

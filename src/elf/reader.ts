@@ -96,12 +96,28 @@ export interface ElfRelocation {
   readonly type: number;
 }
 
-function u64(view: DataView, at: number, what: string, section?: string): number {
+/**
+ * A u64 field as a number. Runs for every symbol and section header, so: two 32-bit reads
+ * instead of a BigInt, and the error's wording is only put together on error. `section` is a
+ * name, or a section index (shown as `#i`); `index` numbers the item (`symbol #3 value`).
+ */
+function u64(view: DataView, at: number, what: string, section?: string | number, index?: number): number {
   const lo = view.getUint32(at, true);
   const hi = view.getUint32(at + 4, true);
-  // Two 32-bit reads instead of a BigInt: this runs for every symbol and section header.
-  if (hi > 0x1fffff) throw new ElfError(`${what} ${view.getBigUint64(at, true)} is out of range`, section, at);
+  if (hi > 0x1fffff)
+    throw new ElfError(`${describe(what, index)} ${view.getBigUint64(at, true)} is out of range`, typeof section === 'number' ? `#${section}` : section, at);
   return hi * 0x1_0000_0000 + lo;
+}
+
+function rangeName(what: string | number): string {
+  return typeof what === 'number' ? `section #${what}` : what;
+}
+
+/** `symbol #3 value` from ('symbol value', 3): the indexed wording of an error message. */
+function describe(what: string, index: number | undefined): string {
+  if (index === undefined) return what;
+  const sp = what.indexOf(' ');
+  return sp < 0 ? what : `${what.slice(0, sp)} #${index}${what.slice(sp)}`;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -164,13 +180,13 @@ export class ElfFile {
       const raw: Raw = {
         name: view.getUint32(at, true),
         type: view.getUint32(at + 4, true),
-        flags: u64(view, at + 8, 'sh_flags', `#${i}`),
-        offset: u64(view, at + 24, 'sh_offset', `#${i}`),
-        size: u64(view, at + 32, 'sh_size', `#${i}`),
+        flags: u64(view, at + 8, 'sh_flags', i),
+        offset: u64(view, at + 24, 'sh_offset', i),
+        size: u64(view, at + 32, 'sh_size', i),
         link: view.getUint32(at + 40, true),
         info: view.getUint32(at + 44, true),
-        addralign: u64(view, at + 48, 'sh_addralign', `#${i}`),
-        entsize: u64(view, at + 56, 'sh_entsize', `#${i}`),
+        addralign: u64(view, at + 48, 'sh_addralign', i),
+        entsize: u64(view, at + 56, 'sh_entsize', i),
       };
       if (i > 0 && raw.type !== SHT_NOBITS && raw.type !== SHT_NULL && raw.size > 0) {
         if (raw.offset > bytes.byteLength || raw.size > bytes.byteLength - raw.offset)
@@ -186,7 +202,7 @@ export class ElfFile {
     const sections: ElfSection[] = [];
     for (let i = 0; i < shnum; i++) {
       const raw = raws[i]!;
-      const name = i === 0 ? '' : readString(shstr, raw.name, `section #${i} name`, '.shstrtab');
+      const name = i === 0 ? '' : readString(shstr, raw.name, 'section name', '.shstrtab', i);
       const data = raw.type === SHT_NOBITS || raw.type === SHT_NULL ? new Uint8Array(0) : bytes.subarray(raw.offset, raw.offset + raw.size);
       const s: ElfSection = { index: i, name, type: raw.type, flags: raw.flags, offset: raw.offset, size: raw.size, link: raw.link, info: raw.info, addralign: raw.addralign, entsize: raw.entsize, data };
       sections.push(s);
@@ -206,20 +222,21 @@ export class ElfFile {
 
   /** Refuses section file ranges that overlap each other or the headers. */
   private checkOverlaps(raws: readonly { type: number; offset: number; size: number }[], shoff: number, shnum: number): void {
-    const ranges: { start: number; end: number; what: string }[] = [
+    // `what` is a section index until an overlap needs it in words.
+    const ranges: { start: number; end: number; what: string | number }[] = [
       { start: 0, end: EHDR_SIZE, what: 'the ELF header' },
       { start: shoff, end: shoff + shnum * SHDR_SIZE, what: 'the section header table' },
     ];
     raws.forEach((r, i) => {
       if (i === 0 || r.type === SHT_NOBITS || r.type === SHT_NULL || r.size === 0) return;
-      ranges.push({ start: r.offset, end: r.offset + r.size, what: `section #${i}` });
+      ranges.push({ start: r.offset, end: r.offset + r.size, what: i });
     });
     ranges.sort((a, b) => a.start - b.start || a.end - b.end);
     for (let i = 1; i < ranges.length; i++) {
       const prev = ranges[i - 1]!;
       const cur = ranges[i]!;
       if (cur.start < prev.end)
-        throw new ElfError(`${cur.what} (bytes ${cur.start}..${cur.end}) overlaps ${prev.what} (bytes ${prev.start}..${prev.end})`, undefined, cur.start);
+        throw new ElfError(`${rangeName(cur.what)} (bytes ${cur.start}..${cur.end}) overlaps ${rangeName(prev.what)} (bytes ${prev.start}..${prev.end})`, undefined, cur.start);
     }
   }
 
@@ -236,7 +253,7 @@ export class ElfFile {
     for (let i = 0; i < n; i++) {
       const at = i * SYM_SIZE;
       const info = d[at + 4]!;
-      const name = readString(strSec.data, view.getUint32(at, true), `symbol #${i} name`, strSec.name);
+      const name = readString(strSec.data, view.getUint32(at, true), 'symbol name', strSec.name, i);
       out[i] = {
         index: i,
         name,
@@ -244,8 +261,8 @@ export class ElfFile {
         type: info & 0xf,
         visibility: d[at + 5]! & 0x3,
         shndx: view.getUint16(at + 6, true),
-        value: u64(view, at + 8, `symbol #${i} value`, symtab.name),
-        size: u64(view, at + 16, `symbol #${i} size`, symtab.name),
+        value: u64(view, at + 8, 'symbol value', symtab.name, i),
+        size: u64(view, at + 16, 'symbol size', symtab.name, i),
       };
     }
     return out;
@@ -275,7 +292,7 @@ export class ElfFile {
     const out: ElfRelocation[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const at = i * REL_SIZE;
-      const offset = u64(view, at, `relocation #${i} offset`, rel.name);
+      const offset = u64(view, at, 'relocation offset', rel.name, i);
       const type = view.getUint32(at + 8, true);
       const symbol = view.getUint32(at + 12, true);
       if (!KNOWN_RELOCATION_TYPES.has(type)) throw new ElfError(`relocation #${i} has unknown type ${type}`, rel.name, at + 8);
@@ -292,10 +309,10 @@ export class ElfFile {
 }
 
 /** Reads a NUL-terminated string at `offset` in a string table, refusing unterminated or out-of-range ones. */
-export function readString(table: Uint8Array, offset: number, what: string, section: string): string {
+export function readString(table: Uint8Array, offset: number, what: string, section: string, index?: number): string {
   if (offset >= table.byteLength) {
     if (offset === 0) return '';
-    throw new ElfError(`${what} at string offset ${offset} is outside the string table (${table.byteLength} bytes)`, section, offset);
+    throw new ElfError(`${describe(what, index)} at string offset ${offset} is outside the string table (${table.byteLength} bytes)`, section, offset);
   }
   // Symbol and section names are short and ASCII: build them directly, falling back to a
   // real UTF-8 decode only when a byte says so. (A hot path: every symbol has a name.)
@@ -310,7 +327,7 @@ export function readString(table: Uint8Array, offset: number, what: string, sect
     }
     out += String.fromCharCode(c);
   }
-  throw new ElfError(`${what} at string offset ${offset} is not NUL-terminated`, section, offset);
+  throw new ElfError(`${describe(what, index)} at string offset ${offset} is not NUL-terminated`, section, offset);
 }
 
 export function parseElf(bytes: Uint8Array): ElfFile {

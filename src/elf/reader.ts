@@ -1,6 +1,7 @@
 // A bounds-checked reader for ELF64 little-endian relocatable BPF objects. Every read is
 // checked against the buffer before the DataView sees it, so malformed input surfaces as an
 // ElfError naming the section and offset, never as a RangeError.
+import { Buffer, isAscii } from 'node:buffer';
 import { ElfError } from '../errors.js';
 
 export const EM_BPF = 247;
@@ -198,11 +199,11 @@ export class ElfFile {
 
     const strtab = raws[shstrndx]!;
     if (strtab.type !== SHT_STRTAB) throw new ElfError(`section name table #${shstrndx} has type ${strtab.type}, not SHT_STRTAB`, `#${shstrndx}`);
-    const shstr = bytes.subarray(strtab.offset, strtab.offset + strtab.size);
+    const shstr = new ElfStrings(bytes.subarray(strtab.offset, strtab.offset + strtab.size), '.shstrtab');
     const sections: ElfSection[] = [];
     for (let i = 0; i < shnum; i++) {
       const raw = raws[i]!;
-      const name = i === 0 ? '' : readString(shstr, raw.name, 'section name', '.shstrtab', i);
+      const name = i === 0 ? '' : shstr.get(raw.name, 'section name', i);
       const data = raw.type === SHT_NOBITS || raw.type === SHT_NULL ? new Uint8Array(0) : bytes.subarray(raw.offset, raw.offset + raw.size);
       const s: ElfSection = { index: i, name, type: raw.type, flags: raw.flags, offset: raw.offset, size: raw.size, link: raw.link, info: raw.info, addralign: raw.addralign, entsize: raw.entsize, data };
       sections.push(s);
@@ -248,12 +249,13 @@ export class ElfFile {
       throw new ElfError(`symbol table links to section #${symtab.link}, which is not a string table`, symtab.name);
     const d = symtab.data;
     const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    const names = new ElfStrings(strSec.data, strSec.name);
     const n = d.byteLength / SYM_SIZE;
     const out: ElfSymbol[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const at = i * SYM_SIZE;
       const info = d[at + 4]!;
-      const name = readString(strSec.data, view.getUint32(at, true), 'symbol name', strSec.name, i);
+      const name = names.get(view.getUint32(at, true), 'symbol name', i);
       out[i] = {
         index: i,
         name,
@@ -308,26 +310,37 @@ export class ElfFile {
   }
 }
 
-/** Reads a NUL-terminated string at `offset` in a string table, refusing unterminated or out-of-range ones. */
-export function readString(table: Uint8Array, offset: number, what: string, section: string, index?: number): string {
-  if (offset >= table.byteLength) {
-    if (offset === 0) return '';
-    throw new ElfError(`${describe(what, index)} at string offset ${offset} is outside the string table (${table.byteLength} bytes)`, section, offset);
+/**
+ * A string table read as one latin1 string (one native decode per table), so each name is a
+ * native indexOf and slice; tables with bytes >= 0x80 decode those names as UTF-8.
+ */
+export class ElfStrings {
+  private readonly text: string;
+  private readonly ascii: boolean;
+  constructor(
+    private readonly table: Uint8Array,
+    private readonly section: string,
+  ) {
+    const b = Buffer.from(table.buffer, table.byteOffset, table.byteLength);
+    this.text = b.toString('latin1');
+    this.ascii = isAscii(b);
   }
-  // Symbol and section names are short and ASCII: build them directly, falling back to a
-  // real UTF-8 decode only when a byte says so. (A hot path: every symbol has a name.)
-  let out = '';
-  for (let i = offset; i < table.byteLength; i++) {
-    const c = table[i]!;
-    if (c === 0) return out;
-    if (c >= 0x80) {
-      const end = table.indexOf(0, i);
-      if (end < 0) break;
-      return decoder.decode(table.subarray(offset, end));
+
+  /** The NUL-terminated string at `offset`; refuses out-of-range or unterminated ones. */
+  get(offset: number, what: string, index?: number): string {
+    if (offset >= this.table.byteLength) {
+      if (offset === 0) return '';
+      throw new ElfError(`${describe(what, index)} at string offset ${offset} is outside the string table (${this.table.byteLength} bytes)`, this.section, offset);
     }
-    out += String.fromCharCode(c);
+    const end = this.text.indexOf('\0', offset);
+    if (end < 0) throw new ElfError(`${describe(what, index)} at string offset ${offset} is not NUL-terminated`, this.section, offset);
+    return this.ascii ? this.text.slice(offset, end) : decoder.decode(this.table.subarray(offset, end));
   }
-  throw new ElfError(`${describe(what, index)} at string offset ${offset} is not NUL-terminated`, section, offset);
+}
+
+/** Reads one NUL-terminated string at `offset` in a string table (see ElfStrings for many). */
+export function readString(table: Uint8Array, offset: number, what: string, section: string, index?: number): string {
+  return new ElfStrings(table, section).get(offset, what, index);
 }
 
 export function parseElf(bytes: Uint8Array): ElfFile {

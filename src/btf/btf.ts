@@ -264,6 +264,7 @@ export class Btf {
     if (t.kind === 'void') throw new BtfError('void cannot be added: it is type id 0');
     this.cache.push(t);
     this.touched();
+    this.reindex(this.lastTypeId, '', t.name);
     return this.lastTypeId;
   }
 
@@ -273,9 +274,37 @@ export class Btf {
       throw new BtfError(`cannot replace type ${id}: not one of this BTF's types [${this.firstTypeId}, ${this.lastTypeId}]`);
     if (t.kind === 'void') throw new BtfError('a type cannot be replaced by void');
     const local = id - this.firstTypeId;
+    const old = this.nameIndex || this.essentialIndex ? this.nameOf(id) : '';
     this.cache[local] = t;
     if (local < this.rawCount) this.replacedRaw.add(local);
     this.touched();
+    this.reindex(id, old, t.name);
+  }
+
+  /** Keeps built name indexes current across edits (loaders edit, then look up, repeatedly). */
+  private reindex(id: number, oldName: string, newName: string): void {
+    if (oldName === newName) return;
+    for (const [idx, key] of [
+      [this.nameIndex, (n: string) => n],
+      [this.essentialIndex, essentialName],
+    ] as const) {
+      if (!idx) continue;
+      if (oldName !== '') {
+        const list = idx.get(key(oldName));
+        const at = list?.indexOf(id) ?? -1;
+        if (list && at >= 0) list.splice(at, 1);
+      }
+      if (newName !== '') {
+        const k = key(newName);
+        const list = idx.get(k);
+        if (!list) idx.set(k, [id]);
+        else {
+          let at = list.length;
+          while (at > 0 && list[at - 1]! > id) at--; // ids stay ascending: lowest first
+          list.splice(at, 0, id);
+        }
+      }
+    }
   }
 
   /**
@@ -345,8 +374,6 @@ export class Btf {
 
   private touched(): void {
     this.mutated = true;
-    this.nameIndex = undefined;
-    this.essentialIndex = undefined;
   }
 
   /** Ids of the types named `name` (optionally of one kind), base types first. */

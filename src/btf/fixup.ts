@@ -26,6 +26,7 @@ const EXTERN_SECTIONS = new Set(['.kconfig', '.ksyms']);
 export function fixupDatasecs(btf: Btf, src: DatasecFixupSource): Map<string, number> {
   const sizes = new Map<string, number>();
   for (let id = btf.firstTypeId; id < btf.typeEnd; id++) {
+    if (btf.kindOf(id) !== 'datasec') continue; // without decoding every other type
     const t = btf.type(id);
     if (t.kind !== 'datasec') continue;
     const sec: BtfDatasec = { ...t, vars: t.vars.map((v) => ({ ...v })) };

@@ -2,21 +2,22 @@
 // what the compiler emitted (so a relocation never lands on the wrong instruction).
 import { BtfError } from '../errors.js';
 import { CoreRelocationError, type CoreRelocationResult } from './core.js';
+import { Class, JmpOp, SLOT_SIZE, Size, Source } from '../asm/opcodes.js';
+import { LD_IMM64 } from '../asm/instruction.js';
 
 /** libbpf's marker for a failed relocation: `call 0xbad2310` ("bad relo"). */
 export const POISON_CALL_IMM = 0xbad2310; // 195896080
-const INSN_SIZE = 8;
-
-const CLASS_LD = 0x00;
-const CLASS_LDX = 0x01;
-const CLASS_ST = 0x02;
-const CLASS_STX = 0x03;
-const CLASS_ALU = 0x04;
-const CLASS_ALU64 = 0x07;
-const JMP_CALL = 0x85; // BPF_JMP | BPF_CALL
-const LD_IMM64 = 0x18; // BPF_LD | BPF_IMM | BPF_DW
-const SRC_X = 0x08;
-const SIZE_BY_BYTES: Record<number, number> = { 4: 0x00, 2: 0x08, 1: 0x10, 8: 0x18 };
+// Opcode fields from the assembler package, their one home (it imports nothing back).
+const INSN_SIZE = SLOT_SIZE;
+const CLASS_LD = Class.LD;
+const CLASS_LDX = Class.LDX;
+const CLASS_ST = Class.ST;
+const CLASS_STX = Class.STX;
+const CLASS_ALU = Class.ALU;
+const CLASS_ALU64 = Class.ALU64;
+const JMP_CALL = Class.JMP | JmpOp.CALL;
+const SRC_X = Source.X;
+const SIZE_BY_BYTES: Record<number, number> = { 4: Size.W, 2: Size.H, 1: Size.B, 8: Size.DW };
 const BYTES_BY_SIZE = [4, 2, 1, 8];
 
 export interface PatchOutcome {

@@ -1,8 +1,11 @@
-// The few instruction fields relocation reads and writes. Kept here (not in src/asm) so the
-// ELF layer stays self-contained; offsets are in bytes into an 8-byte-per-instruction buffer.
-export const INSN_SIZE = 8;
-export const BPF_LD_IMM64 = 0x18; // BPF_LD | BPF_IMM | BPF_DW
-export const BPF_CALL = 0x85; // BPF_JMP | BPF_CALL
+// The few instruction fields relocation reads and writes, on an 8-byte-per-instruction buffer
+// (cheaper than decoding whole programs). The opcode values come from src/asm, their home.
+import { LD_IMM64 } from '../asm/instruction.js';
+import { Class, JmpOp, SLOT_SIZE } from '../asm/opcodes.js';
+
+export const INSN_SIZE = SLOT_SIZE;
+export const BPF_LD_IMM64 = LD_IMM64;
+export const BPF_CALL = Class.JMP | JmpOp.CALL;
 
 export function insnCode(b: Uint8Array, i: number): number {
   return b[i * INSN_SIZE]!;

@@ -8,6 +8,7 @@ import {
   ALL_BTF_FEATURES,
   Btf,
   CoreRelocator,
+  POISON_CALL_IMM,
   applyCoreRelocation,
   sanitizeBtf,
   type CoreRelo,
@@ -29,13 +30,12 @@ import {
 import { BpfMap, type MapCreateOptions } from '../maps/index.js';
 import { BpfProgram } from '../programs/index.js';
 import { BPF_PSEUDO_BTF_ID } from '../syscall/abi/bpf.js';
+import { BPF_CALL, INSN_SIZE, setInsnImm, setInsnSrc } from '../elf/insn.js';
 import { BtfHandle } from './btf-handle.js';
 import { kernelBtf } from './kernel-btf.js';
 import { fillKconfig, type KconfigValues } from './kconfig.js';
 import { resolveKsym, type KsymResolution } from './ksyms.js';
 
-const INSN = 8;
-const POISON_KFUNC_IMM = 0xbad2310;
 
 export interface BpfObjectOptions extends OpenObjectOptions {
   /** Directory for maps declared with `pinning = LIBBPF_PIN_BY_NAME`. Default `/sys/fs/bpf`. */
@@ -49,10 +49,6 @@ export interface BpfObjectOptions extends OpenObjectOptions {
 export interface LoadOptions {
   /** Load only these programs (by C function name); default: every program marked autoload. */
   programs?: readonly string[];
-}
-
-function u8(bytes: Uint8Array, at: number): number {
-  return bytes[at]!;
 }
 
 export class BpfObject {
@@ -380,10 +376,11 @@ export class BpfObject {
   }
 
   #patchRelocations(linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>, insns: Uint8Array): void {
-    const dv = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
-    const setImm = (i: number, v: number): void => dv.setInt32(i * INSN + 4, v | 0, true);
-    const setSrc = (i: number, src: number): void => {
-      insns[i * INSN + 1] = (u8(insns, i * INSN + 1) & 0x0f) | (src << 4);
+    const setImm = (i: number, v: number): void => setInsnImm(insns, i, v | 0);
+    const setSrc = (i: number, src: number): void => setInsnSrc(insns, i, src);
+    const setOff = (i: number, off: number): void => {
+      insns[i * INSN_SIZE + 2] = off & 0xff;
+      insns[i * INSN_SIZE + 3] = (off >> 8) & 0xff;
     };
     const ksyms = new Map<string, KsymResolution>();
     const ksym = (name: string): KsymResolution => {
@@ -426,13 +423,13 @@ export class BpfObject {
           const k = ksym(r.extern);
           if (k.kind === 'btf') {
             setImm(r.insn, k.id);
-            dv.setInt16(r.insn * INSN + 2, 0, true); // vmlinux, not a module: no fd_array slot
+            setOff(r.insn, 0); // vmlinux, not a module: no fd_array slot
           } else {
             // An unresolved __weak kfunc: an invalid call the verifier reports only if reached.
-            insns[r.insn * INSN] = 0x85;
-            insns[r.insn * INSN + 1] = 0;
-            dv.setInt16(r.insn * INSN + 2, 0, true);
-            setImm(r.insn, POISON_KFUNC_IMM);
+            insns[r.insn * INSN_SIZE] = BPF_CALL;
+            setSrc(r.insn, 0);
+            setOff(r.insn, 0);
+            setImm(r.insn, POISON_CALL_IMM);
           }
           break;
         }

@@ -3,6 +3,7 @@
 // log fits, so the error names the instruction the verifier refused.
 import { BpfError, UsageError, VerifierError, errnoName } from '../errors.js';
 import { ERRNO } from '../errno-names.js';
+import { LD_IMM64 } from '../asm/instruction.js';
 import {
   BPF_LOG_LEVEL1,
   BPF_OBJ_NAME_LEN,
@@ -98,7 +99,6 @@ export interface LoadedProgram {
   name: string;
 }
 
-const LD_IMM64 = 0x18;
 
 function isFields(x: unknown): x is InstructionFieldsLike {
   if (typeof x !== 'object' || x === null) return false;

@@ -1,7 +1,8 @@
 // The lowercase names tsbpf uses for kernel enums: the uapi names without their prefix
 // (`BPF_PROG_TYPE_SCHED_CLS` → `'sched_cls'`, `BPF_TCX_INGRESS` → `'tcx_ingress'`). The
 // numbers come from the one ABI home (src/syscall/abi/enums.ts, pure data: no koffi).
-import { bpf_attach_type, bpf_map_type, bpf_prog_type } from '../syscall/abi/enums.js';
+import type { bpf_attach_type, bpf_map_type, bpf_prog_type } from '../syscall/abi/enums.js';
+import { ATTACH_TYPE_NAMES, MAP_TYPE_NAMES, PROG_TYPE_NAMES } from '../syscall/abi/names.js';
 
 type Strip<K, P extends string> = K extends `${P}${infer R}` ? Lowercase<R> : never;
 
@@ -9,26 +10,12 @@ export type ProgramType = Exclude<Strip<keyof typeof bpf_prog_type, 'BPF_PROG_TY
 export type AttachType = Strip<keyof typeof bpf_attach_type, 'BPF_'>;
 export type MapType = Exclude<Strip<keyof typeof bpf_map_type, 'BPF_MAP_TYPE_'>, 'unspec'>;
 
-function table<P extends string>(src: Record<string, number>, prefix: P): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const [k, v] of Object.entries(src)) if (k.startsWith(prefix)) m.set(k.slice(prefix.length).toLowerCase(), v);
-  return m;
-}
-
-const PROG = table(bpf_prog_type, 'BPF_PROG_TYPE_');
-const ATTACH = table(bpf_attach_type, 'BPF_');
-const MAP = table(bpf_map_type, 'BPF_MAP_TYPE_');
-
-function reverse(m: Map<string, number>): Map<number, string> {
-  const r = new Map<number, string>();
-  // First name wins: the enums list the current name before deprecated aliases.
-  for (const [k, v] of m) if (!r.has(v) && !k.endsWith('_deprecated')) r.set(v, k);
-  for (const [k, v] of m) if (!r.has(v)) r.set(v, k);
-  return r;
-}
-const PROG_R = reverse(PROG);
-const ATTACH_R = reverse(ATTACH);
-const MAP_R = reverse(MAP);
+const PROG = PROG_TYPE_NAMES.byName;
+const ATTACH = ATTACH_TYPE_NAMES.byName;
+const MAP = MAP_TYPE_NAMES.byName;
+const PROG_R = PROG_TYPE_NAMES.byValue;
+const ATTACH_R = ATTACH_TYPE_NAMES.byValue;
+const MAP_R = MAP_TYPE_NAMES.byValue;
 
 export function programTypeNumber(t: ProgramType): number {
   return PROG.get(t)!;

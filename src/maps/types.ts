@@ -2,6 +2,7 @@
 // value sizes — checked here, before the kernel answers a bare EINVAL.
 import { UsageError } from '../errors.js';
 import { bpf_map_create_flags, bpf_map_type } from '../syscall/index.js';
+import { MAP_TYPE_NAMES } from '../syscall/abi/names.js';
 
 type StripType<S> = S extends `BPF_MAP_TYPE_${infer T}` ? (T extends `${string}_DEPRECATED` | 'UNSPEC' ? never : Lowercase<T>) : never;
 type StripFlag<S> = S extends `BPF_F_${infer T}` ? Lowercase<T> : never;
@@ -12,17 +13,12 @@ export type MapType = StripType<keyof typeof bpf_map_type>;
 export type MapFlagName = StripFlag<keyof typeof bpf_map_create_flags>;
 
 export const MAP_TYPES: ReadonlyMap<MapType, number> = new Map(
-  Object.entries(bpf_map_type)
-    .filter(([n]) => n.startsWith('BPF_MAP_TYPE_') && n !== 'BPF_MAP_TYPE_UNSPEC' && !n.endsWith('_DEPRECATED'))
-    .map(([n, v]) => [n.slice('BPF_MAP_TYPE_'.length).toLowerCase() as MapType, v]),
+  [...MAP_TYPE_NAMES.byName].filter(([n]) => n !== 'unspec' && !n.endsWith('_deprecated')) as [MapType, number][],
 );
-
-const TYPE_NAMES: string[] = [];
-for (const [n, v] of MAP_TYPES) TYPE_NAMES[v] ??= n;
 
 /** The name of a kernel map type number (`'hash'` for 1); `'type N'` if this table lacks it. */
 export function mapTypeName(type: number): MapType {
-  return (TYPE_NAMES[type] ?? `type ${type}`) as MapType;
+  return (MAP_TYPE_NAMES.byValue.get(type) ?? `type ${type}`) as MapType;
 }
 
 export const MAP_FLAGS: ReadonlyMap<string, number> = new Map(
@@ -31,7 +27,7 @@ export const MAP_FLAGS: ReadonlyMap<string, number> = new Map(
 
 export function parseMapType(type: unknown): number {
   if (typeof type === 'number') {
-    if (TYPE_NAMES[type] === undefined) throw new UsageError(`unknown map type number ${type}`);
+    if (!MAP_TYPE_NAMES.byValue.has(type) || type === 0) throw new UsageError(`unknown map type number ${type}`);
     return type;
   }
   const v = typeof type === 'string' ? MAP_TYPES.get(type.toLowerCase().replace(/^bpf_map_type_/, '') as MapType) : undefined;

@@ -1,5 +1,6 @@
 // Who is on a hook: program ids to names, and the bpf_links that hold XDP hooks. Used to turn
 // "the hook is busy" into "program 42 "xdp_fw" is there, held by bpf_link 7".
+import { PROG_TYPE_NAMES } from '../syscall/abi/names.js';
 import { readlinkSync } from 'node:fs';
 import { BpfError, UsageError } from '../errors.js';
 import {
@@ -71,12 +72,10 @@ function knownProgramIdentity(fd: number, context: string): ProgramIdentity {
   };
 }
 
-const progTypeNames: string[] = [];
-for (const [name, value] of Object.entries(bpf_prog_type)) progTypeNames[value] ??= name.replace(/^BPF_PROG_TYPE_/, '').toLowerCase();
 
 /** 'xdp', 'sched_cls'... for a bpf_prog_type number. */
 export function programTypeName(type: number): string {
-  return progTypeNames[type] ?? `type ${type}`;
+  return PROG_TYPE_NAMES.byValue.get(type) ?? `type ${type}`;
 }
 
 /** UsageError unless the program has the type a hook needs. */

@@ -1,35 +1,17 @@
-// Lowercase names for the kernel's enums, as users write them: the uapi name without its
-// prefix (`BPF_PROG_TYPE_SCHED_CLS` -> 'sched_cls', `BPF_TCX_INGRESS` -> 'tcx_ingress'). The
-// tables are derived from the generated enums, so a new kernel enumerator needs no edit here.
-import { bpf_attach_type, bpf_link_type, bpf_map_type, bpf_prog_type } from '../syscall/abi/bpf.js';
+// The kernel's enums by name for user-facing input and output (tables: src/syscall/abi/names.ts),
+// with the aliases users type and the 'unknown(N)' wording for values newer than the tables.
+import { ATTACH_TYPE_NAMES, LINK_TYPE_NAMES, MAP_TYPE_NAMES, PROG_TYPE_NAMES, type EnumNames } from '../syscall/abi/names.js';
 
-interface NameTable {
-  readonly byName: ReadonlyMap<string, number>;
-  readonly byValue: ReadonlyMap<number, string>;
-}
-
-function table(values: Record<string, number>, prefix: string): NameTable {
-  const byName = new Map<string, number>();
-  const byValue = new Map<number, string>();
-  for (const [cName, value] of Object.entries(values)) {
-    if (cName.startsWith('__') || !cName.startsWith(prefix)) continue;
-    const name = cName.slice(prefix.length).toLowerCase();
-    byName.set(name, value);
-    if (!byValue.has(value)) byValue.set(value, name);
-  }
-  return { byName, byValue };
-}
-
-const progTypes = table(bpf_prog_type, 'BPF_PROG_TYPE_');
-const attachTypes = table(bpf_attach_type, 'BPF_');
-const linkTypes = table(bpf_link_type, 'BPF_LINK_TYPE_');
-const mapTypes = table(bpf_map_type, 'BPF_MAP_TYPE_');
+const progTypes = PROG_TYPE_NAMES;
+const attachTypes = ATTACH_TYPE_NAMES;
+const linkTypes = LINK_TYPE_NAMES;
+const mapTypes = MAP_TYPE_NAMES;
 
 /** Program-type aliases accepted on input. Only 'tc': every tc/tcx tool calls these programs
  * that, and the uapi name 'sched_cls' is the one reported back. */
 const PROG_TYPE_ALIASES: Readonly<Record<string, string>> = { tc: 'sched_cls' };
 
-function nameOf(t: NameTable, value: number): string {
+function nameOf(t: EnumNames, value: number): string {
   return t.byValue.get(value) ?? `unknown(${value})`;
 }
 

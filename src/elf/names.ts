@@ -1,14 +1,10 @@
 // The lowercase names tsbpf uses for kernel enums: the uapi names without their prefix
 // (`BPF_PROG_TYPE_SCHED_CLS` → `'sched_cls'`, `BPF_TCX_INGRESS` → `'tcx_ingress'`). The
 // numbers come from the one ABI home (src/syscall/abi/enums.ts, pure data: no koffi).
-import type { bpf_attach_type, bpf_map_type, bpf_prog_type } from '../syscall/abi/enums.js';
 import { ATTACH_TYPE_NAMES, MAP_TYPE_NAMES, PROG_TYPE_NAMES } from '../syscall/abi/names.js';
 
-type Strip<K, P extends string> = K extends `${P}${infer R}` ? Lowercase<R> : never;
-
-export type ProgramType = Exclude<Strip<keyof typeof bpf_prog_type, 'BPF_PROG_TYPE_'>, 'unspec'>;
-export type AttachType = Strip<keyof typeof bpf_attach_type, 'BPF_'>;
-export type MapType = Exclude<Strip<keyof typeof bpf_map_type, 'BPF_MAP_TYPE_'>, 'unspec'>;
+export type { AttachType, MapType, ProgramType } from '../syscall/abi/names.js';
+import type { AttachType, MapType, ProgramType } from '../syscall/abi/names.js';
 
 const PROG = PROG_TYPE_NAMES.byName;
 const ATTACH = ATTACH_TYPE_NAMES.byName;

@@ -4,11 +4,10 @@ import { UsageError } from '../errors.js';
 import { bpf_map_create_flags, bpf_map_type } from '../syscall/index.js';
 import { MAP_TYPE_NAMES } from '../syscall/abi/names.js';
 
-type StripType<S> = S extends `BPF_MAP_TYPE_${infer T}` ? (T extends `${string}_DEPRECATED` | 'UNSPEC' ? never : Lowercase<T>) : never;
 type StripFlag<S> = S extends `BPF_F_${infer T}` ? Lowercase<T> : never;
 
-/** `'hash'`, `'array'`, `'percpu_array'`…: `BPF_MAP_TYPE_*` without the prefix, in lower case. */
-export type MapType = StripType<keyof typeof bpf_map_type>;
+export type { MapType } from '../syscall/abi/names.js';
+import type { MapType } from '../syscall/abi/names.js';
 /** `'no_prealloc'`, `'mmapable'`…: `BPF_F_*` map creation flags without the prefix, lower case. */
 export type MapFlagName = StripFlag<keyof typeof bpf_map_create_flags>;
 

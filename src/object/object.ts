@@ -27,7 +27,7 @@ import {
   type OpenObjectOptions,
   type ProgramSpec,
 } from '../elf/index.js';
-import { BpfMap, type MapCreateOptions } from '../maps/index.js';
+import { BpfMap } from '../maps/index.js';
 import { BpfProgram } from '../programs/index.js';
 import { BPF_PSEUDO_BTF_ID } from '../syscall/abi/bpf.js';
 import { BPF_CALL, INSN_SIZE, setInsnImm, setInsnSrc } from '../elf/insn.js';
@@ -267,7 +267,7 @@ export class BpfObject {
     try {
       if (spec.inner) inner = this.#createMap(spec.inner);
       const base = {
-        type: spec.type as MapCreateOptions['type'],
+        type: spec.type,
         keySize: spec.keySize,
         valueSize: spec.valueSize,
         // libbpf sizes a perf event array that declares no max_entries to the possible CPUs,

@@ -4,6 +4,15 @@
 // data: the parsers (src/elf) use it as well as the kernel-object layers.
 import { bpf_attach_type, bpf_link_type, bpf_map_type, bpf_prog_type } from './enums.js';
 
+type Strip<K, P extends string> = K extends `${P}${infer R}` ? Lowercase<R> : never;
+
+/** 'xdp', 'sched_cls'…: `BPF_PROG_TYPE_*` in lower case without the prefix. */
+export type ProgramType = Exclude<Strip<keyof typeof bpf_prog_type, 'BPF_PROG_TYPE_'>, 'unspec'>;
+/** 'xdp', 'tcx_ingress', 'trace_fentry'…: `enum bpf_attach_type` without `BPF_`. */
+export type AttachType = Strip<keyof typeof bpf_attach_type, 'BPF_'>;
+/** 'hash', 'array', 'percpu_array'…: `BPF_MAP_TYPE_*` without the prefix (deprecated aliases left out). */
+export type MapType = Exclude<Strip<keyof typeof bpf_map_type, 'BPF_MAP_TYPE_'>, 'unspec' | `${string}_deprecated`>;
+
 export interface EnumNames {
   readonly byName: ReadonlyMap<string, number>;
   /** The current name of each value (a `_deprecated` alias only when it is the sole name). */

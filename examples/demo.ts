@@ -1,8 +1,8 @@
 // The tsbpf demo: loads examples/bpf/xdp_stats.o on a veth pair it creates, sends real
 // traffic from a network namespace, shows live per-protocol counters, and cleans up.
 //
-//   npm run demo                    # interactive: live table for 5 seconds
-//   npm run demo -- --seconds 3     # non-interactive: ends with one JSON line
+//   npm run demo                    # a live table for 5 seconds, then the drops it caused
+//   npm run demo -- --seconds 3     # non-interactive: ends with one JSON line (--json alone too)
 //   npm run demo -- --drop-port 9999
 import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
@@ -218,12 +218,14 @@ async function main(): Promise<void> {
 
     const final = readCounters(obj);
     const sent = JSON.parse(sentJson.trim());
-    if (!opts.json) {
+    if (opts.json) {
+      console.log(JSON.stringify({ packets: final.packets, bytes: final.bytes, dropped: final.dropped, sent }));
+    } else {
+      if (live && lines) process.stdout.write(`\x1b[${lines}A\x1b[J`); // the final table replaces the live one
       console.log(render(final, opts.seconds, opts));
       console.log(`sent from the namespace: ${sent.icmp} pings, ${sent.udp} UDP datagrams (${sent.udpToDropPort} to port ${opts.dropPort}), ${sent.tcpConnections} TCP connections`);
-      console.log(`XDP dropped ${final.dropped} packets to port ${opts.dropPort}`);
+      console.log(`XDP dropped ${final.dropped} packets to port ${opts.dropPort}. Removing the link, the program and the veth pair.`);
     }
-    console.log(JSON.stringify({ packets: final.packets, bytes: final.bytes, dropped: final.dropped, sent }));
   } finally {
     cleanup();
   }

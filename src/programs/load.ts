@@ -3,7 +3,7 @@
 // log fits, so the error names the instruction the verifier refused.
 import { BpfError, UsageError, VerifierError, errnoName } from '../errors.js';
 import { ERRNO } from '../errno-names.js';
-import { LD_IMM64 } from '../asm/instruction.js';
+import { LD_IMM64, type InstructionFields } from '../asm/instruction.js';
 import {
   BPF_LOG_LEVEL1,
   BPF_OBJ_NAME_LEN,
@@ -27,15 +27,7 @@ const MAX_LOG_SIZE = 16 * 1024 * 1024;
 const EAGAIN_TRIES = 5;
 
 /** One instruction by its fields, as the assembler's `Instruction` objects carry them. */
-export interface InstructionFieldsLike {
-  readonly opcode: number;
-  readonly dst: number;
-  readonly src: number;
-  readonly off: number;
-  readonly imm: number;
-  /** ld_imm64 (opcode 0x18): the 64-bit constant, which takes a second 8-byte slot. */
-  readonly imm64?: bigint;
-}
+export type InstructionFieldsLike = InstructionFields;
 
 /**
  * Program instructions: raw `struct bpf_insn` bytes, anything carrying them in `.bytes` (the

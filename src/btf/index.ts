@@ -9,3 +9,4 @@ export * from './core.js';
 export * from './patch.js';
 export * from './kernel.js';
 export * from './maps.js';
+export { btfTypeName, decodeValue, formatDecoded, type Decoded } from './value.js';

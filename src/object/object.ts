@@ -8,6 +8,8 @@ import {
   ALL_BTF_FEATURES,
   Btf,
   CoreRelocator,
+  decodeValue,
+  type Decoded,
   POISON_CALL_IMM,
   applyCoreRelocation,
   sanitizeBtf,
@@ -188,6 +190,17 @@ export class BpfObject {
     if (live) return live.slice(v.offset, v.offset + v.size);
     const cur = this.map(v.map).lookup(new Uint8Array(4)) as Uint8Array;
     return cur.slice(v.offset, v.offset + v.size);
+  }
+
+  /**
+   * A global variable decoded through its BTF type: integers as numbers (bigints past 2^53),
+   * structs as objects, arrays as lists, char arrays as strings, enums by name. Live after load.
+   */
+  globalValue(name: string): Decoded {
+    const v = this.#variable(name);
+    const btf = this.spec.btf;
+    if (!btf || v.btfType === undefined) throw new UsageError(`variable '${name}' has no BTF type to decode it with; read its bytes with global('${name}')`);
+    return decodeValue(btf, v.btfType, this.global(name));
   }
 
   /** Creates the maps and loads the programs. On failure, everything created is released. */

@@ -162,6 +162,12 @@ describe('behaviour of loaded objects', () => {
     expect(() => obj.setGlobal('cfg_mode', 1)).toThrow(/frozen/);
     expect(() => obj.map('.rodata').update(u32(0), new Uint8Array(obj.map('.rodata').info().valueSize))).toThrow(BpfError);
     expect(new TextDecoder().decode(obj.global('greeting'))).toBe('hello\0');
+    // The same globals decoded through their BTF types.
+    expect(obj.globalValue('seen')).toBe(1001);
+    expect(obj.globalValue('hits')).toEqual([4, 2, 3, 4]);
+    expect(obj.globalValue('cfg_mac')).toEqual([2, 0, 0, 0, 0, 1]);
+    expect(obj.globalValue('greeting')).toBe('hello');
+    expect(obj.globalValue('cfg_mode')).toBe(2);
   });
 
   it('calls: subprograms, a bpf_loop callback and static/global functions compute what the C says', () => {

@@ -1,7 +1,7 @@
 // tsbpf map list|show|dump|lookup|update|delete
 import { listMaps, type BpfMap, type ElemFlag, type MapInfo } from '../../index.js';
 import type { Btf } from '../../btf/index.js';
-import { decodeValue, formatDecoded, typeName, type Decoded } from '../btf-format.js';
+import { btfTypeName as typeName, decodeValue, formatDecoded, type Decoded } from '../../btf/index.js';
 import { type Verb, positionals, str } from '../command.js';
 import { CliUsageError, EXIT, NotFoundError } from '../errors.js';
 import { parsedBtfById } from '../kinfo.js';

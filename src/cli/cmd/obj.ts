@@ -5,7 +5,7 @@ import { BpfObject } from '../../index.js';
 import { CoreRelocationError, CoreRelocator, loadKernelBtf, type Btf, type BtfKind } from '../../btf/index.js';
 import { ElfFile, isAttachType, isProgramType, linkProgram, type ObjectSpec, type ProgramTypeOverride } from '../../elf/index.js';
 import { TsbpfError, UsageError } from '../../errors.js';
-import { decodeValue, formatDecoded, typeName, type Decoded } from '../btf-format.js';
+import { btfTypeName as typeName, decodeValue, formatDecoded, type Decoded } from '../../btf/index.js';
 import { type Verb, positionals, str, strs } from '../command.js';
 import { CliUsageError, NotFoundError } from '../errors.js';
 import { table } from '../output.js';

@@ -1,9 +1,10 @@
 // Names and values through BTF: `struct counters`, `__u32`, and map keys/values decoded into
 // plain JSON-able data (structs as objects, arrays as lists, char arrays as strings, enums by
 // enumerator name), as `bpftool map dump` prints its "formatted" field.
-import type { Btf } from '../btf/index.js';
+import { Buffer } from 'node:buffer';
+import type { Btf } from './btf.js';
 
-export function typeName(btf: Btf, id: number, depth = 0): string {
+export function btfTypeName(btf: Btf, id: number, depth = 0): string {
   if (id === 0) return 'void';
   if (depth > 16) return '…';
   let t;
@@ -28,15 +29,15 @@ export function typeName(btf: Btf, id: number, depth = 0): string {
     case 'fwd':
       return `${t.fwdKind} ${t.name}`;
     case 'ptr':
-      return `${typeName(btf, t.type, depth + 1)} *`;
+      return `${btfTypeName(btf, t.type, depth + 1)} *`;
     case 'array':
-      return `${typeName(btf, t.type, depth + 1)}[${t.nelems}]`;
+      return `${btfTypeName(btf, t.type, depth + 1)}[${t.nelems}]`;
     case 'const':
     case 'volatile':
     case 'restrict':
-      return `${t.kind} ${typeName(btf, t.type, depth + 1)}`;
+      return `${t.kind} ${btfTypeName(btf, t.type, depth + 1)}`;
     case 'type_tag':
-      return typeName(btf, t.type, depth + 1);
+      return btfTypeName(btf, t.type, depth + 1);
     case 'func_proto':
       return 'func_proto';
     default:

@@ -7,6 +7,7 @@ import { BpfMap, listMaps, readU32, u32 } from '../../src/maps/index.js';
 import { closeFd, dupFd, objPin } from '../../src/syscall/index.js';
 import { guardFdLeaks, openFdCount } from '../helpers/fd-guard.js';
 import { loadReturnProgram } from './helpers.js';
+import { thrown as catchError } from '../helpers/thrown.js';
 
 guardFdLeaks();
 
@@ -14,14 +15,6 @@ const dir = `/sys/fs/bpf/tsbpf-maps-test-${process.pid}`;
 beforeAll(() => mkdirSync(dir, { recursive: true }));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function catchError(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('pins', () => {
   it('pin, fromPin, unpin', () => {

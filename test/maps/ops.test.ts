@@ -4,17 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { BpfError, UsageError } from '../../src/errors.js';
 import { BpfMap, possibleCpus, readU32, readU64, u16, u32, u64 } from '../../src/maps/index.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
+import { thrown as catchError } from '../helpers/thrown.js';
 
 guardFdLeaks();
 
-function catchError(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('create: checked before the syscall', () => {
   it('unknown type lists the known ones', () => {

@@ -10,15 +10,8 @@ import { Attrs, MessageBuilder } from '../../src/netlink/message.js';
 import { NetlinkSocket, newRequest, withSocket } from '../../src/netlink/socket.js';
 import { guardFdLeaks, isRoot, openFdCount } from '../helpers/fd-guard.js';
 import { createVethPair, type VethPair } from '../helpers/netns.js';
+import { thrown } from '../helpers/thrown.js';
 
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('interfaces (no root needed)', () => {
   it('finds lo by name and by index', () => {

@@ -8,6 +8,8 @@ import { guardFdLeaks, isRoot, openFdCount } from '../helpers/fd-guard.js';
 import { counterMap } from '../helpers/tiny-prog.js';
 import { Attr, ENABLE_STATS_ATTR, bpfCall, bpf_cmd, bpf_stats_type, closeFd } from '../../src/syscall/index.js';
 import { concat, exit, insn, movImm, readsUninitialised, returns } from './insns.js';
+import { thrown as thrownAs } from '../helpers/thrown.js';
+const thrown = (fn: () => unknown) => thrownAs<unknown>(fn);
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
@@ -16,14 +18,6 @@ function bpftoolProg(id: number): { id: number; tag: string; name?: string; type
   return JSON.parse(execFileSync('bpftool', ['prog', 'show', 'id', String(id), '-j']).toString());
 }
 
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 const pins: string[] = [];
 function pinPath(what: string): string {

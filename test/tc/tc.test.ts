@@ -19,15 +19,9 @@ import {
   type TinyProg,
   XDP_PASS,
 } from '../helpers/tiny-prog.js';
+import { thrown as thrownAs } from '../helpers/thrown.js';
+const thrown = (fn: () => unknown) => thrownAs<NetlinkRequestError>(fn);
 
-function thrown(fn: () => unknown): NetlinkRequestError {
-  try {
-    fn();
-  } catch (e) {
-    return e as NetlinkRequestError;
-  }
-  throw new Error('expected a throw');
-}
 
 function qdiscs(dev: string): { kind: string; handle: string }[] {
   return JSON.parse(sh('tc', ['-j', 'qdisc', 'show', 'dev', dev])) as { kind: string; handle: string }[];

@@ -20,15 +20,9 @@ import {
   XDP_DROP,
   XDP_PASS,
 } from '../helpers/tiny-prog.js';
+import { thrown as thrownAs } from '../helpers/thrown.js';
+const thrown = (fn: () => unknown) => thrownAs<NetlinkRequestError>(fn);
 
-function thrown(fn: () => unknown): NetlinkRequestError {
-  try {
-    fn();
-  } catch (e) {
-    return e as NetlinkRequestError;
-  }
-  throw new Error('expected a throw');
-}
 
 interface IpXdp {
   mode: number;

@@ -1,0 +1,159 @@
+// npm run test:kernels [-- 6.1 6.12] [-- test paths...]
+//
+// Runs the kernel-facing test suites in a guest per kernel (in parallel: TCG keeps one host
+// core busy per guest) and prints a per-kernel summary: passed, failed, skipped with the
+// reason each skip names, and the guest's time. Exit status 0 only when every guest ran to its
+// end and no test failed. `--json FILE` writes the summaries for CI.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SERIES } from './kernels.js';
+import { GuestError, runInGuest } from './guest.js';
+
+// Pure suites (parsing, assembling, fuzzing) give the same answer on every kernel; the guests
+// skip them to spend their time (JavaScript runs 5-6x slower there) on what the kernel decides.
+export const HOST_ONLY = [
+  'test/asm/',
+  'test/elf/fuzz.test.ts',
+  'test/elf/reader.test.ts',
+  'test/elf/sections.test.ts',
+  'test/elf/xdp-tools.test.ts',
+  'test/btf/hostile.test.ts',
+  'test/btf/encode.test.ts',
+  'test/btf/ext.test.ts',
+  'test/btf/name-index.test.ts',
+  'test/btf/maps.test.ts',
+  'test/netlink/message.test.ts',
+  'test/maps/bytes.test.ts',
+  'test/programs/names.test.ts',
+  'test/object/objdump.test.ts',
+  'test/cli/obj.test.ts',
+];
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    json: { type: 'string' },
+    serial: { type: 'boolean' },
+    timeout: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log('usage: test-kernels.ts [--serial] [--json FILE] [--timeout S] [6.1] [6.12] [-- test paths...]');
+  process.exit(0);
+}
+
+// Kernel series first, then (after a bare "--", which parseArgs passes through) test paths.
+const kernels = positionals.filter((p) => SERIES[p] !== undefined);
+const paths = positionals.filter((p) => SERIES[p] === undefined);
+if (kernels.length === 0) kernels.push(...Object.keys(SERIES));
+
+interface JsonAssertion {
+  fullName: string;
+  title: string;
+  status: string;
+}
+interface JsonReport {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  numRuntimeErrorTestSuites?: number;
+  testResults: { name: string; status: string; message?: string; assertionResults: JsonAssertion[] }[];
+}
+
+export interface KernelSummary {
+  kernel: string;
+  release?: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  skips: string[];
+  failures: string[];
+  seconds: number;
+  /** Set when the guest itself failed (boot, crash, hang) or produced no report. */
+  error?: string;
+}
+
+function vitestCommand(): string {
+  const args = paths.length ? paths : ['test/', ...HOST_ONLY.map((p) => `--exclude=${p.endsWith('/') ? `${p}**` : p}`)];
+  return `npx vitest run ${args.map((a) => `'${a}'`).join(' ')}`;
+}
+
+async function runKernel(kernel: string, prefix: boolean): Promise<KernelSummary> {
+  const started = Date.now();
+  let pending = '';
+  const onOutput = prefix
+    ? (d: Buffer): void => {
+        pending += d.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const l of lines) process.stdout.write(`[${kernel}] ${l}\n`);
+      }
+    : undefined;
+  const summary: KernelSummary = { kernel, passed: 0, failed: 0, skipped: 0, skips: [], failures: [], seconds: 0 };
+  try {
+    const r = await runInGuest({
+      kernel,
+      command: vitestCommand(),
+      env: {
+        TSBPF_VITEST_JSON: '/run/vm/report.json',
+        ...(process.env.CI ? { CI: process.env.CI } : {}),
+      },
+      ...(values.timeout ? { timeoutSeconds: Number(values.timeout) } : {}),
+      ...(onOutput ? { onOutput } : {}),
+    });
+    summary.release = r.kernel.release;
+    try {
+      const report = JSON.parse(readFileSync(join(r.runDir, 'report.json'), 'utf8')) as JsonReport;
+      summary.passed = report.numPassedTests;
+      summary.failed = report.numFailedTests + (report.numRuntimeErrorTestSuites ?? 0);
+      summary.skipped = report.numPendingTests + report.numTodoTests;
+      for (const file of report.testResults) {
+        const rel = file.name.replace(`${process.cwd()}/`, '');
+        if (file.status === 'failed' && file.assertionResults.length === 0) summary.failures.push(`${rel}: ${file.message?.split('\n')[0] ?? 'suite failed'}`);
+        for (const a of file.assertionResults) {
+          if (a.status === 'failed') summary.failures.push(`${rel} > ${a.fullName}`);
+          else if (a.status === 'pending' || a.status === 'skipped' || a.status === 'todo') summary.skips.push(`${rel} > ${a.fullName}`);
+        }
+      }
+      // vitest exits non-zero for errors outside any test: count one, as .ci/run does.
+      if (r.status !== 0 && summary.failed === 0) {
+        summary.failed = 1;
+        summary.failures.push(`vitest exited with status ${r.status} outside any test (see the output above)`);
+      }
+    } catch {
+      summary.error = `the guest ran vitest (exit ${r.status}) but left no readable report`;
+    }
+    r.cleanup();
+  } catch (e) {
+    summary.error = e instanceof GuestError ? e.message : `${(e as Error).message}`;
+  }
+  pending && process.stdout.write(`[${kernel}] ${pending}\n`);
+  summary.seconds = (Date.now() - started) / 1000;
+  return summary;
+}
+
+const parallel = !values.serial && kernels.length > 1;
+const summaries = parallel
+  ? await Promise.all(kernels.map((k) => runKernel(k, true)))
+  : await kernels.reduce<Promise<KernelSummary[]>>(async (acc, k) => [...(await acc), await runKernel(k, false)], Promise.resolve([]));
+
+console.log('\n== guest kernels ==');
+let failed = 0;
+let passed = 0;
+for (const s of summaries) {
+  const head = `${s.kernel} (${s.release ?? 'not booted'}): ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped in ${s.seconds.toFixed(0)} s`;
+  console.log(s.error ? `${head}\n  GUEST FAILED: ${s.error.split('\n').join('\n  ')}` : head);
+  for (const f of s.failures) console.log(`  FAIL ${f}`);
+  for (const k of s.skips) console.log(`  skip ${k}`);
+  passed += s.passed;
+  failed += s.failed + (s.error ? 1 : 0);
+}
+console.log(`${passed} passed, ${failed} failed`);
+if (values.json) {
+  mkdirSync(join(values.json, '..'), { recursive: true });
+  writeFileSync(values.json, JSON.stringify(summaries, null, 2));
+}
+process.exit(failed ? 1 : 0);

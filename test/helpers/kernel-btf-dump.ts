@@ -68,7 +68,8 @@ export function flattenMembers(t: DumpType, base = 0, out = new Map<string, numb
 }
 
 /** As flattenMembers, then adds members of named nested structs/unions under their own names
- * where the name is still free (link_create's `tcx.relative_fd` is `relative_fd` to us). */
+ * where the name is still free (link_create's `tcx.relative_fd` is `relative_fd` to us), and
+ * always under `outer.name` (`kprobe_multi.flags`, whose plain name link_create's own `flags` has). */
 export function flattenDeep(t: DumpType, base = 0): Map<string, number> {
   const out = flattenMembers(t, base);
   const types = kernelBtfDump();
@@ -77,7 +78,10 @@ export function flattenDeep(t: DumpType, base = 0): Map<string, number> {
       const inner = types.get(m.typeId);
       const off = b + m.bitsOffset / 8;
       if (!inner || (inner.kind !== 'STRUCT' && inner.kind !== 'UNION')) continue;
-      for (const [n, o] of flattenMembers(inner, off)) if (!out.has(n)) out.set(n, o);
+      for (const [n, o] of flattenMembers(inner, off)) {
+        if (!out.has(n)) out.set(n, o);
+        if (m.name !== '(anon)' && !out.has(`${m.name}.${n}`)) out.set(`${m.name}.${n}`, o);
+      }
       visit(inner, off);
     }
   };

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as abi from '../../src/syscall/abi/bpf.js';
+import * as perf from '../../src/syscall/abi/perf.js';
 import type { Layout } from '../../src/syscall/abi/layout.js';
 import { findNamed, flattenDeep, flattenMembers, kernelBtfDump, kernelEnumerators } from '../helpers/kernel-btf-dump.js';
 
@@ -88,5 +89,65 @@ describe('bpf ABI against the kernel BTF', () => {
       checked++;
     }
     expect(checked).toBeGreaterThan(15);
+  });
+});
+
+describe('bpf_iter_link_info against the kernel BTF', () => {
+  it('every member of each union member sits where the kernel has it', () => {
+    const types = kernelBtfDump();
+    const u = findNamed('UNION', 'bpf_iter_link_info')!;
+    expect(u, 'union bpf_iter_link_info').toBeDefined();
+    for (const layout of Object.values(abi.BPF_ITER_LINK_INFO) as Layout<string>[]) {
+      const sub = layout.cName.split('.')[1]!;
+      const member = u.members.find((m) => m.name === sub);
+      expect(member, layout.cName).toBeDefined();
+      const offsets = flattenMembers(types.get(member!.typeId)!);
+      for (const m of Object.values(layout.members)) expect(offsets.get(m.name), `${layout.cName}.${m.name}`).toBe(m.offset);
+    }
+  });
+});
+
+describe('perf_event_open ABI against the kernel BTF and uapi header', () => {
+  it('perf_event_attr members and flag bits', () => {
+    const s = findNamed('STRUCT', 'perf_event_attr')!;
+    expect(s).toBeDefined();
+    const offsets = flattenMembers(s);
+    const ours = Object.values(perf.PERF_EVENT_ATTR.members);
+    for (const m of ours) {
+      if (m.name === 'bits') continue;
+      expect(offsets.get(m.name), `perf_event_attr.${m.name}`).toBe(m.offset);
+    }
+    // The bitfield word: every named bit where the kernel puts it.
+    const bitsBase = perf.PERF_EVENT_ATTR.members.bits.offset * 8;
+    for (const [name, bit] of Object.entries(perf.PERF_ATTR_BIT)) {
+      const k = s.members.find((m) => m.name === name);
+      expect(k?.bitsOffset, `perf_event_attr.${name}`).toBe(bitsBase + bit);
+    }
+    expect(perf.PERF_EVENT_ATTR.size).toBe(perf.PERF_ATTR_SIZE_VER6);
+    expect(ours.length).toBeGreaterThan(15);
+  });
+
+  it('ioctl numbers and flags match include/uapi/linux/perf_event.h', () => {
+    const hdr = readFileSync('/usr/include/linux/perf_event.h', 'utf8');
+    // _IO(type, nr) = type << 8 | nr; _IOW adds the size << 16 and the write direction bit 30.
+    const ioc = (name: string): number => {
+      const m = new RegExp(`#define ${name}\\s+_IO(W?)\\s*\\('(.)', (\\d+)(?:, (\\w+))?\\)`).exec(hdr);
+      expect(m, name).not.toBeNull();
+      const size = m![4] === '__u32' ? 4 : m![4] === '__u64' ? 8 : 0;
+      return ((m![1] === 'W' ? 1 << 30 : 0) | (size << 16) | (m![2]!.charCodeAt(0) << 8) | Number(m![3])) >>> 0;
+    };
+    expect(perf.PERF_EVENT_IOC_ENABLE).toBe(ioc('PERF_EVENT_IOC_ENABLE'));
+    expect(perf.PERF_EVENT_IOC_DISABLE).toBe(ioc('PERF_EVENT_IOC_DISABLE'));
+    expect(perf.PERF_EVENT_IOC_SET_BPF).toBe(ioc('PERF_EVENT_IOC_SET_BPF'));
+    expect(hdr).toMatch(new RegExp(`#define PERF_FLAG_FD_CLOEXEC\\s+\\(1UL << ${Math.log2(perf.PERF_FLAG_FD_CLOEXEC)}\\)`));
+    expect(hdr).toMatch(new RegExp(`#define PERF_ATTR_SIZE_VER6\\s+${perf.PERF_ATTR_SIZE_VER6}\\b`));
+  });
+
+  it('syscall numbers used for tracing match the installed asm/unistd_64.h', () => {
+    const hdr = readFileSync(`/usr/include/x86_64-linux-gnu/asm/unistd_64.h`, 'utf8');
+    for (const name of ['read', 'mprotect', 'ioctl', 'getpid', 'getppid', 'perf_event_open', 'bpf', 'close', 'mmap', 'munmap', 'fcntl'] as const) {
+      const m = new RegExp(`#define __NR_${name} (\\d+)`).exec(hdr);
+      expect(Number(m?.[1]), name).toBe(abi.SYS[name]);
+    }
   });
 });

@@ -17,6 +17,13 @@ export const SYS = {
   setsockopt: 54,
   fcntl: 72,
   bpf: 321,
+  // tracing: perf events for kprobes, and the calls the tracing tests trigger
+  read: 0,
+  mprotect: 10,
+  ioctl: 16,
+  getpid: 39,
+  getppid: 110,
+  perf_event_open: 298,
 } as const;
 
 /** fcntl(2) command: duplicate an fd with close-on-exec set. */
@@ -276,6 +283,49 @@ export const BPF_PROG_INFO = struct('bpf_prog_info', [
   ['netns_dev', 'u64'],
   ['netns_ino', 'u64'],
   ['nr_jited_ksyms', 'u32'],
+/** link_create for fentry/fexit/fmod_ret/LSM and freplace: `tracing.target_btf_id` shares
+ * its bytes with the plain `target_btf_id`; `tracing.cookie` is 5.19+. */
+export const LINK_CREATE_TRACING_ATTR = struct('bpf_attr.link_create', [
+  ['prog_fd', 'u32'],
+  ['target_fd', 'u32'],
+  ['attach_type', 'u32'],
+  ['flags', 'u32'],
+  ['tracing.target_btf_id', 'u32'],
+  ['tracing.cookie', 'u64'],
+]);
+
+/** link_create for iterators: a pointer to a `union bpf_iter_link_info` and its length. */
+export const LINK_CREATE_ITER_ATTR = struct('bpf_attr.link_create', [
+  ['prog_fd', 'u32'],
+  ['target_fd', 'u32'],
+  ['attach_type', 'u32'],
+  ['flags', 'u32'],
+  ['iter_info', 'u64'],
+  ['iter_info_len', 'u32'],
+]);
+
+/** link_create of a perf event (BPF_PERF_EVENT, 5.15+): target_fd is the perf event fd. */
+export const LINK_CREATE_PERF_EVENT_ATTR = struct('bpf_attr.link_create', [
+  ['prog_fd', 'u32'],
+  ['target_fd', 'u32'],
+  ['attach_type', 'u32'],
+  ['flags', 'u32'],
+  ['perf_event.bpf_cookie', 'u64'],
+]);
+
+/** BPF_ITER_CREATE: a readable fd (seq_file) of one run of an iterator link. */
+export const ITER_CREATE_ATTR = struct('bpf_attr.iter_create', [
+  ['link_fd', 'u32'],
+  ['flags', 'u32'],
+]);
+
+/** `union bpf_iter_link_info`, one layout per member (checked in abi.test.ts). */
+export const BPF_ITER_LINK_INFO = {
+  map: struct('bpf_iter_link_info.map', [['map_fd', 'u32']]),
+  cgroup: struct('bpf_iter_link_info.cgroup', [['order', 'u32'], ['cgroup_fd', 'u32'], ['cgroup_id', 'u64']]),
+  task: struct('bpf_iter_link_info.task', [['tid', 'u32'], ['pid', 'u32'], ['pid_fd', 'u32']]),
+} as const;
+
   ['nr_jited_func_lens', 'u32'],
   ['jited_ksyms', 'u64'],
   ['jited_func_lens', 'u64'],
@@ -352,3 +402,9 @@ export const BPF_LINK_INFO_UNION = {
   netkit: struct('bpf_link_info.netkit', [['ifindex', 'u32'], ['attach_type', 'u32']], U),
   sockmap: struct('bpf_link_info.sockmap', [['map_id', 'u32'], ['attach_type', 'u32']], U),
 } as const;
+  /** perf_event links of kprobes (6.6+; `missed` 6.7+, `cookie` 6.9+): the same bytes as `perf_event`. */
+  perf_event_kprobe: struct(
+    'bpf_link_info.perf_event',
+    [['type', 'u32'], ['kprobe.func_name', 'u64'], ['kprobe.name_len', 'u32'], ['kprobe.offset', 'u32'], ['kprobe.addr', 'u64'], ['kprobe.missed', 'u64'], ['kprobe.cookie', 'u64']],
+    U,
+  ),

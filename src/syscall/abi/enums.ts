@@ -453,6 +453,24 @@ export const bpf_task_fd_type = {
   BPF_FD_TYPE_URETPROBE: 5,
 } as const;
 
+export const bpf_perf_event_type = {
+  BPF_PERF_EVENT_UNSPEC: 0,
+  BPF_PERF_EVENT_UPROBE: 1,
+  BPF_PERF_EVENT_URETPROBE: 2,
+  BPF_PERF_EVENT_KPROBE: 3,
+  BPF_PERF_EVENT_KRETPROBE: 4,
+  BPF_PERF_EVENT_TRACEPOINT: 5,
+  BPF_PERF_EVENT_EVENT: 6,
+} as const;
+
+export const bpf_cgroup_iter_order = {
+  BPF_CGROUP_ITER_ORDER_UNSPEC: 0,
+  BPF_CGROUP_ITER_SELF_ONLY: 1,
+  BPF_CGROUP_ITER_DESCENDANTS_PRE: 2,
+  BPF_CGROUP_ITER_DESCENDANTS_POST: 3,
+  BPF_CGROUP_ITER_ANCESTORS_UP: 4,
+} as const;
+
 export const bpf_update_flags = {
   BPF_ANY: 0,
   BPF_NOEXIST: 1,
@@ -485,4 +503,8 @@ export const bpf_map_create_flags = {
 export const bpf_ringbuf_flags = {
   BPF_RB_NO_WAKEUP: 1,
   BPF_RB_FORCE_WAKEUP: 2,
+} as const;
+
+export const bpf_kprobe_multi_flags = {
+  BPF_F_KPROBE_MULTI_RETURN: 1,
 } as const;

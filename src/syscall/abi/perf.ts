@@ -1,0 +1,55 @@
+// The one home of perf_event_open(2)'s ABI as tsbpf uses it: kprobes through the kprobe PMU,
+// attached to BPF programs. `struct perf_event_attr` up to PERF_ATTR_SIZE_VER6 (the kernel
+// takes a shorter struct than its own and zero-fills the rest); test/syscall/abi.test.ts checks
+// every member against the running kernel's BTF and the ioctl numbers against the uapi header.
+import { struct } from './layout.js';
+
+export const PERF_EVENT_ATTR = struct('perf_event_attr', [
+  ['type', 'u32'],
+  ['size', 'u32'],
+  ['config', 'u64'],
+  ['sample_period|sample_freq', 'u64'],
+  ['sample_type', 'u64'],
+  ['read_format', 'u64'],
+  // The 64 one-bit flags (disabled, inherit, ...): a bitfield word, positions in PERF_ATTR_BIT.
+  ['bits', 'u64'],
+  ['wakeup_events|wakeup_watermark', 'u32'],
+  ['bp_type', 'u32'],
+  // For the kprobe PMU: config1 is the address of the function name (a C string), config2 the
+  // offset into it; or config1 = 0 and config2 = the address to probe.
+  ['config1|kprobe_func|uprobe_path|bp_addr', 'u64'],
+  ['config2|kprobe_addr|probe_offset|bp_len', 'u64'],
+  ['branch_sample_type', 'u64'],
+  ['sample_regs_user', 'u64'],
+  ['sample_stack_user', 'u32'],
+  ['clockid', 's32'],
+  ['sample_regs_intr', 'u64'],
+  ['aux_watermark', 'u32'],
+  ['sample_max_stack', 'u16'],
+  ['__reserved_2', 'u16'],
+  ['aux_sample_size', 'u32'],
+]);
+
+/** PERF_ATTR_SIZE_VER6: what we pass as `size` (the layout above, padded). */
+export const PERF_ATTR_SIZE_VER6 = 120;
+
+/** Bit positions in `bits` (the kernel's bitfield order). */
+export const PERF_ATTR_BIT = {
+  disabled: 0,
+  inherit: 1,
+  exclude_user: 4,
+  exclude_kernel: 5,
+} as const;
+
+/** perf_event_open(2) flags. */
+export const PERF_FLAG_FD_CLOEXEC = 1 << 3;
+
+/** ioctl(2) requests on a perf event fd: _IO('$', 0), _IO('$', 1), _IOW('$', 8, __u32). */
+export const PERF_EVENT_IOC_ENABLE = 0x2400;
+export const PERF_EVENT_IOC_DISABLE = 0x2401;
+export const PERF_EVENT_IOC_SET_BPF = 0x40042408;
+
+/** Where the kernel publishes the kprobe PMU (4.17+, CONFIG_KPROBES): its dynamic type
+ * number, and which config bit makes a kretprobe (`config:0` → bit 0). */
+export const KPROBE_PMU_TYPE_PATH = '/sys/bus/event_source/devices/kprobe/type';
+export const KPROBE_PMU_RETPROBE_PATH = '/sys/bus/event_source/devices/kprobe/format/retprobe';

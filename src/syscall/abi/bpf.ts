@@ -246,6 +246,34 @@ export const LINK_CREATE_NETFILTER_ATTR = struct('bpf_attr.link_create', [
   ['priority', 's32'],
 ]);
 
+/** link_create's kprobe_multi tail (5.18+). */
+export const LINK_CREATE_KPROBE_MULTI_ATTR = struct('bpf_attr.link_create', [
+  ['prog_fd', 'u32'],
+  ['target_fd', 'u32'],
+  ['attach_type', 'u32'],
+  ['flags', 'u32'],
+  ['kprobe_multi.flags', 'u32'],
+  ['kprobe_multi.cnt', 'u32'],
+  ['kprobe_multi.syms', 'u64'],
+  ['kprobe_multi.addrs', 'u64'],
+  ['kprobe_multi.cookies', 'u64'],
+]);
+
+/** link_create's uprobe_multi tail (6.6+). */
+export const LINK_CREATE_UPROBE_MULTI_ATTR = struct('bpf_attr.link_create', [
+  ['prog_fd', 'u32'],
+  ['target_fd', 'u32'],
+  ['attach_type', 'u32'],
+  ['flags', 'u32'],
+  ['uprobe_multi.path', 'u64'],
+  ['uprobe_multi.offsets', 'u64'],
+  ['uprobe_multi.ref_ctr_offsets', 'u64'],
+  ['uprobe_multi.cookies', 'u64'],
+  ['uprobe_multi.cnt', 'u32'],
+  ['uprobe_multi.flags', 'u32'],
+  ['uprobe_multi.pid', 'u32'],
+]);
+
 export const LINK_UPDATE_ATTR = struct('bpf_attr.link_update', [
   ['link_fd', 'u32'],
   ['new_prog_fd|new_map_fd', 'u32'],
@@ -255,34 +283,6 @@ export const LINK_UPDATE_ATTR = struct('bpf_attr.link_update', [
 
 export const LINK_DETACH_ATTR = struct('bpf_attr.link_detach', [['link_fd', 'u32']]);
 
-export const ENABLE_STATS_ATTR = struct('bpf_attr.enable_stats', [['type', 'u32']]);
-
-export const PROG_BIND_MAP_ATTR = struct('bpf_attr.prog_bind_map', [
-  ['prog_fd', 'u32'],
-  ['map_fd', 'u32'],
-  ['flags', 'u32'],
-]);
-
-// ---- info structs (BPF_OBJ_GET_INFO_BY_FD) ----
-
-export const BPF_PROG_INFO = struct('bpf_prog_info', [
-  ['type', 'u32'],
-  ['id', 'u32'],
-  ['tag', 'u8[8]'],
-  ['jited_prog_len', 'u32'],
-  ['xlated_prog_len', 'u32'],
-  ['jited_prog_insns', 'u64'],
-  ['xlated_prog_insns', 'u64'],
-  ['load_time', 'u64'],
-  ['created_by_uid', 'u32'],
-  ['nr_map_ids', 'u32'],
-  ['map_ids', 'u64'],
-  ['name', 'char[16]'],
-  ['ifindex', 'u32'],
-  ['gpl_compatible', 'u32'], // a 1-bit bitfield in the uapi: bit 0 of this word
-  ['netns_dev', 'u64'],
-  ['netns_ino', 'u64'],
-  ['nr_jited_ksyms', 'u32'],
 /** link_create for fentry/fexit/fmod_ret/LSM and freplace: `tracing.target_btf_id` shares
  * its bytes with the plain `target_btf_id`; `tracing.cookie` is 5.19+. */
 export const LINK_CREATE_TRACING_ATTR = struct('bpf_attr.link_create', [
@@ -326,6 +326,40 @@ export const BPF_ITER_LINK_INFO = {
   task: struct('bpf_iter_link_info.task', [['tid', 'u32'], ['pid', 'u32'], ['pid_fd', 'u32']]),
 } as const;
 
+export const ENABLE_STATS_ATTR = struct('bpf_attr.enable_stats', [['type', 'u32']]);
+
+export const PROG_BIND_MAP_ATTR = struct('bpf_attr.prog_bind_map', [
+  ['prog_fd', 'u32'],
+  ['map_fd', 'u32'],
+  ['flags', 'u32'],
+]);
+
+/** BPF_TOKEN_CREATE (6.9+): a token from a bpffs mounted with delegation options. */
+export const TOKEN_CREATE_ATTR = struct('bpf_attr.token_create', [
+  ['flags', 'u32'],
+  ['bpffs_fd', 'u32'],
+]);
+
+// ---- info structs (BPF_OBJ_GET_INFO_BY_FD) ----
+
+export const BPF_PROG_INFO = struct('bpf_prog_info', [
+  ['type', 'u32'],
+  ['id', 'u32'],
+  ['tag', 'u8[8]'],
+  ['jited_prog_len', 'u32'],
+  ['xlated_prog_len', 'u32'],
+  ['jited_prog_insns', 'u64'],
+  ['xlated_prog_insns', 'u64'],
+  ['load_time', 'u64'],
+  ['created_by_uid', 'u32'],
+  ['nr_map_ids', 'u32'],
+  ['map_ids', 'u64'],
+  ['name', 'char[16]'],
+  ['ifindex', 'u32'],
+  ['gpl_compatible', 'u32'], // a 1-bit bitfield in the uapi: bit 0 of this word
+  ['netns_dev', 'u64'],
+  ['netns_ino', 'u64'],
+  ['nr_jited_ksyms', 'u32'],
   ['nr_jited_func_lens', 'u32'],
   ['jited_ksyms', 'u64'],
   ['jited_func_lens', 'u64'],
@@ -398,13 +432,13 @@ export const BPF_LINK_INFO_UNION = {
   kprobe_multi: struct('bpf_link_info.kprobe_multi', [['addrs', 'u64'], ['count', 'u32'], ['flags', 'u32'], ['missed', 'u64'], ['cookies', 'u64']], U),
   uprobe_multi: struct('bpf_link_info.uprobe_multi', [['path', 'u64'], ['offsets', 'u64'], ['ref_ctr_offsets', 'u64'], ['cookies', 'u64'], ['path_size', 'u32'], ['count', 'u32'], ['flags', 'u32'], ['pid', 'u32']], U),
   perf_event: struct('bpf_link_info.perf_event', [['type', 'u32']], U),
-  tcx: struct('bpf_link_info.tcx', [['ifindex', 'u32'], ['attach_type', 'u32']], U),
-  netkit: struct('bpf_link_info.netkit', [['ifindex', 'u32'], ['attach_type', 'u32']], U),
-  sockmap: struct('bpf_link_info.sockmap', [['map_id', 'u32'], ['attach_type', 'u32']], U),
-} as const;
   /** perf_event links of kprobes (6.6+; `missed` 6.7+, `cookie` 6.9+): the same bytes as `perf_event`. */
   perf_event_kprobe: struct(
     'bpf_link_info.perf_event',
     [['type', 'u32'], ['kprobe.func_name', 'u64'], ['kprobe.name_len', 'u32'], ['kprobe.offset', 'u32'], ['kprobe.addr', 'u64'], ['kprobe.missed', 'u64'], ['kprobe.cookie', 'u64']],
     U,
   ),
+  tcx: struct('bpf_link_info.tcx', [['ifindex', 'u32'], ['attach_type', 'u32']], U),
+  netkit: struct('bpf_link_info.netkit', [['ifindex', 'u32'], ['attach_type', 'u32']], U),
+  sockmap: struct('bpf_link_info.sockmap', [['map_id', 'u32'], ['attach_type', 'u32']], U),
+} as const;

@@ -1,6 +1,7 @@
 // One family of errors for the whole library. Pure: the parsers (ELF, BTF) throw these too,
 // and they must not pull in the syscall layer.
 import { ERRNO_NAMES } from './errno-names.js';
+import { kernelAtLeast, kernelRelease } from './features/kernel.js';
 
 /** Base of every error tsbpf throws on purpose. */
 export class TsbpfError extends Error {
@@ -97,20 +98,43 @@ export class NetlinkError extends BpfError {
   }
 }
 
-/** The running kernel lacks a feature; says which kernel has it and what to use instead. */
+/**
+ * The running kernel lacks a feature; says which Linux version introduced it, which kernel
+ * this is, and what to use instead. A machine that *refuses* a feature its kernel may have
+ * (EPERM even for root) gets a BpfError instead: that is not a matter of versions.
+ */
 export class NotSupportedError extends TsbpfError {
   override name = 'NotSupportedError';
   readonly code = 'ENOTSUPP';
+  /** The running kernel's release (`uname -r`), or the one the message was worded for. */
+  readonly kernel: string;
   constructor(
+    /** What is missing, in words that take a plural verb: 'tcx links', 'arena maps'. */
     readonly feature: string,
-    readonly minKernel: string,
+    /** The Linux version that introduced it ('6.6'), when one did. */
+    readonly minKernel: string | undefined,
     readonly alternative?: string,
+    /** The errno of the call that failed, or of the probe that decided. */
     readonly errno?: number,
+    kernel?: string,
   ) {
-    super(
-      `${feature} is not supported by this kernel (needs Linux ${minKernel})${alternative ? `; use ${alternative} instead` : ''}`,
-    );
+    super(notSupportedMessage(feature, minKernel, kernel ?? kernelRelease(), alternative));
+    this.kernel = kernel ?? kernelRelease();
   }
+}
+
+/**
+ * "tcx links need Linux 6.6; this kernel is 6.1.0-57-cloud-amd64; use tc.attach(...) instead".
+ * A kernel at least that new lacks it by configuration (or architecture): the message says so
+ * rather than asking for an upgrade that would not help.
+ */
+export function notSupportedMessage(feature: string, minKernel: string | undefined, kernel: string, alternative?: string): string {
+  let m: string;
+  if (minKernel === undefined) m = `${feature} are not available on this kernel (${kernel})`;
+  else if (!kernelAtLeast(kernel, minKernel)) m = `${feature} need Linux ${minKernel}; this kernel is ${kernel}`;
+  else
+    m = `${feature} are not available on this kernel (${kernel}), although Linux ${minKernel} introduced them: it was built without them, or cannot provide them on this machine`;
+  return alternative ? `${m}; use ${alternative} instead` : m;
 }
 
 /** Bad input from the caller (wrong key size, unknown map type...): no kernel call was made. */

@@ -1,85 +1,43 @@
-// Whether this kernel has XDP links (5.9) and tcx (6.6), and what a failed BPF_LINK_CREATE
-// means. A kernel without the feature answers the real call with EINVAL, the same errno a bad
-// program type gets, so EINVAL alone proves nothing: it is confirmed by a cheap probe (tcx) or
-// the kernel release (XDP), once per process. No silent fallback to netlink or legacy tc: that
-// would change who owns the hook and how long it lives.
+// What a failed BPF_LINK_CREATE (or tcx query) means for XDP links (5.9) and tcx (6.6). A
+// kernel without the feature answers the real call with EINVAL, the same errno a bad program
+// or argument gets, so EINVAL alone proves nothing: src/features probes the kernel then (once
+// per process) and only an *absent* answer becomes NotSupportedError. A refusal (EPERM) is
+// never reported as a missing kernel version. No silent fallback to netlink or legacy tc:
+// that would change who owns the hook and how long it lives.
 import { ERRNO } from '../errno-names.js';
-import { readFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { BpfError, NotSupportedError, errnoName } from '../errors.js';
-import { PROG_QUERY_ATTR, bpf_attach_type, bpf_cmd } from '../syscall/abi/bpf.js';
-import { Attr } from '../syscall/attr.js';
-import { bpfRaw } from '../syscall/libc.js';
+import { fromResult } from '../features/answer.js';
+import { features } from '../features/index.js';
+
+export { kernelAtLeast } from '../features/kernel.js';
 
 export const { EPERM, ENOENT, EBADF, EBUSY, EEXIST, ENODEV, EINVAL, ENOSPC, ERANGE, ENOLINK, EOPNOTSUPP, ESTALE } = ERRNO;
 
 export type LinkFeature = 'xdp' | 'tcx';
 
-export const FEATURES: Record<LinkFeature, { name: string; minKernel: string; alternative: string }> = {
-  xdp: {
-    name: 'XDP links (BPF_LINK_CREATE with BPF_XDP)',
-    minKernel: '5.9',
-    alternative: 'xdp.attach(ifindex, prog, { mode }) (netlink attach; its lifetime is the interface, not a link fd)',
-  },
-  tcx: {
-    name: 'tcx links (BPF_LINK_CREATE with BPF_TCX_INGRESS/BPF_TCX_EGRESS)',
-    minKernel: '6.6',
-    alternative: "tc.attach(tc.hookCreate({ ifindex, attachPoint: 'ingress' | 'egress' }), { prog }) (legacy tc: clsact + cls_bpf over netlink; the interface holds it, not a link fd)",
-  },
-};
+/** The src/features name of each link feature. */
+const FEATURE_ID = { xdp: 'xdp_link', tcx: 'tcx' } as const;
 
-/** `"6.1.0-18-amd64"` >= `"5.9"`? Unparseable releases count as new enough (no false "not supported"). */
-export function kernelAtLeast(rel: string, min: string): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(rel);
-  const [ma, mi] = min.split('.').map(Number) as [number, number];
-  if (!m) return true;
-  const a = Number(m[1]);
-  const b = Number(m[2]);
-  return a > ma || (a === ma && b >= mi);
-}
-
-/** tcx's probe: BPF_PROG_QUERY of tcx ingress on loopback (ifindex 1 in every netns). A kernel
- * with tcx answers 0; one without rejects the attach type with EINVAL. Nothing is created. */
+/** tcx's probe is a BPF_PROG_QUERY of loopback's tcx ingress: 0 on a kernel with tcx, EINVAL
+ * (unknown attach type) without; undefined when the answer is a refusal (EPERM), which tells
+ * nothing about the kernel. */
 export function tcxSupportFromQueryResult(r: number): boolean | undefined {
-  if (r >= 0) return true;
-  if (-r === EINVAL) return false;
-  return undefined; // EPERM and the like: the probe could not tell
-}
-
-const cache: Partial<Record<LinkFeature, boolean>> = {};
-
-/** Whether the kernel has a function of this name (distribution kernels backport features
- * to older releases; the function that implements one is the evidence). Slow (~0.2 s). */
-function kernelHasSymbol(name: string): boolean {
-  try {
-    return readFileSync('/proc/kallsyms', 'latin1').includes(` ${name}\n`);
-  } catch {
-    return false;
-  }
+  const o = fromResult(r, { command: 'BPF_PROG_QUERY' });
+  return o.status === 'present' ? true : o.status === 'absent' ? false : undefined;
 }
 
 /**
- * Cached per process. XDP links: the kernel release, or on an older release the function that
- * implements them (a real probe would need an attach). tcx: a query of loopback's hook.
+ * Whether the kernel may have the feature, probed once per process: false only when the
+ * kernel lacks it, so a refusal never turns into "needs Linux X".
  */
 export function haveLinkFeature(feature: LinkFeature): boolean {
-  const known = cache[feature];
-  if (known !== undefined) return known;
-  let ok: boolean | undefined;
-  if (feature === 'xdp') ok = kernelAtLeast(release(), FEATURES.xdp.minKernel) || kernelHasSymbol('bpf_xdp_link_attach');
-  else {
-    const attr = new Attr(PROG_QUERY_ATTR).set('target_ifindex', 1).set('attach_type', bpf_attach_type.BPF_TCX_INGRESS);
-    ok = tcxSupportFromQueryResult(bpfRaw(bpf_cmd.BPF_PROG_QUERY, attr.address, attr.size));
-    // Unknown (no permission to ask): fall back to the release, and don't cache a guess.
-    if (ok === undefined) return kernelAtLeast(release(), FEATURES.tcx.minKernel);
-  }
-  cache[feature] = ok;
-  return ok;
+  return features.probe(FEATURE_ID[feature]).status !== 'absent';
 }
 
-export function notSupported(feature: LinkFeature, errno?: number): NotSupportedError {
-  const f = FEATURES[feature];
-  return new NotSupportedError(f.name, `${f.minKernel} or newer`, f.alternative, errno);
+/** "tcx links need Linux 6.6; this kernel is ...; use tc.attach(...) instead". */
+export function notSupported(feature: LinkFeature, errno?: number, kernel?: string): NotSupportedError {
+  const f = features.info(FEATURE_ID[feature]);
+  return new NotSupportedError(f.title, f.minKernel, f.alternative, errno, kernel);
 }
 
 export interface LinkCreateContext {
@@ -99,10 +57,11 @@ export interface LinkCreateContext {
 /**
  * What a failed BPF_LINK_CREATE means, as an error to throw. `supported` is whether the
  * kernel has the feature (haveLinkFeature), passed in so the mapping can be tested for a
- * kernel we are not running (6.1 answers a tcx link with EINVAL).
+ * kernel we are not running (6.1 answers a tcx link with EINVAL); `kernel` words the message
+ * for that kernel (default: the running one).
  */
-export function linkCreateError(errno: number, ctx: LinkCreateContext, supported: boolean): Error {
-  if (errno === EINVAL && !supported) return notSupported(ctx.feature, errno);
+export function linkCreateError(errno: number, ctx: LinkCreateContext, supported: boolean, kernel?: string): Error {
+  if (errno === EINVAL && !supported) return notSupported(ctx.feature, errno, kernel);
   const command = 'BPF_LINK_CREATE';
   const hook =
     ctx.feature === 'xdp'

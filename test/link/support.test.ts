@@ -18,19 +18,20 @@ import { isRoot } from '../helpers/fd-guard.js';
 
 describe('link feature support', () => {
   it('a 6.1 kernel answers a tcx link with EINVAL: that becomes NotSupportedError naming tcx, 6.6 and tc.attach', () => {
-    const err = linkCreateError(EINVAL, { feature: 'tcx', ifindex: 3, where: 'ingress' }, false);
+    const err = linkCreateError(EINVAL, { feature: 'tcx', ifindex: 3, where: 'ingress' }, false, '6.1.0-57-cloud-amd64');
     expect(err).toBeInstanceOf(NotSupportedError);
     const ns = err as NotSupportedError;
     expect(ns.feature).toMatch(/^tcx links/);
-    expect(ns.minKernel).toBe('6.6 or newer');
+    expect(ns.minKernel).toBe('6.6');
+    expect(ns.kernel).toBe('6.1.0-57-cloud-amd64');
     expect(ns.errno).toBe(EINVAL);
-    expect(ns.message).toMatch(/tcx links .* not supported by this kernel \(needs Linux 6\.6 or newer\); use tc\.attach\(/);
+    expect(ns.message).toMatch(/^tcx links .* need Linux 6\.6; this kernel is 6\.1\.0-57-cloud-amd64; use tc\.attach\(/);
   });
 
   it('a kernel before 5.9 answers an XDP link with EINVAL: NotSupportedError naming 5.9 and xdp.attach', () => {
-    const err = linkCreateError(EINVAL, { feature: 'xdp', ifindex: 3 }, false);
+    const err = linkCreateError(EINVAL, { feature: 'xdp', ifindex: 3 }, false, '5.4.0-150-generic');
     expect(err).toBeInstanceOf(NotSupportedError);
-    expect(err.message).toMatch(/XDP links .*needs Linux 5\.9 or newer.*use xdp\.attach\(/);
+    expect(err.message).toMatch(/XDP links .*need Linux 5\.9; this kernel is 5\.4\.0-150-generic; use xdp\.attach\(/);
   });
 
   it('EINVAL on a kernel that has the feature is the caller\'s mistake, not "not supported"', () => {

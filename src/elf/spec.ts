@@ -34,6 +34,14 @@ export interface ProgramSpec {
   readonly target: AttachTarget | undefined;
   /** The section needs a BTF attach target (fentry, fexit, lsm, iter, tp_btf, freplace). */
   readonly btfAttach: boolean;
+  /**
+   * Overrides the attach target before load, as libbpf's `bpf_program__set_attach_target`:
+   * `function` alone renames the kernel target of an fentry/fexit/fmod_ret/lsm/iter/tp_btf
+   * program (`module:function` looks in that kernel module only); with `program` (a loaded
+   * program, or its fd) it names a global function of that BPF program — required for freplace,
+   * and allowed for fentry/fexit on BPF programs.
+   */
+  attachTarget?: AttachTargetOverride;
   /** False for sections written `SEC("?...")`: libbpf does not load those by default. */
   autoload: boolean;
   readonly isSubprogram: boolean;
@@ -47,6 +55,14 @@ export interface ProgramSpec {
   readonly instructions: Uint8Array;
   /** Relocations against this program's instructions, sorted by `insn` (program-relative). */
   readonly relocations: readonly InsnRelocation[];
+}
+
+/** What `ProgramSpec.attachTarget` holds. */
+export interface AttachTargetOverride {
+  /** The function (kernel, or global in `program`); default: the section's (`fentry/<function>`). */
+  function?: string;
+  /** A loaded BPF program (anything with its fd, e.g. a BpfProgram) or the fd itself. */
+  program?: { readonly fd: number } | number;
 }
 
 export type MapKind = 'btf' | 'legacy' | 'data' | 'kconfig';

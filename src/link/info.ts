@@ -1,7 +1,7 @@
 // BPF_OBJ_GET_INFO_BY_FD for links, decoded into one plain object per link type. Names come
 // from the uapi enums (src/sysinfo/names.ts), so a link type added to the kernel shows up as
 // `unknown(N)` with its id and program id instead of failing.
-import { BPF_LINK_INFO, BPF_LINK_INFO_UNION, bpf_link_type } from '../syscall/abi/bpf.js';
+import { BPF_LINK_INFO, BPF_LINK_INFO_UNION, bpf_kprobe_multi_flags, bpf_link_type, bpf_perf_event_type } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { objInfo } from '../syscall/bpf.js';
 import { addressOf, stableBuffer } from '../syscall/libc.js';
@@ -53,9 +53,17 @@ export type LinkInfo = LinkInfoBase &
     | { type: 'iter'; targetName: string; mapId?: number }
     | { type: 'struct_ops'; mapId: number }
     | { type: 'netfilter'; pf: number; hooknum: number; priority: number; flags: number }
-    | { type: 'kprobe_multi'; count: number; flags: number; missed: bigint }
+    | { type: 'kprobe_multi'; count: number; flags: number; missed: bigint; retprobe: boolean }
     | { type: 'uprobe_multi'; path: string; count: number; flags: number; pid: number }
-    | { type: 'perf_event'; perfEventType: number }
+    | {
+        type: 'perf_event';
+        /** `bpf_perf_event_type` (6.6+; 0 on older kernels, which report nothing more). */
+        perfEventType: number;
+        /** 'kprobe', 'kretprobe', 'uprobe', 'uretprobe', 'tracepoint', 'event' (6.6+). */
+        perfEventKind?: string;
+        /** kprobes (6.6+): the probed function, offset into it and address. */
+        kprobe?: { function: string; offset: number; address: bigint; missed: bigint; cookie: bigint };
+      }
     | { type: 'sockmap'; mapId: number; attachType: string }
     | { type: `unknown(${number})` }
   );
@@ -157,14 +165,17 @@ export function linkInfo(fd: number): LinkInfo {
         priority: attr.bytes.readInt32LE(U.netfilter.members.priority.offset),
         flags: rd(U.netfilter, 'flags'),
       };
-    case T.BPF_LINK_TYPE_KPROBE_MULTI:
+    case T.BPF_LINK_TYPE_KPROBE_MULTI: {
+      const flags = rd(U.kprobe_multi, 'flags');
       return {
         ...base,
         type: 'kprobe_multi',
         count: rd(U.kprobe_multi, 'count'),
-        flags: rd(U.kprobe_multi, 'flags'),
+        flags,
         missed: rd64(U.kprobe_multi, 'missed'),
+        retprobe: (flags & bpf_kprobe_multi_flags.BPF_F_KPROBE_MULTI_RETURN) !== 0,
       };
+    }
     case T.BPF_LINK_TYPE_UPROBE_MULTI:
       return {
         ...base,
@@ -175,10 +186,48 @@ export function linkInfo(fd: number): LinkInfo {
         pid: rd(U.uprobe_multi, 'pid'),
       };
     case T.BPF_LINK_TYPE_PERF_EVENT:
-      return { ...base, type: 'perf_event', perfEventType: rd(U.perf_event, 'type') };
+      return perfEventInfo(fd, base, rd(U.perf_event, 'type'));
     case T.BPF_LINK_TYPE_SOCKMAP:
       return { ...base, type: 'sockmap', mapId: rd(U.sockmap, 'map_id'), attachType: at(U.sockmap) };
     default:
       return { ...base, type: linkTypeName(typeId) as `unknown(${number})` };
   }
+}
+
+const PERF_EVENT_KINDS: Record<number, string> = {
+  [bpf_perf_event_type.BPF_PERF_EVENT_UPROBE]: 'uprobe',
+  [bpf_perf_event_type.BPF_PERF_EVENT_URETPROBE]: 'uretprobe',
+  [bpf_perf_event_type.BPF_PERF_EVENT_KPROBE]: 'kprobe',
+  [bpf_perf_event_type.BPF_PERF_EVENT_KRETPROBE]: 'kretprobe',
+  [bpf_perf_event_type.BPF_PERF_EVENT_TRACEPOINT]: 'tracepoint',
+  [bpf_perf_event_type.BPF_PERF_EVENT_EVENT]: 'event',
+};
+
+/** perf_event links (6.6+ fill this in): the event kind, and for kprobes a second call with a
+ * buffer for the function name. Older kernels report the link type only. */
+function perfEventInfo(fd: number, base: LinkInfoBase, perfEventType: number): LinkInfo {
+  const kind = PERF_EVENT_KINDS[perfEventType];
+  if (kind !== 'kprobe' && kind !== 'kretprobe')
+    return { ...base, type: 'perf_event', perfEventType, ...(kind ? { perfEventKind: kind } : {}) };
+  const K = U.perf_event_kprobe;
+  const attr = new Attr(BPF_LINK_INFO);
+  const name = stableBuffer(256);
+  attr.bytes.writeBigUInt64LE(BigInt(addressOf(name)), K.members['kprobe.func_name'].offset);
+  attr.bytes.writeUInt32LE(name.length, K.members['kprobe.name_len'].offset);
+  objInfo(fd, attr.bytes, 'link info');
+  const end = name.indexOf(0);
+  const u64 = (m: keyof typeof K.members): bigint => attr.bytes.readBigUInt64LE(K.members[m].offset);
+  return {
+    ...base,
+    type: 'perf_event',
+    perfEventType,
+    perfEventKind: kind,
+    kprobe: {
+      function: name.toString('utf8', 0, end < 0 ? name.length : end),
+      offset: attr.bytes.readUInt32LE(K.members['kprobe.offset'].offset),
+      address: u64('kprobe.addr'),
+      missed: u64('kprobe.missed'),
+      cookie: u64('kprobe.cookie'),
+    },
+  };
 }

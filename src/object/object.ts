@@ -33,6 +33,8 @@ import { BpfMap } from '../maps/index.js';
 import { BpfProgram } from '../programs/index.js';
 import { BPF_PSEUDO_BTF_ID } from '../syscall/abi/bpf.js';
 import { BPF_CALL, INSN_SIZE, setInsnImm, setInsnSrc } from '../elf/insn.js';
+import { findKernelTarget, findProgramTarget, kernelTargetMissing, moduleBtfFd } from '../link/targets.js';
+import { closeFd } from '../syscall/libc.js';
 import { BtfHandle } from './btf-handle.js';
 import { kernelBtf } from './kernel-btf.js';
 import { fillKconfig, type KconfigValues } from './kconfig.js';
@@ -208,10 +210,12 @@ export class BpfObject {
     this.#checkOpen();
     if (this.#state === 'loaded') throw new UsageError('this object is already loaded');
     const selected = this.#selectPrograms(opts.programs);
+    // Attach targets first: an unknown target function is a UsageError before anything is created.
+    const targets = this.#resolveTargets(selected);
     try {
       this.#loadBtf();
       this.#createMaps();
-      for (const p of selected) this.#loadProgram(p);
+      for (const p of selected) this.#loadProgram(p, targets.get(p.name));
       this.#fillSlots();
       this.#state = 'loaded';
       return this;
@@ -343,7 +347,63 @@ export class BpfObject {
     return pinned;
   }
 
-  #loadProgram(p: ProgramSpec): void {
+  /**
+   * Sets what a BTF-targeted program attaches to, before load (libbpf's
+   * `bpf_program__set_attach_target`): a kernel function by name for fentry/fexit/fmod_ret/
+   * lsm/iter/tp_btf (`'module:function'` searches one kernel module), or, with `program`, a
+   * global function of a loaded BPF program — what freplace needs, and fentry/fexit can use.
+   * The same as assigning `programSpec(name).attachTarget`.
+   */
+  setAttachTarget(name: string, target: { function?: string; program?: { readonly fd: number } | number }): this {
+    this.#checkOpen();
+    if (this.#state !== 'open') throw new UsageError(`setAttachTarget('${name}'): the object is already loaded; a target is fixed at load`);
+    const p = this.programSpec(name);
+    if (!p.btfAttach)
+      throw new UsageError(`program '${name}' (section '${p.sectionName}') has no BTF attach target; only fentry/fexit/fmod_ret/freplace/lsm/iter/tp_btf programs do`);
+    if (!target || typeof target !== 'object') throw new UsageError(`setAttachTarget('${name}', { function?, program? })`);
+    if (target.function !== undefined && (typeof target.function !== 'string' || target.function === ''))
+      throw new UsageError(`setAttachTarget('${name}'): function must be a non-empty string`);
+    if (target.function === undefined && target.program === undefined) throw new UsageError(`setAttachTarget('${name}'): give a function, a program, or both`);
+    p.attachTarget = { ...target };
+    return this;
+  }
+
+  /**
+   * Resolves every selected program's BTF attach target, as libbpf does: vmlinux, then kernel
+   * modules; or a function of a loaded BPF program (freplace). Reads BTF only — except for a
+   * target program's BTF, which the kernel holds.
+   */
+  #resolveTargets(selected: readonly ProgramSpec[]): Map<string, ResolvedTarget> {
+    const out = new Map<string, ResolvedTarget>();
+    for (const p of selected) {
+      if (!p.btfAttach) continue;
+      const what = `program '${p.name}' (section '${p.sectionName}')`;
+      const override = p.attachTarget;
+      const fn = override?.function ?? p.attachTo;
+      if (override?.program !== undefined) {
+        const fd = typeof override.program === 'number' ? override.program : override.program?.fd;
+        if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw new UsageError(`${what}: attachTarget.program must be a loaded program or its fd`);
+        if (!fn) throw new UsageError(`${what}: attachTarget needs the function of the target program to attach to`);
+        const t = findProgramTarget(fd, fn, what);
+        if (p.type === 'ext' && t.linkage !== 'global')
+          throw new UsageError(`${what}: function '${fn}' of program ${t.progId} is ${t.linkage}; freplace can only replace global functions`);
+        out.set(p.name, { attachBtfId: t.btfId, attachProgFd: fd });
+        continue;
+      }
+      if (p.type === 'ext')
+        throw new UsageError(
+          `${what}: an freplace program needs its target program: obj.setAttachTarget('${p.name}', { program: targetProg${fn ? '' : ", function: 'name'"} }) before load`,
+        );
+      if (!fn) throw new UsageError(`${what} needs an attach target in its section name, or setAttachTarget('${p.name}', { function })`);
+      // The running kernel's BTF, whatever `kernelBtf` CO-RE uses: these ids go to this kernel.
+      const t = findKernelTarget(p.expectedAttachType, fn, kernelBtf());
+      if (!t) throw kernelTargetMissing(what, p.expectedAttachType, fn);
+      out.set(p.name, { attachBtfId: t.btfId, ...(t.module !== undefined ? { module: t.module } : {}) });
+    }
+    return out;
+  }
+
+  #loadProgram(p: ProgramSpec, target: ResolvedTarget | undefined): void {
     if (!p.type)
       throw new UsageError(`program '${p.name}' (section '${p.sectionName}') has no program type; give one with programTypes: { '${p.name}': { type: … } }`);
     const linked = linkProgram(this.spec, p.name);
@@ -351,7 +411,8 @@ export class BpfObject {
     this.#applyCore(p, linked, insns);
     this.#patchRelocations(linked, insns);
     const btf = this.#btfHandle ? this.#extInfo(linked) : undefined;
-    const attachBtfId = p.btfAttach && p.type !== 'ext' ? this.#attachBtfId(p) : undefined;
+    // A module's BTF object is held open only through the load (the program keeps its own reference).
+    const btfObjFd = target?.module !== undefined ? moduleBtfFd(target.module) : undefined;
     try {
       const prog = BpfProgram.load({
         type: p.type,
@@ -362,7 +423,9 @@ export class BpfObject {
         ...(p.flags ? { flags: p.flags } : {}),
         ...(this.spec.kernelVersion ? { kernVersion: this.spec.kernelVersion } : {}),
         ...(btf ? { btf } : {}),
-        ...(attachBtfId !== undefined ? { attachBtfId } : {}),
+        ...(target ? { attachBtfId: target.attachBtfId } : {}),
+        ...(target?.attachProgFd !== undefined ? { attachProgFd: target.attachProgFd } : {}),
+        ...(btfObjFd !== undefined ? { attachBtfObjFd: btfObjFd } : {}),
       });
       prog.section = p.sectionName;
       prog.functionName = p.name;
@@ -370,6 +433,8 @@ export class BpfObject {
     } catch (e) {
       if (e instanceof TsbpfError) e.message = `program '${p.name}' (section '${p.sectionName}'): ${e.message}`;
       throw e;
+    } finally {
+      if (btfObjFd !== undefined) closeFd(btfObjFd);
     }
   }
 
@@ -477,33 +542,6 @@ export class BpfObject {
     };
   }
 
-  /** The kernel BTF id a tracing/LSM/iterator program attaches to, named as libbpf names it. */
-  #attachBtfId(p: ProgramSpec): number {
-    const target = p.attachTo;
-    if (!target) throw new UsageError(`program '${p.name}' (section '${p.sectionName}') needs an attach target in its section name`);
-    const kernel = this.#kernel();
-    let candidates: [string, 'func' | 'typedef'][];
-    switch (p.expectedAttachType) {
-      case 'trace_raw_tp':
-        candidates = [[`btf_trace_${target}`, 'typedef']];
-        break;
-      case 'lsm_mac':
-      case 'lsm_cgroup':
-        candidates = [[`bpf_lsm_${target}`, 'func']];
-        break;
-      case 'trace_iter':
-        candidates = [[`bpf_iter_${target}`, 'func']];
-        break;
-      default:
-        candidates = [[target, 'func']];
-    }
-    for (const [name, kind] of candidates) {
-      const id = kernel.typeByName(name, kind);
-      if (id !== undefined) return id;
-    }
-    throw new UsageError(`program '${p.name}': the kernel BTF has no ${candidates.map(([n, k]) => `${k} '${n}'`).join(' or ')} to attach to`);
-  }
-
   #fillSlots(): void {
     for (const spec of this.spec.maps.values()) {
       if (!spec.initialSlots.length) continue;
@@ -556,6 +594,15 @@ export class BpfObject {
     this.#btfHandle?.close();
     this.#btfHandle = undefined;
   }
+}
+
+/** A program's BTF attach target, resolved before load. */
+interface ResolvedTarget {
+  attachBtfId: number;
+  /** The kernel module whose BTF holds the target (its fd becomes attach_btf_obj_fd). */
+  module?: string;
+  /** freplace, or fentry/fexit on a BPF program: the target program's fd. */
+  attachProgFd?: number;
 }
 
 function kconfigDefaults(): KconfigValues {

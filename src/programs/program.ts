@@ -5,6 +5,23 @@ import { dupFd, fdById, objGet, objPin } from '../syscall/bpf.js';
 import { FdOwner } from '../syscall/fd.js';
 import { closeFd } from '../syscall/libc.js';
 import { attachRawTracepointLink, attachTcxLink, attachXdpLink, type Link, type TcxLinkOptions, type XdpLinkOptions } from '../link/index.js';
+import {
+  attachFreplaceLink,
+  attachIterLink,
+  attachKprobeLegacy,
+  attachKprobeLink,
+  attachKprobeMultiLink,
+  attachTracingLink,
+  type IterLink,
+  type IterLinkOptions,
+  type KprobeMultiOptions,
+  type KprobeOptions,
+  type PerfEventAttachment,
+  type ProgramRef,
+  type TraceAttachType,
+  type TraceLinkOptions,
+} from '../link/index.js';
+import { parseProgramSection } from '../elf/sections.js';
 import { progTypeName } from '../sysinfo/names.js';
 import { programInfoByFd, xlatedInstructionsByFd, type ProgramInfo } from './info.js';
 import { loadProgram, type ProgramLoadOptions } from './load.js';
@@ -120,6 +137,136 @@ export class BpfProgram {
     if (name === undefined && this.type === 'raw_tracepoint')
       throw new UsageError(`raw tracepoint program ${this.name} needs a tracepoint name, e.g. attachRawTracepoint('sys_enter')`);
     return attachRawTracepointLink(this, name);
+  }
+
+  /**
+   * Attaches an fentry/fexit/fmod_ret or LSM program to the kernel (or BPF) function it was
+   * loaded for, through a `tracing` link (BPF_LINK_CREATE with its attach type; on kernels
+   * whose BPF_LINK_CREATE refuses tracing programs, BPF_RAW_TRACEPOINT_OPEN, which makes the
+   * same link). `cookie` (5.19+) is what `bpf_get_attach_cookie()` returns in the program.
+   */
+  attachTrace(opts: TraceLinkOptions = {}): Link {
+    const what = this.#what('attachTrace');
+    const at = this.expectedAttachType;
+    if (this.type !== 'tracing' && this.type !== 'lsm') throw new UsageError(`${what}: attachTrace is for fentry/fexit/fmod_ret (tracing) and LSM programs${this.#otherCall()}`);
+    if (at === 'trace_iter') throw new UsageError(`${what}: an iterator program is attached with attachIter()`);
+    if (at === 'trace_raw_tp') throw new UsageError(`${what}: a tp_btf program is attached with attachRawTracepoint()`);
+    if (at === 'lsm_cgroup') throw new UsageError(`${what}: lsm_cgroup programs attach to a cgroup, which tsbpf does not do yet`);
+    return attachTracingLink(this, at as TraceAttachType | undefined, opts, what);
+  }
+
+  /**
+   * Attaches an freplace (EXT) program: where it was loaded to go (`attachTarget` at load), or
+   * to global function `fn` of `target` (5.10+; same BTF signature). The replaced function runs
+   * this program instead while the link exists.
+   */
+  attachFreplace(target?: ProgramRef, fn?: string): Link {
+    const what = this.#what('attachFreplace');
+    if (this.type !== 'ext') throw new UsageError(`${what}: attachFreplace is for freplace (ext) programs${this.#otherCall()}`);
+    if ((target === undefined) !== (fn === undefined)) throw new UsageError(`${what}: give both the target program and the function name, or neither`);
+    return attachFreplaceLink(this, target === undefined ? undefined : { program: target, function: fn! }, what);
+  }
+
+  /** Attaches an iterator program (`iter/<target>`): read it with `link.readText()` or `link.open()`. */
+  attachIter(opts: IterLinkOptions = {}): IterLink {
+    const what = this.#what('attachIter');
+    if (this.type !== 'tracing' || (this.expectedAttachType !== undefined && this.expectedAttachType !== 'trace_iter'))
+      throw new UsageError(`${what}: attachIter is for iterator programs (iter/ sections)${this.#otherCall()}`);
+    return attachIterLink(this, opts, what);
+  }
+
+  /**
+   * Attaches a kprobe (or kretprobe) program to kernel function `fn` through a perf event and a
+   * perf link (5.15+). Left out, `fn`, its offset and the retprobe flag come from the section
+   * name (`kprobe/do_sys_openat2`, `kretprobe/…`).
+   */
+  attachKprobe(fn?: string | KprobeOptions, opts: KprobeOptions = {}): Link {
+    const what = this.#what('attachKprobe');
+    const [f, o] = this.#kprobeTarget(what, fn, opts);
+    return attachKprobeLink(this, f, o, what);
+  }
+
+  /**
+   * As attachKprobe, but through the legacy PERF_EVENT_IOC_SET_BPF (for kernels before 5.15):
+   * the returned perf event owns the attachment; it has no pin, no info and no cookie.
+   */
+  attachKprobeLegacy(fn?: string | Omit<KprobeOptions, 'cookie'>, opts: Omit<KprobeOptions, 'cookie'> = {}): PerfEventAttachment {
+    const what = this.#what('attachKprobeLegacy');
+    const [f, o] = this.#kprobeTarget(what, fn, opts);
+    return attachKprobeLegacy(this, f, o, what);
+  }
+
+  /**
+   * Attaches a kprobe_multi program (`kprobe.multi/<glob>`, `kretprobe.multi/…`) to many
+   * functions through one link (5.18+, CONFIG_FPROBE). Left out, the pattern and the retprobe
+   * flag come from the section name.
+   */
+  attachKprobeMulti(opts: KprobeMultiOptions = {}): Link {
+    const what = this.#what('attachKprobeMulti');
+    if (this.type !== 'kprobe') throw new UsageError(`${what}: attachKprobeMulti is for kprobe programs${this.#otherCall()}`);
+    if (this.expectedAttachType !== undefined && this.expectedAttachType !== 'trace_kprobe_multi')
+      throw new UsageError(`${what}: the program was loaded with expected attach type ${this.expectedAttachType}; kprobe_multi needs trace_kprobe_multi (a kprobe.multi/ section)`);
+    const o = { ...opts };
+    if (o.symbols === undefined && o.pattern === undefined && o.addresses === undefined) {
+      const sec = this.section !== undefined ? parseProgramSection(this.section) : undefined;
+      if (sec?.target?.kind !== 'multi') throw new UsageError(`${what}: give { symbols }, { pattern } or { addresses } (the program's section names no pattern)`);
+      o.pattern = sec.target.pattern;
+      o.retprobe ??= sec.target.retprobe;
+    }
+    return attachKprobeMultiLink(this, o, what);
+  }
+
+  #kprobeTarget<O extends KprobeOptions>(what: string, fn: string | O | undefined, opts: O): [string, O] {
+    if (this.type !== 'kprobe') throw new UsageError(`${what}: kprobes attach kprobe programs${this.#otherCall()}`);
+    if (this.expectedAttachType === 'trace_kprobe_multi')
+      throw new UsageError(`${what}: the program was loaded for kprobe_multi (a kprobe.multi/ section): attach it with attachKprobeMulti()`);
+    if (typeof fn === 'object' && fn !== null) {
+      opts = fn;
+      fn = undefined;
+    }
+    const o = { ...opts };
+    if (fn === undefined) {
+      const sec = this.section !== undefined ? parseProgramSection(this.section) : undefined;
+      if (sec?.target?.kind !== 'kprobe')
+        throw new UsageError(`${what}: name the kernel function (the program's section${this.section ? ` '${this.section}'` : ''} does not)`);
+      fn = sec.target.function;
+      o.offset ??= sec.target.offset || undefined;
+      o.retprobe ??= sec.target.retprobe;
+      if (o.offset === undefined) delete o.offset;
+    }
+    return [fn, o];
+  }
+
+  #what(call: string): string {
+    return `${call} of ${this.type} program ${this.functionName ?? this.name}`;
+  }
+
+  /** Which attach call suits this program instead, for UsageErrors. */
+  #otherCall(): string {
+    const at = this.expectedAttachType;
+    const call =
+      this.type === 'ext'
+        ? 'attachFreplace()'
+        : this.type === 'lsm'
+          ? 'attachTrace()'
+          : this.type === 'kprobe'
+            ? at === 'trace_kprobe_multi'
+              ? 'attachKprobeMulti()'
+              : 'attachKprobe()'
+            : this.type === 'tracing'
+              ? at === 'trace_iter'
+                ? 'attachIter()'
+                : at === 'trace_raw_tp'
+                  ? 'attachRawTracepoint()'
+                  : 'attachTrace()'
+              : this.type === 'raw_tracepoint'
+                ? 'attachRawTracepoint()'
+                : this.type === 'xdp'
+                  ? 'attachXdp()'
+                  : this.type === 'sched_cls'
+                    ? 'attachTcx()'
+                    : undefined;
+    return call ? `; this ${this.type} program attaches with ${call}` : '';
   }
 
   /** Pins the program at a path on a bpf filesystem; it then outlives this process. */

@@ -1,0 +1,431 @@
+// kprobes and kretprobes, two explicit ways (never one silently standing in for the other):
+//
+// - a perf-event kprobe on one function: perf_event_open(2) with the kprobe PMU
+//   (/sys/bus/event_source/devices/kprobe, 4.17+; config1 = the function name's address,
+//   config2 = the offset, the retprobe bit from the PMU's format), then either a bpf_link over
+//   the event (BPF_LINK_CREATE with BPF_PERF_EVENT, 5.15+; a cookie can ride along) or, when the
+//   caller asks for it, the legacy PERF_EVENT_IOC_SET_BPF + ENABLE (the perf event fd itself
+//   then owns the attachment: no pin, no link info);
+// - a kprobe_multi link over many functions at once (BPF_LINK_CREATE with
+//   BPF_TRACE_KPROBE_MULTI, 5.18+ with CONFIG_FPROBE): symbols, a glob pattern resolved as
+//   libbpf does, or addresses; one cookie per function; entry or return.
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { ERRNO } from '../errno-names.js';
+import { BpfError, NotSupportedError, UsageError, errnoName } from '../errors.js';
+import {
+  LINK_CREATE_KPROBE_MULTI_ATTR,
+  LINK_CREATE_PERF_EVENT_ATTR,
+  bpf_attach_type,
+  bpf_cmd,
+  bpf_kprobe_multi_flags,
+} from '../syscall/abi/bpf.js';
+import { KPROBE_PMU_RETPROBE_PATH, KPROBE_PMU_TYPE_PATH, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF } from '../syscall/abi/perf.js';
+import { Attr } from '../syscall/attr.js';
+import { cString } from '../syscall/bpf.js';
+import { FdOwner } from '../syscall/fd.js';
+import { addressOf, bpfRaw, closeFd, stableBuffer } from '../syscall/libc.js';
+import { ioctl, perfEventAttr, perfEventOpen } from '../syscall/perf.js';
+import { kernelAtLeast } from './features.js';
+import { Link, progFd, type ProgramRef } from './link.js';
+
+const { EPERM, ENOENT, ESRCH, EACCES, EINVAL, EEXIST, EBADF, E2BIG, EOPNOTSUPP, EILSEQ, EBUSY, ENODEV } = ERRNO;
+const ENOTSUPP = 524;
+
+export interface KprobeOptions {
+  /** Bytes into the function (kprobes only; a kretprobe takes 0). Default 0. */
+  offset?: number;
+  /** A kretprobe: run when the function returns. Default: what the section says, else false. */
+  retprobe?: boolean;
+  /** A 64-bit value the program reads with `bpf_get_attach_cookie()` (perf links, 5.15+). */
+  cookie?: bigint | number;
+}
+
+export interface KprobeMultiOptions {
+  /** Function names (as in /proc/kallsyms). */
+  symbols?: readonly string[];
+  /** A glob ('*', '?') over the traceable functions (tracefs `available_filter_functions`, else kallsyms). */
+  pattern?: string;
+  /** Kernel addresses. */
+  addresses?: readonly (bigint | number)[];
+  /** One cookie per function, in the order given (`bpf_get_attach_cookie()`). */
+  cookies?: readonly (bigint | number)[];
+  /** kretprobes instead of kprobes (BPF_F_KPROBE_MULTI_RETURN). */
+  retprobe?: boolean;
+}
+
+function u64(what: string, v: bigint | number): bigint {
+  if (typeof v === 'number' ? !Number.isSafeInteger(v) || v < 0 : typeof v !== 'bigint' || v < 0n || v >= 1n << 64n)
+    throw new UsageError(`${what} must be an unsigned 64-bit integer (number or bigint); got ${String(v)}`);
+  return BigInt(v);
+}
+
+// ---- the kprobe PMU ----
+
+interface KprobePmu {
+  type: number;
+  retprobeBit: number;
+}
+
+let pmu: KprobePmu | undefined;
+
+/** The kprobe PMU's type number and retprobe bit, or NotSupportedError naming why not. */
+export function kprobePmu(paths = { type: KPROBE_PMU_TYPE_PATH, retprobe: KPROBE_PMU_RETPROBE_PATH }): KprobePmu {
+  if (pmu && paths.type === KPROBE_PMU_TYPE_PATH) return pmu;
+  let type: number;
+  try {
+    type = Number(readFileSync(paths.type, 'utf8').trim());
+  } catch {
+    throw kprobesNotSupported();
+  }
+  let retprobeBit = 0;
+  try {
+    // "config:0": the bit of `config` that makes a kretprobe.
+    const m = /^config:(\d+)/.exec(readFileSync(paths.retprobe, 'utf8').trim());
+    if (m) retprobeBit = Number(m[1]);
+  } catch {
+    // Every kernel with the PMU (4.17+) publishes the format; bit 0 is what they all use.
+  }
+  const found = { type, retprobeBit };
+  if (paths.type === KPROBE_PMU_TYPE_PATH) pmu = found;
+  return found;
+}
+
+export function kprobesNotSupported(errno?: number): NotSupportedError {
+  return new NotSupportedError(
+    'kprobes (perf_event_open with the kprobe PMU, /sys/bus/event_source/devices/kprobe: this kernel has none, it was built without CONFIG_KPROBES)',
+    '4.17 built with CONFIG_KPROBES=y',
+    'fentry/fexit programs (prog.attachTrace()) or raw tracepoints (prog.attachRawTracepoint()), which need no kprobes',
+    errno,
+  );
+}
+
+/** The names among `names` that /proc/kallsyms lacks (read only to explain a failure). */
+function missingSymbols(names: readonly string[]): string[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/kallsyms', 'latin1');
+  } catch {
+    return [];
+  }
+  const have = new Set<string>();
+  for (const line of text.split('\n')) {
+    const name = line.split(/\s+/, 3)[2];
+    if (name) have.add(name);
+  }
+  return names.filter((n) => !have.has(n));
+}
+
+function kallsymsHas(name: string): boolean | undefined {
+  return existsSync('/proc/kallsyms') ? missingSymbols([name]).length === 0 : undefined;
+}
+
+// The kernel reads the name through a raw address the garbage collector cannot see.
+let sink: unknown;
+function keepAlive(x: unknown): void {
+  sink = x;
+  sink = undefined;
+}
+
+/** Opens a kprobe perf event on `fn` (+offset). Returns its fd; throws on failure. */
+function openKprobeEvent(fn: string, offset: number, retprobe: boolean): number {
+  const p = kprobePmu();
+  const name = cString(fn);
+  const attr = perfEventAttr()
+    .set('type', p.type)
+    .set('config', retprobe ? 2 ** p.retprobeBit : 0)
+    .set('kprobe_func', addressOf(name))
+    .set('probe_offset', offset);
+  // pid -1 with cpu 0: a kprobe is system-wide (cpu is required when pid is -1).
+  const fd = perfEventOpen(attr, -1, 0);
+  keepAlive(name);
+  if (fd >= 0) return fd;
+  const errno = -fd;
+  const what = `${retprobe ? 'kretprobe' : 'kprobe'} on ${fn}${offset ? `+0x${offset.toString(16)}` : ''}`;
+  const say = (why: string) => new BpfError({ errno, command: 'perf_event_open' }, `perf_event_open (${what}) failed: ${errnoName(errno)} — ${why}`);
+  switch (errno) {
+    case ENOENT:
+    case EINVAL:
+      // Only now is kallsyms read (slow), to tell a missing function from one that can't be probed.
+      if (kallsymsHas(fn) === false)
+        throw say(`the kernel has no function named '${fn}' (see /proc/kallsyms; the compiler may have renamed a static one, e.g. '${fn}.isra.0', or inlined it)`);
+      throw say(`'${fn}' cannot be probed${offset ? ' at this offset' : ''} (blacklisted for kprobes, notrace, or an offset inside an instruction)`);
+    case EILSEQ:
+      throw say('the offset is not at an instruction boundary');
+    case EACCES:
+    case EPERM:
+      throw say('kprobes need root or CAP_PERFMON (and kernel.perf_event_paranoid allowing them), or lockdown forbids them');
+    case ENODEV:
+      throw say('the kprobe PMU went away');
+    case EOPNOTSUPP:
+      throw say('this kernel cannot place a kprobe here');
+    default:
+      throw new BpfError({ errno, command: 'perf_event_open', context: what });
+  }
+}
+
+/** Resolves the function (and retprobe) from the arguments, or from an object's section name. */
+function checkFunction(what: string, fn: unknown, offset: number | undefined): void {
+  if (typeof fn !== 'string' || fn === '' || fn.includes('\0') || /\s/.test(fn))
+    throw new UsageError(`${what}: the kernel function must be a non-empty name without spaces; got ${JSON.stringify(fn)}`);
+  if (offset !== undefined && (!Number.isSafeInteger(offset) || offset < 0))
+    throw new UsageError(`${what}: offset must be a non-negative integer; got ${String(offset)}`);
+}
+
+/**
+ * A kprobe (or kretprobe) on kernel function `fn` through a perf event and a bpf_link
+ * (BPF_LINK_CREATE with BPF_PERF_EVENT, 5.15+). The link owns the event: closing it removes
+ * the probe.
+ */
+export function attachKprobeLink(prog: ProgramRef, fn: string, opts: KprobeOptions = {}, what = 'attach a kprobe'): Link {
+  const fd = progFd(prog);
+  checkFunction(what, fn, opts.offset);
+  const cookie = opts.cookie === undefined ? undefined : u64('cookie', opts.cookie);
+  const retprobe = opts.retprobe === true;
+  if (retprobe && opts.offset) throw new UsageError(`${what}: a kretprobe cannot take an offset`);
+  const pfd = openKprobeEvent(fn, opts.offset ?? 0, retprobe);
+  try {
+    const attr = new Attr(LINK_CREATE_PERF_EVENT_ATTR).set('prog_fd', fd).set('target_fd', pfd).set('attach_type', bpf_attach_type.BPF_PERF_EVENT);
+    if (cookie !== undefined) attr.set('perf_event.bpf_cookie', cookie);
+    const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
+    if (r >= 0) return Link.adopt(r); // the link holds its own reference to the event
+    const errno = -r;
+    const where = `${what}: ${retprobe ? 'kretprobe' : 'kprobe'} on ${fn}`;
+    if (errno === EINVAL && !kernelAtLeast(release(), '5.15'))
+      throw new NotSupportedError(
+        'perf event links (BPF_LINK_CREATE with BPF_PERF_EVENT)',
+        '5.15',
+        'prog.attachKprobeLegacy() (PERF_EVENT_IOC_SET_BPF: the perf event fd owns the attachment; no pin, no link info, no cookie)',
+        errno,
+      );
+    const why =
+      errno === EINVAL
+        ? 'the program is not a kprobe program, or it was loaded for kprobe_multi (a kprobe.multi/ section): use attachKprobeMulti for those'
+        : errno === EEXIST
+          ? 'the perf event already runs a program'
+          : errno === EPERM || errno === EACCES
+            ? 'attaching kprobe programs needs root or CAP_BPF + CAP_PERFMON'
+            : undefined;
+    throw new BpfError({ errno, command: 'BPF_LINK_CREATE' }, `BPF_LINK_CREATE (${where}) failed: ${errnoName(errno)}${why ? ` — ${why}` : ''}`);
+  } finally {
+    closeFd(pfd);
+  }
+}
+
+/**
+ * A perf event with a BPF program set on it by ioctl (PERF_EVENT_IOC_SET_BPF + ENABLE): how
+ * kprobes were attached before perf links (5.15). The event's fd owns the attachment; it
+ * cannot be pinned and has no link info. Never garbage-collected: a GC must not detach.
+ */
+export class PerfEventAttachment {
+  readonly #owner: FdOwner;
+  /** 'kprobe' or 'kretprobe'. */
+  readonly kind: 'kprobe' | 'kretprobe';
+  readonly function: string;
+  readonly offset: number;
+
+  /** @internal */
+  constructor(fd: number, kind: 'kprobe' | 'kretprobe', fn: string, offset: number) {
+    this.#owner = new FdOwner(fd, 'perf event', false);
+    this.kind = kind;
+    this.function = fn;
+    this.offset = offset;
+  }
+
+  /** The perf event's fd; throws UsageError once closed. */
+  get fd(): number {
+    return this.#owner.fd;
+  }
+
+  get closed(): boolean {
+    return this.#owner.closed;
+  }
+
+  /** Closes the event: the probe and the program's attachment go with it. */
+  close(): void {
+    this.#owner.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** The legacy attach: a kprobe perf event with the program set by ioctl. No cookie. */
+export function attachKprobeLegacy(prog: ProgramRef, fn: string, opts: Omit<KprobeOptions, 'cookie'> = {}, what = 'attach a kprobe (legacy)'): PerfEventAttachment {
+  const fd = progFd(prog);
+  checkFunction(what, fn, opts.offset);
+  if ((opts as KprobeOptions).cookie !== undefined)
+    throw new UsageError(`${what}: cookies need a perf link (prog.attachKprobe, 5.15+); PERF_EVENT_IOC_SET_BPF cannot carry one`);
+  const retprobe = opts.retprobe === true;
+  if (retprobe && opts.offset) throw new UsageError(`${what}: a kretprobe cannot take an offset`);
+  const pfd = openKprobeEvent(fn, opts.offset ?? 0, retprobe);
+  let r = ioctl(pfd, PERF_EVENT_IOC_SET_BPF, fd);
+  if (r >= 0) r = ioctl(pfd, PERF_EVENT_IOC_ENABLE, 0);
+  if (r < 0) {
+    closeFd(pfd);
+    const errno = -r;
+    const why =
+      errno === EINVAL
+        ? 'the program is not a kprobe program (or was loaded for kprobe_multi)'
+        : errno === EEXIST
+          ? 'the perf event already runs a program'
+          : errno === EPERM || errno === EACCES
+            ? 'needs root or CAP_BPF + CAP_PERFMON'
+            : undefined;
+    throw new BpfError({ errno, command: 'ioctl(PERF_EVENT_IOC_SET_BPF)' }, `ioctl(PERF_EVENT_IOC_SET_BPF) (${what} on ${fn}) failed: ${errnoName(errno)}${why ? ` — ${why}` : ''}`);
+  }
+  return new PerfEventAttachment(pfd, retprobe ? 'kretprobe' : 'kprobe', fn, opts.offset ?? 0);
+}
+
+// ---- kprobe_multi ----
+
+/** libbpf's glob: '*' any run, '?' one character; everything else literal. */
+export function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+/**
+ * The traceable kernel functions matching a glob, sorted and unique, from tracefs
+ * `available_filter_functions` (what ftrace, and so kprobe_multi, can attach to), else from
+ * /proc/kallsyms text symbols (which may list some the kernel then refuses). libbpf's order
+ * of sources; module functions keep their plain names.
+ */
+export function resolveKprobePattern(pattern: string, sources?: { filterFunctions?: string; kallsyms?: string }): string[] {
+  const re = globToRegExp(pattern);
+  const out = new Set<string>();
+  let text = sources?.filterFunctions;
+  if (text === undefined && sources?.kallsyms === undefined) {
+    for (const dir of TRACEFS) {
+      try {
+        text = readFileSync(`${dir}/available_filter_functions`, 'latin1');
+        break;
+      } catch {
+        /* next */
+      }
+    }
+  }
+  if (text !== undefined) {
+    for (const line of text.split('\n')) {
+      const name = line.split(/\s/, 1)[0]!;
+      // ftrace lists addresses it could not resolve under this name: never attachable.
+      if (name === '' || name.startsWith('__ftrace_invalid_address__')) continue;
+      if (re.test(name)) out.add(name);
+    }
+    return [...out].sort();
+  }
+  let kallsyms = sources?.kallsyms;
+  if (kallsyms === undefined) {
+    try {
+      kallsyms = readFileSync('/proc/kallsyms', 'latin1');
+    } catch {
+      return [];
+    }
+  }
+  for (const line of kallsyms.split('\n')) {
+    const [, type, name] = line.split(/\s+/, 3);
+    if (!name || (type !== 't' && type !== 'T')) continue;
+    // '.cold', '.part.0' clones and the like are not what a pattern means (libbpf skips them).
+    if (name.includes('.')) continue;
+    if (re.test(name)) out.add(name);
+  }
+  return [...out].sort();
+}
+
+export function kprobeMultiNotSupported(errno: number): NotSupportedError {
+  return new NotSupportedError(
+    errno === EOPNOTSUPP
+      ? 'kprobe_multi links (BPF_LINK_CREATE with BPF_TRACE_KPROBE_MULTI: this kernel was built without CONFIG_FPROBE)'
+      : 'kprobe_multi links (BPF_LINK_CREATE with BPF_TRACE_KPROBE_MULTI)',
+    '5.18 built with CONFIG_FPROBE=y',
+    'one perf-event kprobe per function: prog.attachKprobe(fn) on a program loaded from a kprobe/ section',
+    errno,
+  );
+}
+
+/**
+ * One kprobe_multi link over many functions (symbols, a pattern or addresses). The program
+ * must have been loaded with expected attach type trace_kprobe_multi (a kprobe.multi/ section).
+ */
+export function attachKprobeMultiLink(prog: ProgramRef, opts: KprobeMultiOptions, what = 'attach kprobe_multi'): Link {
+  const fd = progFd(prog);
+  if (!opts || typeof opts !== 'object') throw new UsageError(`${what}: options are { symbols | pattern | addresses, cookies?, retprobe? }`);
+  const given = (['symbols', 'pattern', 'addresses'] as const).filter((k) => opts[k] !== undefined);
+  if (given.length !== 1) throw new UsageError(`${what}: give exactly one of symbols, pattern or addresses${given.length ? ` (got ${given.join(' and ')})` : ''}`);
+  let symbols: string[] | undefined;
+  let addresses: bigint[] | undefined;
+  if (opts.pattern !== undefined) {
+    if (typeof opts.pattern !== 'string' || opts.pattern === '') throw new UsageError(`${what}: pattern must be a non-empty glob`);
+    symbols = resolveKprobePattern(opts.pattern);
+    if (symbols.length === 0) throw new UsageError(`${what}: no traceable kernel function matches '${opts.pattern}'`);
+  } else if (opts.symbols !== undefined) {
+    if (!Array.isArray(opts.symbols) || opts.symbols.length === 0) throw new UsageError(`${what}: symbols must be a non-empty array of function names`);
+    for (const s of opts.symbols) checkFunction(what, s, undefined);
+    const dup = opts.symbols.find((s, i) => opts.symbols!.indexOf(s) !== i);
+    if (dup !== undefined) throw new UsageError(`${what}: '${dup}' is listed twice (the kernel refuses duplicates)`);
+    symbols = [...opts.symbols];
+  } else {
+    if (!Array.isArray(opts.addresses) || opts.addresses.length === 0) throw new UsageError(`${what}: addresses must be a non-empty array`);
+    addresses = opts.addresses.map((a, i) => u64(`addresses[${i}]`, a));
+  }
+  const count = symbols?.length ?? addresses!.length;
+  let cookies: bigint[] | undefined;
+  if (opts.cookies !== undefined) {
+    if (!Array.isArray(opts.cookies) || opts.cookies.length !== count)
+      throw new UsageError(`${what}: cookies must have one entry per function (${count}${opts.pattern !== undefined ? ` matched by '${opts.pattern}'` : ''}); got ${Array.isArray(opts.cookies) ? opts.cookies.length : typeof opts.cookies}`);
+    cookies = opts.cookies.map((c, i) => u64(`cookies[${i}]`, c));
+  }
+
+  const keep: Buffer[] = [];
+  const attr = new Attr(LINK_CREATE_KPROBE_MULTI_ATTR)
+    .set('prog_fd', fd)
+    .set('attach_type', bpf_attach_type.BPF_TRACE_KPROBE_MULTI)
+    .set('kprobe_multi.flags', opts.retprobe ? bpf_kprobe_multi_flags.BPF_F_KPROBE_MULTI_RETURN : 0)
+    .set('kprobe_multi.cnt', count);
+  const u64s = (vals: readonly bigint[]): Buffer => {
+    const b = stableBuffer(vals.length * 8);
+    vals.forEach((v, i) => b.writeBigUInt64LE(v, i * 8));
+    keep.push(b);
+    return b;
+  };
+  if (symbols) {
+    const names = symbols.map((s) => cString(s));
+    keep.push(...names);
+    attr.setPointer('kprobe_multi.syms', u64s(names.map((n) => BigInt(addressOf(n)))));
+  } else attr.setPointer('kprobe_multi.addrs', u64s(addresses!));
+  if (cookies) attr.setPointer('kprobe_multi.cookies', u64s(cookies));
+  const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
+  keepAlive(keep);
+  if (r >= 0) return Link.adopt(r);
+  const errno = -r;
+  if (errno === EOPNOTSUPP || errno === ENOTSUPP || (errno === EINVAL && !kernelAtLeast(release(), '5.18'))) throw kprobeMultiNotSupported(errno);
+  const where = `${what}: ${count} ${opts.retprobe ? 'kretprobes' : 'kprobes'}${opts.pattern !== undefined ? ` matching '${opts.pattern}'` : ''}`;
+  const say = (why: string) => new BpfError({ errno, command: 'BPF_LINK_CREATE' }, `BPF_LINK_CREATE (${where}) failed: ${errnoName(errno)} — ${why}`);
+  switch (errno) {
+    case ESRCH:
+    case ENOENT: {
+      const missing = missingSymbols(symbols ?? []);
+      throw say(
+        missing.length
+          ? `no kernel function named ${missing.slice(0, 5).map((s) => `'${s}'`).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`
+          : 'a function is not traceable by ftrace (notrace, or not in available_filter_functions)',
+      );
+    }
+    case EINVAL:
+      throw say('the program was not loaded for kprobe_multi (load it from a kprobe.multi/ or kretprobe.multi/ section: expected attach type trace_kprobe_multi), or an address is not a function entry');
+    case E2BIG:
+      throw say('too many functions for one link (the kernel caps kprobe_multi at MAX_KPROBE_MULTI_CNT, 1M)');
+    case EBUSY:
+      throw say('a function is already probed in a way that excludes this one');
+    case EBADF:
+      throw say('the program fd is not open');
+    case EPERM:
+    case EACCES:
+      throw say('kprobe_multi needs root or CAP_BPF + CAP_PERFMON');
+    default:
+      throw new BpfError({ errno, command: 'BPF_LINK_CREATE', context: where });
+  }
+}

@@ -4,6 +4,8 @@ export * from './maps/index.js';
 export * from './programs/index.js';
 export * from './link/index.js';
 export * from './object/index.js';
+/** Feature probes: does this kernel have X (tcx, arena, a program type, a helper…)? */
+export { features, type FeatureAnswer, type FeatureInfo, type FeatureQuery, type FeatureStatus } from './features/index.js';
 export { Btf, CoreRelocationError, loadKernelBtf } from './btf/index.js';
 /** BTF: parse, inspect and encode type information; CO-RE. */
 export * as btf from './btf/index.js';

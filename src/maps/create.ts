@@ -1,9 +1,10 @@
 // BPF_MAP_CREATE: options checked against what each map type demands before the call, and the
 // kernel's terse errno turned into a sentence naming the parameters it refused.
-import { BpfError, UsageError, errnoName } from '../errors.js';
+import { BpfError, NotSupportedError, UsageError, errnoName } from '../errors.js';
+import { mapCreateNotSupported } from '../features/explain.js';
 import { Attr, BPF_OBJ_NAME_LEN, MAP_CREATE_ATTR, bpf_cmd, bpf_map_create_flags, bpfRaw } from '../syscall/index.js';
 import { possibleCpus } from './cpus.js';
-import { E2BIG, EBADF, EINVAL, ENOTSUPP, EOPNOTSUPP } from './errno.js';
+import { E2BIG, EBADF, EINVAL, ENOTSUPP, EOPNOTSUPP, EPERM } from './errno.js';
 import {
   PAGE_SIZE,
   checkSize,
@@ -169,8 +170,11 @@ export function createMap(opts: MapCreateOptions): { fd: number; desc: MapDesc }
   return { fd: r, desc };
 }
 
-function createError(errno: number, d: MapDesc, opts: MapCreateOptions): BpfError {
+function createError(errno: number, d: MapDesc, opts: MapCreateOptions): BpfError | NotSupportedError {
   const type = mapTypeName(d.typeId);
+  // EINVAL and friends from a kernel that lacks the type: say which Linux has it.
+  const missing = mapCreateNotSupported(type as MapType, errno);
+  if (missing) return missing;
   const flagText = d.flags ? `, flags ${mapFlagNames(d.flags).join('|') || d.flags}` : '';
   const context = `create ${type} map${d.name ? ` '${d.name}'` : ''}: keySize ${d.keySize}, valueSize ${d.valueSize}, maxEntries ${d.maxEntries}${flagText}`;
   let why: string | undefined;
@@ -178,6 +182,8 @@ function createError(errno: number, d: MapDesc, opts: MapCreateOptions): BpfErro
     why = `the kernel refused this combination of type, sizes and flags${opts.innerMap !== undefined ? ' (or the inner map is not a valid template)' : ''}${opts.btf ? ' (or the BTF type ids do not match the sizes)' : ''}`;
   else if (errno === E2BIG) why = `a size or the entry count is larger than ${type} maps allow`;
   else if (errno === EBADF) why = 'innerMap or btf.fd is not an open fd of the right kind';
+  else if (errno === EPERM && process.getuid?.() === 0)
+    why = `this machine refuses ${type} maps even for root (kernel configuration or security policy); that is not a matter of kernel version`;
   else if (errno === ENOTSUPP || errno === EOPNOTSUPP)
     why = opts.btf
       ? `${type} maps do not accept BTF key/value types here (create it without btf), or this kernel lacks them`

@@ -1,7 +1,9 @@
 // BPF_PROG_LOAD with the verifier log handled the way users need it: a fast first attempt
 // without a log, and only on failure a second one with a log buffer that grows until the whole
 // log fits, so the error names the instruction the verifier refused.
-import { BpfError, UsageError, VerifierError, errnoName } from '../errors.js';
+import { BpfError, NotSupportedError, UsageError, VerifierError, errnoName } from '../errors.js';
+import { progLoadNotSupported } from '../features/explain.js';
+import type { ProgramType } from '../syscall/abi/names.js';
 import { ERRNO } from '../errno-names.js';
 import { LD_IMM64, type InstructionFields } from '../asm/instruction.js';
 import {
@@ -13,7 +15,7 @@ import {
 import { Attr } from '../syscall/attr.js';
 import { cString } from '../syscall/bpf.js';
 import { bpfRaw, stableBuffer } from '../syscall/libc.js';
-import { attachTypeNames, attachTypeValue, progTypeNames, progTypeValue } from '../sysinfo/names.js';
+import { attachTypeNames, attachTypeValue, progTypeName, progTypeNames, progTypeValue } from '../sysinfo/names.js';
 
 const { EPERM, EAGAIN, EINVAL, E2BIG, ENOSPC } = ERRNO;
 
@@ -276,7 +278,7 @@ function loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: n
       if (r2 >= 0) return { fd: r2, typeValue, name, log };
       errno = -r2;
     }
-    throw loadError(errno, log, truncated, what, opts);
+    throw loadError(errno, log, truncated, what, opts, typeValue);
   }
 }
 
@@ -308,9 +310,12 @@ function describe(type: string, attach: string | undefined, name: string): strin
   return `${name ? `program ${name}, ` : ''}type ${type}${attach !== undefined ? `, expected attach type ${attach}` : ''}`;
 }
 
-function loadError(errno: number, log: string, truncated: boolean, what: string, opts: ProgramLoadOptions): BpfError {
+function loadError(errno: number, log: string, truncated: boolean, what: string, opts: ProgramLoadOptions, typeValue: number): BpfError | NotSupportedError {
   const command = 'BPF_PROG_LOAD';
   if (log.trim() !== '') return new VerifierError({ errno, command, context: what, log, truncated });
+  // No log: the kernel refused before verifying. A type (or flag) it does not know is EINVAL.
+  const missing = progLoadNotSupported(progTypeName(typeValue) as ProgramType, opts.flags ?? 0, errno);
+  if (missing) return missing;
   const code = errnoName(errno);
   const asked = `program type '${opts.type}'${opts.expectedAttachType !== undefined ? ` with expected attach type '${opts.expectedAttachType}'` : ''}`;
   let advice: string | undefined;

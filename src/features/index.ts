@@ -78,6 +78,8 @@ function resolve(query: string): Resolved {
       const raw = rest.slice(at + 1);
       const id = helperId(raw);
       if (id === undefined) throw new UsageError(`${query}: no helper named '${raw}' in this build's bpf_func_id`);
+      if (t === 'ext' || t === 'struct_ops')
+        throw new UsageError(`${query}: helper probes are not available for ${t} programs: they need a target program or struct to load at all`);
       const name = raw.startsWith('bpf_') ? raw : `bpf_${raw}`;
       const prog = PROGRAM_TYPE_SINCE[t];
       return {

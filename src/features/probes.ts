@@ -34,12 +34,13 @@ import { Attr } from '../syscall/attr.js';
 import { cString } from '../syscall/bpf.js';
 import { bpfRaw, closeFd, stableBuffer } from '../syscall/libc.js';
 import { ERRNO } from '../errno-names.js';
-import { fromEvidence, fromHelperLoad, fromProgLoad, fromResult, type Outcome } from './answer.js';
+import { fromEvidence, fromHelperLoad, fromProgLoad, fromResult, type ErrnoRule, type Outcome } from './answer.js';
+import { PROBE_RULES as R } from './rules.js';
 import { btfIntBlob, btfProbeBlob } from './btf-blobs.js';
 import type { BtfFeature, NamedFeature } from './catalog.js';
 import { kernelRelease, kernelVersionCode } from './kernel.js';
 
-const { EBADF, EAFNOSUPPORT, ENXIO, ENODEV, EFAULT, EAGAIN } = ERRNO;
+const { EAGAIN } = ERRNO;
 const PAGE_SIZE = 4096;
 /** An fd no process has (bpf attrs carry fds as u32). */
 const BAD_FD = 0xffffffff;
@@ -311,18 +312,18 @@ function withProgram(spec: ProgSpec, then: (fd: number) => Outcome): Outcome {
 }
 
 /** BPF_PROG_QUERY of loopback (ifindex 1 in every network namespace) for an attach type. */
-function queryLoopback(attach: number, present: readonly number[]): Outcome {
+function queryLoopback(attach: number, rule: ErrnoRule): Outcome {
   const attr = new Attr(PROG_QUERY_ATTR).set('target_ifindex', 1).set('attach_type', attach);
-  return fromResult(bpfRaw(bpf_cmd.BPF_PROG_QUERY, attr.address, attr.size), { command: 'BPF_PROG_QUERY', present });
+  return fromResult(bpfRaw(bpf_cmd.BPF_PROG_QUERY, attr.address, attr.size), rule);
 }
 
 const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
   // A tcx query of loopback answers 0 (an empty chain); a kernel without tcx rejects the
   // attach type with EINVAL.
-  tcx: () => queryLoopback(bpf_attach_type.BPF_TCX_INGRESS, []),
+  tcx: () => queryLoopback(bpf_attach_type.BPF_TCX_INGRESS, R.tcx),
   // netkit looks the device up and finds loopback is no netkit device (ENXIO); without netkit
   // the attach type is unknown (EINVAL).
-  netkit: () => queryLoopback(bpf_attach_type.BPF_NETKIT_PRIMARY, [ENXIO, ENODEV]),
+  netkit: () => queryLoopback(bpf_attach_type.BPF_NETKIT_PRIMARY, R.netkit),
   // Every failure of an XDP link create is EINVAL, with or without XDP links, so the evidence
   // is the kernel's own enum of link types.
   xdp_link: () => {
@@ -336,7 +337,7 @@ const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
       const attr = new Attr(LINK_CREATE_NETFILTER_ATTR).set('prog_fd', fd).set('attach_type', bpf_attach_type.BPF_NETFILTER);
       const r = linkCreate(attr);
       closeIfFd(r);
-      return fromResult(r, { command: 'BPF_LINK_CREATE', present: [EAFNOSUPPORT] });
+      return fromResult(r, R.netfilter_link);
     }),
   // One address to attach to, at an unmapped user address: a kernel with kprobe_multi fails
   // copying it in (EFAULT); one without rejects the attach type (EINVAL); one built without
@@ -350,7 +351,7 @@ const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
         .set('kprobe_multi.addrs', 8);
       const r = linkCreate(attr);
       closeIfFd(r);
-      return fromResult(r, { command: 'BPF_LINK_CREATE', present: [EFAULT] });
+      return fromResult(r, R.kprobe_multi);
     }),
   // A uprobe on "/" (not a regular file): EBADF from a kernel that has uprobe_multi.
   uprobe_multi: () =>
@@ -366,7 +367,7 @@ const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
       const r = linkCreate(attr);
       keep(path, offsets);
       closeIfFd(r);
-      return fromResult(r, { command: 'BPF_LINK_CREATE', present: [EBADF] });
+      return fromResult(r, R.uprobe_multi);
     }),
   // A perf link to fd -1: EBADF once the kernel looks the perf event up.
   perf_link: () =>
@@ -374,7 +375,7 @@ const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
       const attr = new Attr(LINK_CREATE_ATTR).set('prog_fd', fd).set('target_fd', BAD_FD).set('attach_type', bpf_attach_type.BPF_PERF_EVENT);
       const r = linkCreate(attr);
       closeIfFd(r);
-      return fromResult(r, { command: 'BPF_LINK_CREATE', present: [EBADF] });
+      return fromResult(r, R.perf_link);
     }),
   // A sockmap link to map fd -1: EBADF from the map lookup.
   sockmap_link: () =>
@@ -382,7 +383,7 @@ const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
       const attr = new Attr(LINK_CREATE_ATTR).set('prog_fd', fd).set('target_fd', BAD_FD).set('attach_type', bpf_attach_type.BPF_SK_SKB_STREAM_VERDICT);
       const r = linkCreate(attr);
       closeIfFd(r);
-      return fromResult(r, { command: 'BPF_LINK_CREATE', present: [EBADF] });
+      return fromResult(r, R.sockmap_link);
     }),
   // A cgroup link to cgroup fd -1: EBADF from the cgroup lookup.
   cgroup_link: () => cgroupLink(0),
@@ -403,7 +404,7 @@ const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
     const attr = new Attr(TOKEN_CREATE_ATTR).set('bpffs_fd', BAD_FD);
     const r = bpfRaw(bpf_cmd.BPF_TOKEN_CREATE, attr.address, attr.size);
     closeIfFd(r);
-    return fromResult(r, { command: 'BPF_TOKEN_CREATE', present: [EBADF] });
+    return fromResult(r, R.bpf_token);
   },
   bpf_cookie: () => {
     const id = helperId('get_attach_cookie');
@@ -421,7 +422,7 @@ function cgroupLink(flags: number): Outcome {
       .set('flags', flags);
     const r = linkCreate(attr);
     closeIfFd(r);
-    return fromResult(r, { command: 'BPF_LINK_CREATE', present: [EBADF] });
+    return fromResult(r, flags === 0 ? R.cgroup_link : R.cgroup_mprog);
   });
 }
 

@@ -100,8 +100,6 @@ export async function runInGuest(opts: GuestRunOptions): Promise<GuestRunResult>
   const log = opts.log ?? ((l: string) => process.stderr.write(`[vm ${opts.kernel}] ${l}\n`));
   checkHostTools();
   const kernel = ensureKernel(opts.kernel, log);
-  const initrdPath = join(kernel.dir, 'initramfs.cpio.gz');
-  if (!existsSync(initrdPath)) writeFileSync(initrdPath, buildInitramfs(kernel));
 
   // The run directory is the one place the guest writes into the host: the command script,
   // its exit status, and whatever results the command leaves in /run/vm.
@@ -109,6 +107,9 @@ export async function runInGuest(opts: GuestRunOptions): Promise<GuestRunResult>
   mkdirSync(base, { recursive: true });
   const runDir = mkdtempSync(join(base, `${opts.kernel}-`));
   const cleanup = (): void => rmSync(runDir, { recursive: true, force: true });
+  // Built per run (tens of milliseconds), so a changed /init never meets a stale cached copy.
+  const initrdPath = join(runDir, 'initramfs.cpio.gz');
+  writeFileSync(initrdPath, buildInitramfs(kernel));
   const env: Record<string, string> = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: '/root',
@@ -132,7 +133,15 @@ export async function runInGuest(opts: GuestRunOptions): Promise<GuestRunResult>
   let interrupted: string | undefined;
   const stopAll = (why: string): void => {
     interrupted ??= why;
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    // Each child leads its own process group (`timeout` and the program under it): kill the
+    // group, since SIGKILL to `timeout` alone would leave its child running.
+    for (const c of children)
+      if (c.exitCode === null && c.signalCode === null && c.pid !== undefined)
+        try {
+          process.kill(-c.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
   };
   const onSignal = (sig: NodeJS.Signals): void => stopAll(`interrupted by ${sig}`);
   process.on('SIGINT', onSignal);
@@ -145,7 +154,7 @@ export async function runInGuest(opts: GuestRunOptions): Promise<GuestRunResult>
     const virtiofsd = spawn(
       'timeout',
       ['-s', 'KILL', String(timeout + 30), VIRTIOFSD, `--socket-path=${sock}`, '-o', 'source=/', '-o', 'cache=always', '-o', 'sandbox=chroot'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
     );
     children.push(virtiofsd);
     let virtiofsdErr = '';
@@ -169,7 +178,7 @@ export async function runInGuest(opts: GuestRunOptions): Promise<GuestRunResult>
         '-display', 'none', '-vga', 'none', '-monitor', 'none', '-nic', 'none', '-no-reboot',
         '-serial', `file:${consoleLog}`, '-serial', 'stdio',
       ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
+      { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
     );
     children.push(qemu);
     let qemuErr = '';

@@ -39,7 +39,8 @@ const S_IFLNK = 0o120000;
 /**
  * The guest's /init, a busybox shell script. The kernel command line carries `tsbpf.run=DIR`,
  * a directory of the host (seen through virtiofs) holding `cmd.sh`; the command's output goes
- * to the second serial port (the runner's stdout), its exit status to DIR/status. Kernel
+ * through a pipe (so that tools see no terminal and print plain lines) to the second serial
+ * port (the runner's stdout), its exit status to DIR/status. Kernel
  * messages stay on the first serial port (the console log the runner keeps for failures).
  */
 function initScript(k: Kernel, modules: readonly string[]): string {
@@ -66,7 +67,6 @@ $B mount -t devtmpfs dev $N/dev
 $B mkdir -p $N/dev/pts $N/dev/shm
 $B mount -t devpts devpts $N/dev/pts
 $B mount -t tmpfs shm $N/dev/shm
-$B mount -t tmpfs tmp $N/tmp
 $B mount -t tmpfs run $N/run
 $B mount -t bpf bpf $N/sys/fs/bpf
 $B mount -t tracefs tracefs $N/sys/kernel/tracing
@@ -85,8 +85,7 @@ $B hostname tsbpf-vm
 $B ip link set lo up
 $B stty -F /dev/ttyS1 raw -echo
 $B cut -d" " -f1 /proc/uptime > /run/vm/started
-/bin/sh /run/vm/cmd.sh > /dev/ttyS1 2>&1 < /dev/null
-echo $? > /run/vm/status
+{ /bin/sh /run/vm/cmd.sh < /dev/null; echo $? > /run/vm/status; } 2>&1 | $B cat > /dev/ttyS1
 $B sync
 $B poweroff -f
 '

@@ -4,8 +4,10 @@
 // core busy per guest) and prints a per-kernel summary: passed, failed, skipped with the
 // reason each skip names, and the guest's time. Exit status 0 only when every guest ran to its
 // end and no test failed. `--json FILE` writes the summaries for CI.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SERIES } from './kernels.js';
 import { GuestError, runInGuest } from './guest.js';
@@ -81,7 +83,31 @@ function vitestCommand(): string {
   return `npx vitest run ${args.map((a) => `'${a}'`).join(' ')}`;
 }
 
-async function runKernel(kernel: string, prefix: boolean): Promise<KernelSummary> {
+/**
+ * A copy of the working tree (tracked and untracked, not ignored files; node_modules linked)
+ * for the guests to run: a guest run takes minutes, and edits made meanwhile must not mix two
+ * versions of the sources into one run.
+ */
+function snapshotTree(): string {
+  const src = process.cwd();
+  const dest = mkdtempSync(join(tmpdir(), 'tsbpf-vm-tree-'));
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { encoding: 'utf8' })
+    .split('\0')
+    .filter(Boolean);
+  for (const f of files) {
+    const to = join(dest, f);
+    mkdirSync(dirname(to), { recursive: true });
+    try {
+      copyFileSync(join(src, f), to);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // deleted but not yet staged
+    }
+  }
+  symlinkSync(resolve(src, 'node_modules'), join(dest, 'node_modules'));
+  return dest;
+}
+
+async function runKernel(kernel: string, prefix: boolean, tree: string): Promise<KernelSummary> {
   const started = Date.now();
   let pending = '';
   const onOutput = prefix
@@ -97,6 +123,7 @@ async function runKernel(kernel: string, prefix: boolean): Promise<KernelSummary
     const r = await runInGuest({
       kernel,
       command: vitestCommand(),
+      cwd: tree,
       env: {
         TSBPF_VITEST_JSON: '/run/vm/report.json',
         ...(process.env.CI ? { CI: process.env.CI } : {}),
@@ -111,7 +138,7 @@ async function runKernel(kernel: string, prefix: boolean): Promise<KernelSummary
       summary.failed = report.numFailedTests + (report.numRuntimeErrorTestSuites ?? 0);
       summary.skipped = report.numPendingTests + report.numTodoTests;
       for (const file of report.testResults) {
-        const rel = file.name.replace(`${process.cwd()}/`, '');
+        const rel = file.name.replace(`${tree}/`, '');
         if (file.status === 'failed' && file.assertionResults.length === 0) summary.failures.push(`${rel}: ${file.message?.split('\n')[0] ?? 'suite failed'}`);
         for (const a of file.assertionResults) {
           if (a.status === 'failed') summary.failures.push(`${rel} > ${a.fullName}`);
@@ -136,9 +163,15 @@ async function runKernel(kernel: string, prefix: boolean): Promise<KernelSummary
 }
 
 const parallel = !values.serial && kernels.length > 1;
-const summaries = parallel
-  ? await Promise.all(kernels.map((k) => runKernel(k, true)))
-  : await kernels.reduce<Promise<KernelSummary[]>>(async (acc, k) => [...(await acc), await runKernel(k, false)], Promise.resolve([]));
+const tree = snapshotTree();
+let summaries: KernelSummary[];
+try {
+  summaries = parallel
+    ? await Promise.all(kernels.map((k) => runKernel(k, true, tree)))
+    : await kernels.reduce<Promise<KernelSummary[]>>(async (acc, k) => [...(await acc), await runKernel(k, false, tree)], Promise.resolve([]));
+} finally {
+  rmSync(tree, { recursive: true, force: true });
+}
 
 console.log('\n== guest kernels ==');
 let failed = 0;

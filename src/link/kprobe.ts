@@ -93,8 +93,8 @@ export function kprobePmu(paths = { type: KPROBE_PMU_TYPE_PATH, retprobe: KPROBE
 
 export function kprobesNotSupported(errno?: number): NotSupportedError {
   return new NotSupportedError(
-    'kprobes (perf_event_open with the kprobe PMU, /sys/bus/event_source/devices/kprobe: this kernel has none, it was built without CONFIG_KPROBES)',
-    '4.17 built with CONFIG_KPROBES=y',
+    'kprobes (perf_event_open with the kprobe PMU: there is no /sys/bus/event_source/devices/kprobe, the kernel was built without CONFIG_KPROBES)',
+    '4.17',
     'fentry/fexit programs (prog.attachTrace()) or raw tracepoints (prog.attachRawTracepoint()), which need no kprobes',
     errno,
   );
@@ -337,10 +337,10 @@ export function resolveKprobePattern(pattern: string, sources?: { filterFunction
 
 export function kprobeMultiNotSupported(errno: number): NotSupportedError {
   return new NotSupportedError(
-    errno === EOPNOTSUPP
-      ? 'kprobe_multi links (BPF_LINK_CREATE with BPF_TRACE_KPROBE_MULTI: this kernel was built without CONFIG_FPROBE)'
+    errno === EOPNOTSUPP || errno === ENOTSUPP
+      ? `kprobe_multi links (BPF_LINK_CREATE with BPF_TRACE_KPROBE_MULTI answers ${errnoName(errno)}: the kernel was built without CONFIG_FPROBE)`
       : 'kprobe_multi links (BPF_LINK_CREATE with BPF_TRACE_KPROBE_MULTI)',
-    '5.18 built with CONFIG_FPROBE=y',
+    '5.18',
     'one perf-event kprobe per function: prog.attachKprobe(fn) on a program loaded from a kprobe/ section',
     errno,
   );

@@ -1,7 +1,7 @@
 // BPF_PROG_LOAD with the verifier log handled the way users need it: a fast first attempt
 // without a log, and only on failure a second one with a log buffer that grows until the whole
 // log fits, so the error names the instruction the verifier refused.
-import { BpfError, NotSupportedError, UsageError, VerifierError, errnoName } from '../errors.js';
+import { BpfError, NotSupportedError, UsageError, VerifierError, errnoName, summarizeVerifierLog } from '../errors.js';
 import { progLoadNotSupported } from '../features/explain.js';
 import type { ProgramType } from '../syscall/abi/names.js';
 import { ERRNO } from '../errno-names.js';
@@ -312,7 +312,9 @@ function describe(type: string, attach: string | undefined, name: string): strin
 
 function loadError(errno: number, log: string, truncated: boolean, what: string, opts: ProgramLoadOptions, typeValue: number): BpfError | NotSupportedError {
   const command = 'BPF_PROG_LOAD';
-  if (log.trim() !== '') return new VerifierError({ errno, command, context: what, log, truncated });
+  // A log of statistics alone ("processed 0 insns") means the verifier never looked at an
+  // instruction: the kernel refused the load before verifying, which a VerifierError would hide.
+  if (summarizeVerifierLog(log) !== '') return new VerifierError({ errno, command, context: what, log, truncated });
   // No log: the kernel refused before verifying. A type (or flag) it does not know is EINVAL.
   const missing = progLoadNotSupported(progTypeName(typeValue) as ProgramType, opts.flags ?? 0, errno);
   if (missing) return missing;
@@ -320,7 +322,9 @@ function loadError(errno: number, log: string, truncated: boolean, what: string,
   const asked = `program type '${opts.type}'${opts.expectedAttachType !== undefined ? ` with expected attach type '${opts.expectedAttachType}'` : ''}`;
   let advice: string | undefined;
   const root = process.getuid?.() === 0;
-  if (errno === EPERM)
+  if (errno === EPERM && root && usesTrampoline(opts))
+    advice = `this machine refuses ${asked} even for root: fentry/fexit/fmod_ret, freplace and LSM programs all run through BPF trampolines, which this kernel does not allow here (its JIT or architecture lacks them, or lockdown or a kernel policy forbids them); kprobes, raw tracepoints and tp_btf programs need no trampoline`;
+  else if (errno === EPERM)
     advice = root
       ? `this kernel refuses to load ${asked}, even for root (the type or attach type is disabled or unsupported here, e.g. no BPF trampoline for fentry/fexit/freplace/LSM, or lockdown); choose another program type`
       : `loading ${asked} needs root or CAP_BPF (plus CAP_NET_ADMIN for networking types, CAP_PERFMON for tracing), or this kernel refuses the type outright`;
@@ -330,4 +334,11 @@ function loadError(errno: number, log: string, truncated: boolean, what: string,
   else if (errno === 524 || errno === 95) advice = `this kernel does not support ${asked}`;
   const message = `${command} (${what}) failed: ${code}${advice ? ` — ${advice}` : ''}`;
   return new BpfError({ errno, command, context: what }, message);
+}
+
+/** Program types whose programs run through a BPF trampoline (load-time checks refuse them together). */
+function usesTrampoline(opts: ProgramLoadOptions): boolean {
+  const type = String(opts.type).toLowerCase();
+  const at = opts.expectedAttachType?.toLowerCase().replace(/^bpf_/, '');
+  return type === 'ext' || type === 'lsm' || (type === 'tracing' && (at === 'trace_fentry' || at === 'trace_fexit' || at === 'modify_return'));
 }

@@ -30,6 +30,8 @@ import { TestRunner, type TestRunOptions, type TestRunResult } from './test-run.
 export class BpfProgram {
   readonly #owner: FdOwner;
   #runner: TestRunner | undefined;
+  /** Loaded by this process (so `expectedAttachType` is known, even when unset), not opened by fd/pin/id. */
+  #loadedHere = false;
   /** Lowercase program type, e.g. 'xdp'. */
   readonly type: string;
   /** The name the kernel keeps (at most 15 characters). */
@@ -59,6 +61,7 @@ export class BpfProgram {
   static load(opts: ProgramLoadOptions): BpfProgram {
     const { fd, log, typeValue, name } = loadProgram(opts);
     const prog = new BpfProgram(fd, progTypeName(typeValue), name, log);
+    prog.#loadedHere = true;
     if (opts.expectedAttachType !== undefined)
       (prog as { expectedAttachType?: string }).expectedAttachType = opts.expectedAttachType.toLowerCase().replace(/^bpf_/, '');
     return prog;
@@ -204,8 +207,10 @@ export class BpfProgram {
   attachKprobeMulti(opts: KprobeMultiOptions = {}): Link {
     const what = this.#what('attachKprobeMulti');
     if (this.type !== 'kprobe') throw new UsageError(`${what}: attachKprobeMulti is for kprobe programs${this.#otherCall()}`);
-    if (this.expectedAttachType !== undefined && this.expectedAttachType !== 'trace_kprobe_multi')
-      throw new UsageError(`${what}: the program was loaded with expected attach type ${this.expectedAttachType}; kprobe_multi needs trace_kprobe_multi (a kprobe.multi/ section)`);
+    if ((this.expectedAttachType !== undefined || this.#loadedHere) && this.expectedAttachType !== 'trace_kprobe_multi')
+      throw new UsageError(
+        `${what}: the program was loaded ${this.expectedAttachType ? `with expected attach type ${this.expectedAttachType}` : 'without an expected attach type'}; kprobe_multi needs trace_kprobe_multi (a kprobe.multi/ section); a kprobe/ program attaches with attachKprobe()`,
+      );
     const o = { ...opts };
     if (o.symbols === undefined && o.pattern === undefined && o.addresses === undefined) {
       const sec = this.section !== undefined ? parseProgramSection(this.section) : undefined;

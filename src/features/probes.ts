@@ -38,7 +38,7 @@ import { fromEvidence, fromHelperLoad, fromProgLoad, fromResult, type ErrnoRule,
 import { PROBE_RULES as R } from './rules.js';
 import { btfIntBlob, btfProbeBlob } from './btf-blobs.js';
 import type { BtfFeature, NamedFeature } from './catalog.js';
-import { kernelRelease, kernelVersionCode } from './kernel.js';
+import { kernelAtLeast, kernelRelease, kernelVersionCode } from './kernel.js';
 
 const { EAGAIN } = ERRNO;
 const PAGE_SIZE = 4096;
@@ -328,7 +328,8 @@ const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
   // is the kernel's own enum of link types.
   xdp_link: () => {
     const has = kernelEnumHas('bpf_link_type', 'BPF_LINK_TYPE_XDP');
-    if (has === undefined) return { status: 'refused', errno: 0, command: 'kernel BTF', detail: 'this kernel has no BTF to tell whether it has XDP links' };
+    // Without BTF, the release is the best evidence left (backports then go unseen).
+    if (has === undefined) return fromEvidence(kernelAtLeast(kernelRelease(), '5.9'), 'version 5.9 or later', 'kernel release');
     return fromEvidence(has, 'BPF_LINK_TYPE_XDP in enum bpf_link_type');
   },
   // pf 0 (NFPROTO_UNSPEC) is refused with EAFNOSUPPORT by a kernel that has netfilter links.

@@ -166,7 +166,9 @@ export function attachIterLink(prog: ProgramRef, opts: IterLinkOptions = {}, wha
     errno === EINVAL
       ? `the program is not an iterator (iter/<target>), or the ${given[0] ?? 'target'} given does not suit its target (map iterators need a map of a type they walk; task/cgroup parameters need 6.1+)`
       : errno === EBADF
-        ? `the ${given[0] ?? 'program'} fd is not open`
+        ? given[0] === 'map' || given[0] === 'cgroup'
+          ? `the ${given[0]} fd is not open (or not a ${given[0]})`
+          : 'this iterator walks one map (or cgroup): give it with { map } ({ cgroup }); otherwise the program fd is not open'
         : errno === ENOENT
           ? 'the task or cgroup does not exist'
           : errno === EOPNOTSUPP

@@ -145,7 +145,7 @@ describe('perf_event_open ABI against the kernel BTF and uapi header', () => {
 
   it('syscall numbers used for tracing match the installed asm/unistd_64.h', () => {
     const hdr = readFileSync(`/usr/include/x86_64-linux-gnu/asm/unistd_64.h`, 'utf8');
-    for (const name of ['read', 'mprotect', 'ioctl', 'getpid', 'getppid', 'perf_event_open', 'bpf', 'close', 'mmap', 'munmap', 'fcntl'] as const) {
+    for (const name of ['read', 'mprotect', 'ioctl', 'getpid', 'getppid', 'getpgid', 'perf_event_open', 'bpf', 'close', 'mmap', 'munmap', 'fcntl'] as const) {
       const m = new RegExp(`#define __NR_${name} (\\d+)`).exec(hdr);
       expect(Number(m?.[1]), name).toBe(abi.SYS[name]);
     }

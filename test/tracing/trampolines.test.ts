@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BpfError, BpfObject, UsageError, type LinkInfo } from '../../src/index.js';
+import { BpfError, BpfObject, UsageError, VerifierError, type LinkInfo } from '../../src/index.js';
+import { features } from '../../src/features/index.js';
 import { loadKernelBtf } from '../../src/btf/index.js';
 import { findKernelTarget, moduleBtfFd } from '../../src/link/targets.js';
 import { BPF_BTF_INFO } from '../../src/syscall/abi/bpf.js';
@@ -24,7 +25,27 @@ const u64 = (obj: BpfObject, name: string): bigint => Buffer.from(obj.global(nam
 
 guardFdLeaks();
 
+/**
+ * fmod_ret needs a function the kernel lets BPF change: bpf_modify_return_test is one from 6.2
+ * on, and before only with CONFIG_FUNCTION_ERROR_INJECTION (Debian's 6.1 lacks it: "is not
+ * modifiable"). Found out by loading it.
+ */
+function modifyReturnTest(): TestFn {
+  const trampolines = needs('trampoline');
+  if (!features.has('trampoline')) return trampolines;
+  try {
+    open().load({ programs: ['modify_ret'] }).close();
+    return trampolines;
+  } catch (e) {
+    if (e instanceof VerifierError && /bpf_modify_return_test\(\) is not modifiable/.test(e.log))
+      return (name, fn) => it.skip(`${name} [skipped: this kernel does not let fmod_ret change bpf_modify_return_test (CONFIG_FUNCTION_ERROR_INJECTION off, Linux < 6.2)]`, fn);
+    throw e;
+  }
+}
+
 describe('fentry / fexit / fmod_ret', () => {
+  const modifiable = modifyReturnTest();
+
   needs('trampoline')('fentry and fexit see bpf_fentry_test1(1) return 2; nothing fires before attach or after close', () => {
     using obj = open().load({ programs: ['on_entry', 'on_exit'] });
     const entry = obj.program('on_entry');
@@ -51,7 +72,7 @@ describe('fentry / fexit / fmod_ret', () => {
     expect(u64(obj, 'fexit_hits')).toBe(2n);
   });
 
-  needs('trampoline')('fmod_ret replaces bpf_modify_return_test\'s result (and skips its side effect)', () => {
+  modifiable('fmod_ret replaces bpf_modify_return_test\'s result (and skips its side effect)', () => {
     using obj = open().load({ programs: ['modify_ret'] });
     const prog = obj.program('modify_ret');
     // retval = side effects << 16 | sum of results; kernels differ in how many functions they
@@ -64,6 +85,26 @@ describe('fentry / fexit / fmod_ret', () => {
     expect((after & 0xffff) - (before & 0xffff)).toBe(1234 - 4); // 1234 instead of a + ++*b = 4
     expect((before >>> 16) - (after >>> 16)).toBe(1); // *b was not incremented
     expect(link.info()).toMatchObject({ type: 'tracing', attachType: 'modify_return' });
+  });
+
+  needs('trampoline')('fmod_ret on security_file_mprotect fails one mapping\'s mprotect with the program\'s EACCES', () => {
+    using obj = open().load({ programs: ['fail_mprotect'] });
+    const denied = anonPage();
+    const other = anonPage();
+    try {
+      obj.setGlobal('deny_start', BigInt(denied));
+      {
+        using link = obj.program('fail_mprotect').attachTrace();
+        expect(link.info()).toMatchObject({ type: 'tracing', attachType: 'modify_return' });
+        expect(mprotect(denied)).toBe(-13); // -EACCES: the program's return value, not an LSM's
+        expect(mprotect(other)).toBe(0);
+        expect(u64(obj, 'modsec_hits')).toBe(1n);
+      }
+      expect(mprotect(denied)).toBe(0);
+    } finally {
+      rawSyscall(SYS.munmap, denied, PAGE);
+      rawSyscall(SYS.munmap, other, PAGE);
+    }
   });
 
   needs('trampoline')('setAttachTarget moves an fentry program to bpf_fentry_test2(2, 3) before load', () => {

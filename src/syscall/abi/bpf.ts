@@ -23,6 +23,7 @@ export const SYS = {
   ioctl: 16,
   getpid: 39,
   getppid: 110,
+  getpgid: 121,
   perf_event_open: 298,
 } as const;
 

@@ -359,7 +359,9 @@ export function attachKprobeMultiLink(prog: ProgramRef, opts: KprobeMultiOptions
   let addresses: bigint[] | undefined;
   if (opts.pattern !== undefined) {
     if (typeof opts.pattern !== 'string' || opts.pattern === '') throw new UsageError(`${what}: pattern must be a non-empty glob`);
-    symbols = resolveKprobePattern(opts.pattern);
+    // Without a wildcard the "pattern" is one function: the kernel looks it up in kallsyms,
+    // which knows aliases that ftrace's list leaves out.
+    symbols = /[*?]/.test(opts.pattern) ? resolveKprobePattern(opts.pattern) : [opts.pattern];
     if (symbols.length === 0) throw new UsageError(`${what}: no traceable kernel function matches '${opts.pattern}'`);
   } else if (opts.symbols !== undefined) {
     if (!Array.isArray(opts.symbols) || opts.symbols.length === 0) throw new UsageError(`${what}: symbols must be a non-empty array of function names`);

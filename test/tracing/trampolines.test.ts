@@ -14,7 +14,7 @@ import { BPF_BTF_INFO } from '../../src/syscall/abi/bpf.js';
 import { Attr } from '../../src/syscall/attr.js';
 import { objInfo } from '../../src/syscall/bpf.js';
 import { SYS } from '../../src/syscall/abi/bpf.js';
-import { PROT_READ, PROT_WRITE, MAP_PRIVATE, closeFd, rawSyscall } from '../../src/syscall/libc.js';
+import { PROT_READ, PROT_WRITE, MAP_SHARED, closeFd, rawSyscall } from '../../src/syscall/libc.js';
 import { needs, refuses, type TestFn } from '../helpers/features.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
 import { thrown } from '../helpers/thrown.js';
@@ -135,8 +135,10 @@ function bpfLsmActive(): boolean {
 
 const MAP_ANONYMOUS = 0x20; // <sys/mman.h>; only this test maps anonymous memory
 const PAGE = 4096;
+/** A page of its own VMA: shared anonymous memory (its own shmem file) never merges with a
+ * neighbour, so the hook sees vm_start == the address we mapped. */
 function anonPage(): number {
-  const addr = rawSyscall(SYS.mmap, 0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const addr = rawSyscall(SYS.mmap, 0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (addr < 0) throw new Error(`mmap: errno ${-addr}`);
   return addr;
 }

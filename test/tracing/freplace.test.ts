@@ -50,6 +50,19 @@ describe('freplace', () => {
     expect(runs(ext)).toBe(3n);
   });
 
+  needs('trampoline')('fexit on a BPF program\'s function (attach_prog_fd): sees verdict() return XDP_PASS', () => {
+    using target = BpfObject.open(TARGET).load();
+    const xdp = target.program('xdp_main');
+    using obj = BpfObject.open(EXT).setAttachTarget('watch_verdict', { program: xdp }).load({ programs: ['watch_verdict'] });
+    const watch = obj.program('watch_verdict');
+    using link = watch.attachTrace();
+    expect(xdp.testRun({ data: packet }).retval).toBe(XDP_PASS);
+    const watched = (name: string) => Buffer.from(obj.global(name)).readBigUInt64LE(0);
+    expect([watched('watched_runs'), watched('watched_verdict')]).toEqual([1n, BigInt(XDP_PASS)]);
+    // The link's target object is the XDP program, as for freplace.
+    expect(link.info()).toMatchObject({ type: 'tracing', attachType: 'trace_fexit', targetObjId: xdp.info().id, targetBtfId: watch.info().attachBtfId });
+  });
+
   refuses('trampoline')('where the machine refuses trampolines, loading the EXT program is EPERM naming them', () => {
     using target = BpfObject.open(TARGET).load();
     const e = thrown<BpfError>(() => BpfObject.open(EXT).setAttachTarget('new_verdict', { program: target.program('xdp_main') }).load());

@@ -75,6 +75,9 @@ $B mount -t cgroup2 cgroup2 $N/sys/fs/cgroup
 $B mkdir -p $N/run/vm $N/lib/modules/${k.release} $N/.tsbpf-vm
 $B mount --bind /host$RUN $N/run/vm
 $B mount --bind /host${modDir} $N/lib/modules/${k.release}
+# The kernel's configuration where libbpf and tsbpf look for it (kconfig externs).
+$B mkdir -p $N/boot
+$B cp /host${k.modulesRoot}/boot/config-${k.release} $N/boot/
 $B cp /bin/busybox $N/.tsbpf-vm/busybox
 $B ln -s busybox $N/.tsbpf-vm/modprobe
 echo /.tsbpf-vm/modprobe > /proc/sys/kernel/modprobe

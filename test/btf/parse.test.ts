@@ -14,7 +14,7 @@ describe('kernel BTF', () => {
   const dump = bpftoolDump(KERNEL_BTF_PATH);
 
   it('has as many types as bpftool lists', () => {
-    expect(dump.length).toBeGreaterThan(100_000);
+    expect(dump.length).toBeGreaterThan(50_000); // any vmlinux: 6.1 has ~95k types, 6.18 ~127k
     expect(vmlinux.typeCount).toBe(dump.length);
     expect(vmlinux.firstTypeId).toBe(1);
     expect(vmlinux.lastTypeId).toBe(dump.length);
@@ -52,7 +52,6 @@ describe('kernel BTF', () => {
     const traw = dump[task - 1]!;
     const pidBits = Number(/\n\t'pid' type_id=\d+ bits_offset=(\d+)/.exec(traw)![1]);
     expect(vmlinux.memberOffset(task, 'pid')).toBe(pidBits / 8);
-    expect(vmlinux.memberOffset(task, 'pid')).toBe(1264); // this kernel; also what CO-RE must produce
     // BTF records no alignment attributes: like libbpf's btf__align_of, this is the natural one.
     expect(vmlinux.alignOf(task)).toBe(8);
     expect(vmlinux.sizeOf(vmlinux.typeByName('pid_t')!)).toBe(4);

@@ -88,3 +88,70 @@ export function flattenDeep(t: DumpType, base = 0): Map<string, number> {
   visit(t, base);
   return out;
 }
+
+/** Byte offset of a (possibly nested-anonymous) member of a kernel struct, as bpftool reads it. */
+export function kernelOffsetFromBpftool(struct: string, member: string): number {
+  const s = findNamed('STRUCT', struct);
+  if (!s) throw new Error(`struct ${struct} is not in the kernel BTF`);
+  const off = flattenMembers(s).get(member);
+  if (off === undefined) throw new Error(`struct ${struct} has no member ${member} in the kernel BTF`);
+  return off;
+}
+
+// Our ABI tables are generated from the newest kernel we develop on; an older kernel has a
+// subset. uapi only ever appends (new enumerators get new values, new struct members go at the
+// end), so on an older kernel the check is: whatever the kernel has agrees with us exactly, and
+// whatever it lacks is provably newer — an enumerator value the kernel's enum does not use, a
+// member that starts at or after the end of the kernel's struct.
+
+export interface EnumComparison {
+  /** `name: ours vs kernel` for every disagreement (always a failure). */
+  mismatches: string[];
+  /** Names the kernel lacks whose values it does not use: newer than this kernel. */
+  newer: string[];
+  /** Names the kernel lacks whose value it gives to another name (a failure). */
+  collisions: string[];
+  /** True when the kernel BTF has none of the group's names (unused enums are not in BTF). */
+  absent: boolean;
+}
+
+export function compareEnumGroup(group: Record<string, number>): EnumComparison {
+  const kernel = kernelEnumerators();
+  const out: EnumComparison = { mismatches: [], newer: [], collisions: [], absent: true };
+  const present = Object.keys(group).find((n) => kernel.has(n));
+  if (present === undefined) return out;
+  out.absent = false;
+  const home = [...kernelBtfDump().values()].find(
+    (t) => (t.kind === 'ENUM' || t.kind === 'ENUM64') && t.values.some((v) => v.name === present),
+  )!;
+  const used = new Map(home.values.map((v) => [Number(v.value), v.name]));
+  for (const [name, value] of Object.entries(group)) {
+    const k = kernel.get(name);
+    if (k !== undefined) {
+      if (Number(k) !== value) out.mismatches.push(`${name}: ours ${value} vs kernel ${k}`);
+    } else if (used.has(value)) out.collisions.push(`${name} = ${value}, which this kernel gives to ${used.get(value)}`);
+    else out.newer.push(name);
+  }
+  return out;
+}
+
+export interface LayoutComparison {
+  mismatches: string[];
+  /** Members the kernel lacks, all at or past the end of its struct: newer than this kernel. */
+  newer: string[];
+  /** Members the kernel lacks that would sit inside its struct (a failure). */
+  misplaced: string[];
+}
+
+/** Our members (name → offset) against the kernel's (name → offset, and the struct's size). */
+export function compareLayout(ours: readonly { name: string; offset: number }[], kernel: Map<string, number>, kernelSize: number): LayoutComparison {
+  const out: LayoutComparison = { mismatches: [], newer: [], misplaced: [] };
+  for (const m of ours) {
+    const k = kernel.get(m.name);
+    if (k !== undefined) {
+      if (k !== m.offset) out.mismatches.push(`${m.name}: ours ${m.offset} vs kernel ${k}`);
+    } else if (m.offset >= kernelSize) out.newer.push(m.name);
+    else out.misplaced.push(`${m.name} at ${m.offset}, inside the kernel's ${kernelSize} bytes`);
+  }
+  return out;
+}

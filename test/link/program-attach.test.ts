@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfProgram } from '../../src/programs/index.js';
 import * as tcx from '../../src/tcx/index.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
+import { needs } from '../helpers/features.js';
 import { VethNs } from './net.js';
 import { TCX_DROP, TCX_NEXT, XDP_DROP, constInsns } from './progs.js';
 
@@ -27,7 +28,7 @@ describe.runIf(isRoot)('BpfProgram attach methods', () => {
     expect(net.ping(2)).toBe(2);
   });
 
-  it('prog.attachTcx places programs like tcx.attach', () => {
+  needs('tcx')('prog.attachTcx places programs like tcx.attach', () => {
     using next = BpfProgram.load({ type: 'sched_cls', instructions: constInsns(TCX_NEXT), license: 'GPL', name: 'pa_next' });
     using drop = BpfProgram.load({ type: 'sched_cls', instructions: constInsns(TCX_DROP), license: 'GPL', name: 'pa_drop' });
     using a = drop.attachTcx(net.ifindex, 'ingress');

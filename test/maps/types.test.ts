@@ -7,6 +7,7 @@ import { features } from '../../src/features/index.js';
 import { BpfMap, MAP_TYPES, lpmKey, possibleCpus, readU32, readU64, u32, u64 } from '../../src/maps/index.js';
 import { closeFd, rawSyscall } from '../../src/syscall/index.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
+import { needs } from '../helpers/features.js';
 import { findNamed } from '../helpers/kernel-btf-dump.js';
 import { thrown } from '../helpers/thrown.js';
 import { boundUdpSocket, bpfOutputPerfEvent, loadReturnProgram, loadTestBtf } from './helpers.js';
@@ -366,7 +367,7 @@ describe('storage maps', () => {
       }
     });
 
-    it('cgrp_storage: a cgroup v2 directory fd', () => {
+    needs('map:cgrp_storage')('cgrp_storage: a cgroup v2 directory fd', () => {
       using m = storage('cgrp_storage');
       const v2 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
       expect(v2, 'a cgroup2 mount').toBeDefined();

@@ -5,6 +5,7 @@ import { ProgramBuilder, R0, R1, R2, R10 } from '../../src/asm/index.js';
 import { BpfMap } from '../../src/maps/index.js';
 import { BpfProgram, listLinks } from '../../src/programs/index.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
+import { needs } from '../helpers/features.js';
 import { createVethPair, type VethPair } from '../helpers/netns.js';
 
 const XDP_PASS = 2;
@@ -85,7 +86,7 @@ describe.runIf(isRoot)('attach through BpfProgram', () => {
     }
   });
 
-  it('attachTcx: ingress chain runs the program; listLinks shows a tcx link with its direction', () => {
+  needs('tcx')('attachTcx: ingress chain runs the program; listLinks shows a tcx link with its direction', () => {
     const counter = BpfMap.create({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'counter' });
     const zero = new Uint8Array(4);
     let prog: BpfProgram | undefined;

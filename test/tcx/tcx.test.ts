@@ -1,16 +1,22 @@
 // tcx links on a real veth pair: chain order, revisions, atomic replace, with pings from
 // another namespace and per-program counters that also record the order programs ran in.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BpfError, UsageError } from '../../src/errors.js';
+import { BpfError, NotSupportedError, UsageError } from '../../src/errors.js';
+import { features } from '../../src/features/index.js';
 import { Link, attachTcxLink } from '../../src/link/index.js';
 import * as tc from '../../src/tc/index.js';
 import * as tcx from '../../src/tcx/index.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
+import { lacks, needs } from '../helpers/features.js';
+import { thrown } from '../helpers/thrown.js';
 import { VethNs, sh } from '../link/net.js';
 import { Counters, TCX_DROP, TCX_NEXT, TCX_PASS, XDP_PASS, constInsns, counterInsns, prog, type TestProg } from '../link/progs.js';
 
 describe.runIf(isRoot)('tcx links', () => {
   guardFdLeaks();
+  // Every test below needs tcx (6.6); on older kernels they are skipped, naming why, and the
+  // last one checks the error those kernels get instead.
+  const withTcx = needs('tcx');
   let net: VethNs;
   let counters: Counters;
   const progs: TestProg[] = [];
@@ -35,7 +41,7 @@ describe.runIf(isRoot)('tcx links', () => {
   const p = (i: number): TestProg => progs[i]!;
   const chain = (dir: 'ingress' | 'egress' = 'ingress') => tcx.query(net.ifindex, dir);
 
-  it('orders programs by before/after (link, program, ids, ends) and runs them in that order', () => {
+  withTcx('orders programs by before/after (link, program, ids, ends) and runs them in that order', () => {
     const a = keep(tcx.attach(p(0), net.ifindex, 'ingress'));
     const b = keep(tcx.attach(p(1), net.ifindex, 'ingress', { after: a })); // after a link
     const c = keep(tcx.attach(p(2), net.ifindex, 'ingress', { before: { progId: p(0).id } })); // before a program, by id
@@ -54,7 +60,7 @@ describe.runIf(isRoot)('tcx links', () => {
     expect(new Set(tickets).size).toBe(tickets.length);
   });
 
-  it('a program by fd as the relative, and ordering that decides the verdict', () => {
+  withTcx('a program by fd as the relative, and ordering that decides the verdict', () => {
     const drop = prog('sched_cls', constInsns(TCX_DROP), 'drop');
     const pass = prog('sched_cls', constInsns(TCX_PASS), 'pass');
     try {
@@ -74,7 +80,7 @@ describe.runIf(isRoot)('tcx links', () => {
     expect(net.ping(1)).toBe(1);
   });
 
-  it('the revision changes with every attach, replace and detach; a stale one fails with ESTALE and changes nothing', () => {
+  withTcx('the revision changes with every attach, replace and detach; a stale one fails with ESTALE and changes nothing', () => {
     const a = keep(tcx.attach(p(0), net.ifindex, 'ingress'));
     const r1 = chain().revision;
     const b = keep(tcx.attach(p(1), net.ifindex, 'ingress', { expectedRevision: r1 }));
@@ -102,7 +108,7 @@ describe.runIf(isRoot)('tcx links', () => {
     expect(chain().revision).toBe(r2 + 3);
   });
 
-  it('update() replaces a program in place, atomically: counters switch, position and link stay', () => {
+  withTcx('update() replaces a program in place, atomically: counters switch, position and link stay', () => {
     keep(tcx.attach(p(0), net.ifindex, 'ingress'));
     const mid = keep(tcx.attach(p(1), net.ifindex, 'ingress'));
     keep(tcx.attach(p(2), net.ifindex, 'ingress'));
@@ -126,7 +132,7 @@ describe.runIf(isRoot)('tcx links', () => {
     expect(mid.info().progId).toBe(p(3).id);
   });
 
-  it('tcx runs before legacy tc on the same hook; legacy filters only see what the chain hands on (TCX_NEXT)', () => {
+  withTcx('tcx runs before legacy tc on the same hook; legacy filters only see what the chain hands on (TCX_NEXT)', () => {
     const drop = prog('sched_cls', constInsns(TCX_DROP), 'legacy_drop');
     const pass = prog('sched_cls', constInsns(TCX_PASS), 'pass');
     const hook = tc.hookCreate({ ifindex: net.ifindex, attachPoint: 'ingress' });
@@ -148,7 +154,7 @@ describe.runIf(isRoot)('tcx links', () => {
     }
   });
 
-  it('egress: replies leaving our end pass through the egress chain', () => {
+  withTcx('egress: replies leaving our end pass through the egress chain', () => {
     const link = keep(attachTcxLink(p(0), net.ifindex, 'egress'));
     expect(link.info()).toMatchObject({ type: 'tcx', ifindex: net.ifindex, attachType: 'tcx_egress', direction: 'egress' });
     expect(chain('egress').programs).toEqual([{ progId: p(0).id, linkId: link.info().id }]);
@@ -157,7 +163,7 @@ describe.runIf(isRoot)('tcx links', () => {
     expect(counters.count(0)).toBeGreaterThanOrEqual(3);
   });
 
-  it('info, bpftool and Link.fromId agree on our links', () => {
+  withTcx('info, bpftool and Link.fromId agree on our links', () => {
     const a = keep(tcx.attach(p(0), net.ifindex, 'ingress'));
     const info = a.info();
     expect(info).toMatchObject({ type: 'tcx', typeId: 11, ifindex: net.ifindex, attachType: 'tcx_ingress', direction: 'ingress', progId: p(0).id, detached: false });
@@ -169,7 +175,7 @@ describe.runIf(isRoot)('tcx links', () => {
     expect(chain().programs).toHaveLength(1); // closing a second fd leaves the link
   });
 
-  it('explains refusals: duplicate program, missing relative, wrong program type, no device', () => {
+  withTcx('explains refusals: duplicate program, missing relative, wrong program type, no device', () => {
     keep(tcx.attach(p(0), net.ifindex, 'ingress'));
     expect(() => keep(tcx.attach(p(0), net.ifindex, 'ingress'))).toThrow(/EEXIST — this program is already attached/);
     expect(() => keep(tcx.attach(p(1), net.ifindex, 'ingress', { after: { progId: p(2).id } }))).toThrow(
@@ -187,5 +193,17 @@ describe.runIf(isRoot)('tcx links', () => {
     expect(() => tcx.attach(p(1), net.ifindex, 'ingress', { before: { progId: 1 }, after: { progId: 2 } })).toThrow(/not both/);
     expect(() => tcx.attach(p(1), net.ifindex, 'ingress', { expectedRevision: -1 })).toThrow(UsageError);
     expect(chain().programs).toHaveLength(1);
+  });
+
+  lacks('tcx')('without tcx, attach and query are NotSupportedError naming Linux 6.6, this kernel and legacy tc', () => {
+    const release = features.kernel;
+    for (const call of [() => keep(tcx.attach(p(0), net.ifindex, 'ingress')), () => tcx.query(net.ifindex, 'ingress')]) {
+      const e = thrown(call);
+      expect(e).toBeInstanceOf(NotSupportedError);
+      expect((e as NotSupportedError).minKernel).toBe('6.6');
+      expect((e as Error).message).toContain(`need Linux 6.6; this kernel is ${release}`);
+      expect((e as Error).message).toMatch(/tc\.attach/);
+    }
+    expect(links).toHaveLength(0);
   });
 });

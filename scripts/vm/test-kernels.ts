@@ -72,7 +72,6 @@ interface JsonReport {
   numFailedTests: number;
   numPendingTests: number;
   numTodoTests: number;
-  numRuntimeErrorTestSuites?: number;
   testResults: { name: string; status: string; message?: string; assertionResults: JsonAssertion[] }[];
 }
 
@@ -146,11 +145,15 @@ async function runKernel(kernel: string, prefix: boolean, tree: string): Promise
     try {
       const report = JSON.parse(readFileSync(join(r.runDir, 'report.json'), 'utf8')) as JsonReport;
       summary.passed = report.numPassedTests;
-      summary.failed = report.numFailedTests + (report.numRuntimeErrorTestSuites ?? 0);
+      summary.failed = report.numFailedTests;
       summary.skipped = report.numPendingTests + report.numTodoTests;
       for (const file of report.testResults) {
         const rel = file.name.replace(`${tree}/`, '');
-        if (file.status === 'failed' && file.assertionResults.length === 0) summary.failures.push(`${rel}: ${file.message?.split('\n')[0] ?? 'suite failed'}`);
+        // A file can fail with no failed test (a beforeAll hook threw, an import failed): count it once.
+        if (file.status === 'failed' && !file.assertionResults.some((a) => a.status === 'failed')) {
+          summary.failures.push(`${rel}: ${file.message?.split('\n')[0] || 'the file failed outside its tests (a hook or an import)'}`);
+          summary.failed++;
+        }
         for (const a of file.assertionResults) {
           if (a.status === 'failed') summary.failures.push(`${rel} > ${a.fullName}`);
           else if (a.status === 'pending' || a.status === 'skipped' || a.status === 'todo') summary.skips.push(`${rel} > ${a.fullName}`);

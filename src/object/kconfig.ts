@@ -5,6 +5,7 @@ import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { UsageError } from '../errors.js';
 import type { ExternSpec } from '../elf/index.js';
+import { kernelVersionCode as versionCode } from '../features/kernel.js';
 
 export type KconfigValues = ReadonlyMap<string, string>;
 
@@ -29,11 +30,9 @@ export function kernelConfig(): KconfigValues {
   return out;
 }
 
-/** KERNEL_VERSION(a, b, c) of the running kernel, with the patch level capped at 255. */
+/** KERNEL_VERSION(a, b, c) of the running kernel (or of `rel`), patch level capped at 255. */
 export function kernelVersionCode(rel = release()): number {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(rel);
-  if (!m) return 0;
-  return (Number(m[1]) << 16) + (Number(m[2]) << 8) + Math.min(255, Number(m[3] ?? 0));
+  return versionCode(rel);
 }
 
 /**

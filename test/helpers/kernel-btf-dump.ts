@@ -126,32 +126,40 @@ export function compareEnumGroup(group: Record<string, number>): EnumComparison 
   )!;
   const used = new Map(home.values.map((v) => [Number(v.value), v.name]));
   for (const [name, value] of Object.entries(group)) {
+    // Counts such as __MAX_BPF_CMD grow with every kernel by design.
+    if (/^(__)?MAX_|^__MAX/.test(name)) continue;
     const k = kernel.get(name);
+    const holder = used.get(value);
     if (k !== undefined) {
       if (Number(k) !== value) out.mismatches.push(`${name}: ours ${value} vs kernel ${k}`);
-    } else if (used.has(value)) out.collisions.push(`${name} = ${value}, which this kernel gives to ${used.get(value)}`);
-    else out.newer.push(name);
+    } else if (holder !== undefined && group[holder] !== value) out.collisions.push(`${name} = ${value}, which this kernel gives to ${holder}`);
+    else out.newer.push(name); // a new value, or a new alias of one (…_DEPRECATED = the old name's value)
   }
   return out;
 }
 
 export interface LayoutComparison {
   mismatches: string[];
-  /** Members the kernel lacks, all at or past the end of its struct: newer than this kernel. */
+  /** Members the kernel lacks, all after its last member: newer than this kernel. */
   newer: string[];
-  /** Members the kernel lacks that would sit inside its struct (a failure). */
+  /** Members the kernel lacks that would sit among its members (a failure). */
   misplaced: string[];
 }
 
-/** Our members (name → offset) against the kernel's (name → offset, and the struct's size). */
-export function compareLayout(ours: readonly { name: string; offset: number }[], kernel: Map<string, number>, kernelSize: number): LayoutComparison {
+/**
+ * Our members (name → offset) against the kernel's (name → offset). A member the kernel lacks
+ * must start after the kernel's last member: new members are appended, possibly into what was
+ * the old struct's tail padding, so the old struct's size is no bound.
+ */
+export function compareLayout(ours: readonly { name: string; offset: number }[], kernel: Map<string, number>): LayoutComparison {
   const out: LayoutComparison = { mismatches: [], newer: [], misplaced: [] };
+  const last = Math.max(-1, ...kernel.values());
   for (const m of ours) {
     const k = kernel.get(m.name);
     if (k !== undefined) {
       if (k !== m.offset) out.mismatches.push(`${m.name}: ours ${m.offset} vs kernel ${k}`);
-    } else if (m.offset >= kernelSize) out.newer.push(m.name);
-    else out.misplaced.push(`${m.name} at ${m.offset}, inside the kernel's ${kernelSize} bytes`);
+    } else if (m.offset > last) out.newer.push(m.name);
+    else out.misplaced.push(`${m.name} at ${m.offset}, not after the kernel's last member (at ${last})`);
   }
   return out;
 }

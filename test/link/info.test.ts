@@ -8,7 +8,9 @@ import { Link } from '../../src/link/index.js';
 import { LINK_CREATE_ATTR, LINK_CREATE_NETFILTER_ATTR, RAW_TRACEPOINT_OPEN_ATTR, bpf_attach_type, bpf_cmd } from '../../src/syscall/abi/bpf.js';
 import { Attr } from '../../src/syscall/attr.js';
 import { bpfCall, cString } from '../../src/syscall/bpf.js';
+import { cgroup2Root } from '../helpers/cgroup.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
+import { needs } from '../helpers/features.js';
 import { VethNs, sh } from './net.js';
 import { constInsns, prog, type TestProg } from './progs.js';
 
@@ -21,7 +23,7 @@ describe.runIf(isRoot)('Link.info() across link types', () => {
   guardFdLeaks();
   const progs: TestProg[] = [];
   let net: VethNs;
-  const cgroup = `/sys/fs/cgroup/unified/tsbpf-link-${process.pid}`;
+  const cgroup = `${cgroup2Root()}/tsbpf-link-${process.pid}`;
   beforeAll(() => {
     net = new VethNs();
     mkdirSync(cgroup);
@@ -67,7 +69,7 @@ describe.runIf(isRoot)('Link.info() across link types', () => {
     expect(l.info()).toMatchObject({ type: 'netns', netnsIno: 0, detached: true });
   });
 
-  it('cgroup: cgroup id and attach type; update swaps the program; detach', () => {
+  needs('cgroup_link')('cgroup: cgroup id and attach type; update swaps the program; detach', () => {
     const a = keep(prog('cgroup_skb', constInsns(1), 'cg_a', bpf_attach_type.BPF_CGROUP_INET_INGRESS));
     const b = keep(prog('cgroup_skb', constInsns(1), 'cg_b', bpf_attach_type.BPF_CGROUP_INET_INGRESS));
     const dirFd = openSync(cgroup, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -94,7 +96,7 @@ describe.runIf(isRoot)('Link.info() across link types', () => {
     expect(l.info()).toMatchObject({ type: 'cgroup', detached: true });
   });
 
-  it('netfilter: family, hook and priority as created; detach unregisters', () => {
+  needs('netfilter_link')('netfilter: family, hook and priority as created; detach unregisters', () => {
     // An accept-everything program at LOCAL_IN in our own namespace: harmless while it lasts.
     const p = keep(prog('netfilter', constInsns(1 /* NF_ACCEPT */), 'nf_accept', bpf_attach_type.BPF_NETFILTER));
     const attr = new Attr(LINK_CREATE_NETFILTER_ATTR)

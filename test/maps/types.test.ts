@@ -7,6 +7,7 @@ import { features } from '../../src/features/index.js';
 import { BpfMap, MAP_TYPES, lpmKey, possibleCpus, readU32, readU64, u32, u64 } from '../../src/maps/index.js';
 import { closeFd, rawSyscall } from '../../src/syscall/index.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
+import { cgroup2Root } from '../helpers/cgroup.js';
 import { needs } from '../helpers/features.js';
 import { findNamed } from '../helpers/kernel-btf-dump.js';
 import { thrown } from '../helpers/thrown.js';
@@ -161,7 +162,7 @@ describe('array-like maps', () => {
   it('cgroup_array: takes a cgroup directory fd; not readable from user space', () => {
     using m = BpfMap.create({ type: 'cgroup_array', maxEntries: 2 });
     // The map holds cgroup v2 directories; a v1 hierarchy's directory is EBADF.
-    const v2 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
+    const v2 = cgroup2Root();
     const v1 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup')?.[1];
     if (v1) {
       const fd1 = openSync(v1, 'r');
@@ -171,8 +172,7 @@ describe('array-like maps', () => {
         closeSync(fd1);
       }
     }
-    expect(v2, 'a cgroup2 mount').toBeDefined();
-    const cg = openSync(v2!, 'r');
+    const cg = openSync(v2, 'r');
     try {
       m.update(u32(1), cg);
       expectBpfError(() => m.lookup(u32(1)), 'ENOTSUPP');
@@ -369,9 +369,7 @@ describe('storage maps', () => {
 
     needs('map:cgrp_storage')('cgrp_storage: a cgroup v2 directory fd', () => {
       using m = storage('cgrp_storage');
-      const v2 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
-      expect(v2, 'a cgroup2 mount').toBeDefined();
-      const cg = openSync(v2!, 'r');
+      const cg = openSync(cgroup2Root(), 'r');
       try {
         m.update(u32(cg), u64(6));
         expect(readU64(m.lookup(u32(cg))!)).toBe(6n);

@@ -115,6 +115,9 @@ export interface EnumComparison {
   absent: boolean;
 }
 
+/** uapi's count enumerators: __MAX_BPF_CMD, __BPF_FUNC_MAX_ID, MAX_BPF_… */
+const SENTINEL = /^__|^MAX_/;
+
 export function compareEnumGroup(group: Record<string, number>): EnumComparison {
   const kernel = kernelEnumerators();
   const out: EnumComparison = { mismatches: [], newer: [], collisions: [], absent: true };
@@ -124,10 +127,11 @@ export function compareEnumGroup(group: Record<string, number>): EnumComparison 
   const home = [...kernelBtfDump().values()].find(
     (t) => (t.kind === 'ENUM' || t.kind === 'ENUM64') && t.values.some((v) => v.name === present),
   )!;
-  const used = new Map(home.values.map((v) => [Number(v.value), v.name]));
+  // The kernel's own count (__MAX_BPF_CMD…) sits on the next free value: not a real name.
+  const used = new Map(home.values.filter((v) => !SENTINEL.test(v.name)).map((v) => [Number(v.value), v.name]));
   for (const [name, value] of Object.entries(group)) {
-    // Counts such as __MAX_BPF_CMD grow with every kernel by design.
-    if (/^(__)?MAX_|^__MAX/.test(name)) continue;
+    // Counts such as __MAX_BPF_CMD and __BPF_FUNC_MAX_ID grow with every kernel by design.
+    if (SENTINEL.test(name)) continue;
     const k = kernel.get(name);
     const holder = used.get(value);
     if (k !== undefined) {
@@ -140,26 +144,32 @@ export function compareEnumGroup(group: Record<string, number>): EnumComparison 
 
 export interface LayoutComparison {
   mismatches: string[];
-  /** Members the kernel lacks, all after its last member: newer than this kernel. */
+  /** Members the kernel lacks, in a hole or past its end: newer than this kernel. */
   newer: string[];
   /** Members the kernel lacks that would sit among its members (a failure). */
   misplaced: string[];
 }
 
 /**
- * Our members (name → offset) against the kernel's (name → offset). A member the kernel lacks
- * must start after the kernel's last member: new members are appended, possibly into what was
- * the old struct's tail padding, so the old struct's size is no bound.
+ * Our members (name → offset) against the kernel's (name → offset). New members are appended
+ * or fill a hole the old struct had (bpf_map_info.btf_vmlinux_id took a padding hole), so a
+ * member the kernel lacks must not start where the kernel has a member of another name —
+ * unless ours has that member there too (a new name in a union: target_fd / target_ifindex).
  */
 export function compareLayout(ours: readonly { name: string; offset: number }[], kernel: Map<string, number>): LayoutComparison {
   const out: LayoutComparison = { mismatches: [], newer: [], misplaced: [] };
-  const last = Math.max(-1, ...kernel.values());
+  const ourOffset = new Map(ours.map((m) => [m.name, m.offset]));
+  const atOffset = new Map<number, string[]>();
+  for (const [name, off] of kernel) atOffset.set(off, [...(atOffset.get(off) ?? []), name]);
   for (const m of ours) {
     const k = kernel.get(m.name);
     if (k !== undefined) {
       if (k !== m.offset) out.mismatches.push(`${m.name}: ours ${m.offset} vs kernel ${k}`);
-    } else if (m.offset > last) out.newer.push(m.name);
-    else out.misplaced.push(`${m.name} at ${m.offset}, not after the kernel's last member (at ${last})`);
+      continue;
+    }
+    const there = atOffset.get(m.offset) ?? [];
+    if (there.length === 0 || there.some((n) => ourOffset.get(n) === m.offset)) out.newer.push(m.name);
+    else out.misplaced.push(`${m.name} at ${m.offset}, where the kernel has ${there.join(', ')}`);
   }
   return out;
 }

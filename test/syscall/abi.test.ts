@@ -39,7 +39,11 @@ describe('bpf ABI against the kernel BTF', () => {
     const newer: string[] = [];
     for (const [group, values] of enumGroups) {
       const c = compareEnumGroup(values);
-      expect(c.absent, `${group}: none of its names is in the kernel BTF`).toBe(false);
+      if (c.absent) {
+        // A whole enum newer than this kernel (bpf_perf_event_type is 6.6).
+        newer.push(group);
+        continue;
+      }
       expect(c.mismatches, group).toEqual([]);
       expect(c.collisions, group).toEqual([]);
       newer.push(...c.newer);
@@ -58,7 +62,7 @@ describe('bpf ABI against the kernel BTF', () => {
     }
   });
 
-  it('every struct layout matches the kernel member offsets; members it lacks come after its end', () => {
+  it('every struct layout matches the kernel member offsets; members it lacks are newer (a hole or the end)', () => {
     const attr = findNamed('UNION', 'bpf_attr')!;
     const types = kernelBtfDump();
     const attrMembers = attr.members.map((m) => flattenDeep(types.get(m.typeId)!));
@@ -68,13 +72,22 @@ describe('bpf ABI against the kernel BTF', () => {
       const ours = Object.values(layout.members).filter((m) => m.name !== 'union');
       let cmp: LayoutComparison;
       if (layout.cName.startsWith('bpf_attr.')) {
-        // The union member this layout describes: the one agreeing on the most names, none wrongly.
+        // The union member this layout describes: the one agreeing on the most names, none
+        // wrongly. Its own variants are unions too (link_create's tcx, tracing, kprobe_multi…),
+        // where a newer variant may overlay any older member: so what an older kernel lacks
+        // is only required to be absent, not to come last.
         const ranked = attrMembers
           .map((k) => ({ k, c: compareLayout(ours, k) }))
-          .filter(({ c }) => c.mismatches.length === 0 && c.misplaced.length === 0 && c.newer.length < ours.length)
-          .sort((a, b) => a.c.newer.length - b.c.newer.length);
-        expect(ranked[0], `${layout.cName}: no member of union bpf_attr agrees with these offsets`).toBeDefined();
-        cmp = ranked[0]!.c;
+          .filter(({ c }) => c.mismatches.length === 0 && c.newer.length + c.misplaced.length < ours.length)
+          .sort((a, b) => a.c.newer.length + a.c.misplaced.length - (b.c.newer.length + b.c.misplaced.length));
+        if (!ranked[0]) {
+          // A command newer than this kernel (BPF_TOKEN_CREATE is 6.9): checked on newer kernels.
+          expect(recent, `${layout.cName}: no member of union bpf_attr agrees with these offsets`).toBe(false);
+          checked++;
+          continue;
+        }
+        const best = ranked[0].c;
+        cmp = { mismatches: best.mismatches, newer: [...best.newer, ...best.misplaced], misplaced: [] };
       } else {
         const [sname, sub] = layout.cName.split('.');
         const s = findNamed('STRUCT', sname!)!;

@@ -51,8 +51,8 @@ try {
       c.xdp.push(out.xdp_us);
       c.tcx.push(out.tcx_us);
     }
-    ts.xdp.push(timeCycles(() => attachXdpLink(xdp, pair.hostIndex), iterations));
-    ts.tcx.push(timeCycles(() => attachTcxLink(tc, pair.hostIndex, 'ingress'), iterations));
+    ts.xdp.push(timeCycles(() => attachXdpLink(pair.hostIndex, xdp), iterations));
+    ts.tcx.push(timeCycles(() => attachTcxLink(pair.hostIndex, 'ingress', tc), iterations));
   }
 } finally {
   xdp.close();

@@ -177,7 +177,7 @@ function checkFunction(what: string, fn: unknown, offset: number | undefined): v
  * (BPF_LINK_CREATE with BPF_PERF_EVENT, 5.15+). The link owns the event: closing it removes
  * the probe.
  */
-export function attachKprobeLink(prog: ProgramRef, fn: string, opts: KprobeOptions = {}, what = 'attach a kprobe'): Link {
+export function attachKprobeLink(fn: string, prog: ProgramRef, opts: KprobeOptions = {}, what = 'attach a kprobe'): Link {
   const fd = progFd(prog);
   checkFunction(what, fn, opts.offset);
   const cookie = opts.cookie === undefined ? undefined : u64('cookie', opts.cookie);
@@ -252,7 +252,7 @@ export class PerfEventAttachment {
 }
 
 /** The legacy attach: a kprobe perf event with the program set by ioctl. No cookie. */
-export function attachKprobeLegacy(prog: ProgramRef, fn: string, opts: Omit<KprobeOptions, 'cookie'> = {}, what = 'attach a kprobe (legacy)'): PerfEventAttachment {
+export function attachKprobeLegacy(fn: string, prog: ProgramRef, opts: Omit<KprobeOptions, 'cookie'> = {}, what = 'attach a kprobe (legacy)'): PerfEventAttachment {
   const fd = progFd(prog);
   checkFunction(what, fn, opts.offset);
   if ((opts as KprobeOptions).cookie !== undefined)

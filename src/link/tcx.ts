@@ -69,7 +69,7 @@ export function placement(opts: TcxLinkOptions): { flags: number; relative: numb
 }
 
 /** Attaches a sched_cls program to an interface's tcx chain and returns the Link that owns it. */
-export function attachTcxLink(prog: ProgramRef, ifindex: number, direction: TcxDirection, opts: TcxLinkOptions = {}): Link {
+export function attachTcxLink(ifindex: number, direction: TcxDirection, prog: ProgramRef, opts: TcxLinkOptions = {}): Link {
   const fd = progFd(prog);
   checkIfindex(ifindex);
   checkDirection(direction);

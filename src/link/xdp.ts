@@ -27,7 +27,7 @@ const MODE_FLAGS: Record<XdpMode, number> = {
 };
 
 /** Attaches an XDP program to an interface through a link and returns the Link that owns it. */
-export function attachXdpLink(prog: ProgramRef, ifindex: number, opts: XdpLinkOptions = {}): Link {
+export function attachXdpLink(ifindex: number, prog: ProgramRef, opts: XdpLinkOptions = {}): Link {
   const fd = progFd(prog);
   checkIfindex(ifindex);
   let flags = 0;

@@ -126,12 +126,12 @@ export class BpfProgram {
   /** Attaches this XDP program to an interface through a bpf_link (see `attachXdpLink`).
    * The link owns the attachment: keep it (or pin it) for as long as the program should run. */
   attachXdp(ifindex: number, opts: XdpLinkOptions = {}): Link {
-    return attachXdpLink(this, ifindex, opts);
+    return attachXdpLink(ifindex, this, opts);
   }
 
   /** Attaches this sched_cls program to an interface's tcx chain (see `attachTcxLink`). */
   attachTcx(ifindex: number, direction: 'ingress' | 'egress', opts: TcxLinkOptions = {}): Link {
-    return attachTcxLink(this, ifindex, direction, opts);
+    return attachTcxLink(ifindex, direction, this, opts);
   }
 
   /** Attaches a raw_tracepoint program to tracepoint `name`, or a tp_btf program (no name:
@@ -186,7 +186,7 @@ export class BpfProgram {
   attachKprobe(fn?: string | KprobeOptions, opts: KprobeOptions = {}): Link {
     const what = this.#what('attachKprobe');
     const [f, o] = this.#kprobeTarget(what, fn, opts);
-    return attachKprobeLink(this, f, o, what);
+    return attachKprobeLink(f, this, o, what);
   }
 
   /**
@@ -196,7 +196,7 @@ export class BpfProgram {
   attachKprobeLegacy(fn?: string | Omit<KprobeOptions, 'cookie'>, opts: Omit<KprobeOptions, 'cookie'> = {}): PerfEventAttachment {
     const what = this.#what('attachKprobeLegacy');
     const [f, o] = this.#kprobeTarget(what, fn, opts);
-    return attachKprobeLegacy(this, f, o, what);
+    return attachKprobeLegacy(f, this, o, what);
   }
 
   /**

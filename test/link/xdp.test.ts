@@ -48,7 +48,7 @@ describe.runIf(isRoot)('XDP links', () => {
   const keep = <T extends { close(): void }>(x: T): T => (open.push(x), x);
 
   it('runs the program on real packets, and closing the link empties the hook', () => {
-    const link = keep(attachXdpLink(pass0, net.ifindex));
+    const link = keep(attachXdpLink(net.ifindex, pass0));
     expect(net.ping(3)).toBe(3);
     expect(counters.count(0)).toBeGreaterThanOrEqual(3);
     const info = link.info();
@@ -68,21 +68,21 @@ describe.runIf(isRoot)('XDP links', () => {
   });
 
   it('a drop program drops the pings while attached, and only then', () => {
-    const link = keep(attachXdpLink(drop, net.ifindex));
+    const link = keep(attachXdpLink(net.ifindex, drop));
     expect(net.ping(2)).toBe(0);
     link.close();
     expect(net.ping(2)).toBe(2);
   });
 
   it("attaches in generic mode with { mode: 'skb' }", () => {
-    keep(attachXdpLink(pass0, net.ifindex, { mode: 'skb' }));
+    keep(attachXdpLink(net.ifindex, pass0, { mode: 'skb' }));
     expect(net.linkJson().xdp).toMatchObject({ mode: XDP_ATTACHED_SKB, prog: { id: pass0.id } });
     expect(net.ping(2)).toBe(2);
     expect(counters.count(0)).toBeGreaterThanOrEqual(2);
   });
 
   it('while our link is attached, netlink can neither replace nor remove the program', () => {
-    keep(attachXdpLink(pass0, net.ifindex));
+    keep(attachXdpLink(net.ifindex, pass0));
     const replace = run('ip', ['link', 'set', 'dev', net.hostIf, 'xdp', 'obj', XDP_OBJ, 'sec', 'xdp']);
     expect(replace.status).not.toBe(0);
     expect(replace.stderr).toContain("Can't replace active BPF XDP link");
@@ -116,7 +116,7 @@ describe.runIf(isRoot)('XDP links', () => {
     xdp.attach(net.ifindex, drop, { mode: 'drv' });
     let err: unknown;
     try {
-      keep(attachXdpLink(pass0, net.ifindex));
+      keep(attachXdpLink(net.ifindex, pass0));
     } catch (e) {
       err = e;
     }
@@ -127,17 +127,17 @@ describe.runIf(isRoot)('XDP links', () => {
     xdp.detach(net.ifindex);
     // ip's attach of an ELF object holds the hook the same way.
     sh('ip', ['link', 'set', 'dev', net.hostIf, 'xdpdrv', 'obj', XDP_OBJ, 'sec', 'xdp']);
-    expect(() => keep(attachXdpLink(pass0, net.ifindex))).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    expect(() => keep(attachXdpLink(net.ifindex, pass0))).toThrow(expect.objectContaining({ code: 'EBUSY' }));
   });
 
   it('a second link on the same hook fails with EBUSY; native and generic together with EEXIST', () => {
-    keep(attachXdpLink(pass0, net.ifindex, { mode: 'drv' }));
-    expect(() => keep(attachXdpLink(pass1, net.ifindex, { mode: 'drv' }))).toThrow(expect.objectContaining({ code: 'EBUSY' }));
-    expect(() => keep(attachXdpLink(pass1, net.ifindex, { mode: 'skb' }))).toThrow(/EEXIST — .*native \('drv'\) and generic \('skb'\)/);
+    keep(attachXdpLink(net.ifindex, pass0, { mode: 'drv' }));
+    expect(() => keep(attachXdpLink(net.ifindex, pass1, { mode: 'drv' }))).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    expect(() => keep(attachXdpLink(net.ifindex, pass1, { mode: 'skb' }))).toThrow(/EEXIST — .*native \('drv'\) and generic \('skb'\)/);
   });
 
   it('update() swaps the program atomically, with and without an expected program', () => {
-    const link = keep(attachXdpLink(pass0, net.ifindex));
+    const link = keep(attachXdpLink(net.ifindex, pass0));
     expect(net.ping(2)).toBe(2);
     const c0 = counters.count(0);
     expect(c0).toBeGreaterThanOrEqual(2);
@@ -166,7 +166,7 @@ describe.runIf(isRoot)('XDP links', () => {
   });
 
   it('detach() frees the hook; the fd stays open on a defunct link', () => {
-    const link = keep(attachXdpLink(drop, net.ifindex));
+    const link = keep(attachXdpLink(net.ifindex, drop));
     expect(net.ping(1)).toBe(0);
     link.detach();
     expect(net.linkJson().xdp).toBeUndefined();
@@ -175,14 +175,14 @@ describe.runIf(isRoot)('XDP links', () => {
     expect(link.info()).toMatchObject({ type: 'xdp', ifindex: 0, detached: true, progId: drop.id });
     expect(() => link.update(pass0)).toThrow(/ENOLINK — the link is detached/);
     // The hook is free for someone else now.
-    keep(attachXdpLink(pass0, net.ifindex));
+    keep(attachXdpLink(net.ifindex, pass0));
     link.close();
     expect(net.linkJson().xdp).toMatchObject({ prog: { id: pass0.id } });
   });
 
   it('pin() keeps the attachment past close(); fromPin/fromId reopen it; unpin + close detaches', () => {
     const path = `${pinDir}/xdp-link`;
-    const link = attachXdpLink(pass0, net.ifindex);
+    const link = attachXdpLink(net.ifindex, pass0);
     const { id } = link.info();
     link.pin(path);
     expect(link.pinnedPath).toBe(path);
@@ -212,13 +212,13 @@ describe.runIf(isRoot)('XDP links', () => {
     expect(() => Link.fromPin(path)).toThrow(/is a pinned bpf-map, not a bpf link/);
     expect(() => Link.fromPin(`${pinDir}/nothing`)).toThrow(/ENOENT — nothing is pinned/);
     run('rm', ['-f', path]);
-    const link = keep(attachXdpLink(pass0, net.ifindex));
+    const link = keep(attachXdpLink(net.ifindex, pass0));
     expect(() => link.unpin()).toThrow(/not pinned/);
   });
 
   it('Symbol.dispose closes the link (using)', () => {
     {
-      using link = attachXdpLink(pass0, net.ifindex);
+      using link = attachXdpLink(net.ifindex, pass0);
       expect(link.info().type).toBe('xdp');
       expect(net.linkJson().xdp).toBeDefined();
     }
@@ -226,7 +226,7 @@ describe.runIf(isRoot)('XDP links', () => {
   });
 
   it('bpftool and listLinks() see exactly our link and program', () => {
-    const link = keep(attachXdpLink(pass0, net.ifindex));
+    const link = keep(attachXdpLink(net.ifindex, pass0));
     const { id } = link.info();
     const links = JSON.parse(sh('bpftool', ['link', 'show', '-j'])) as { id: number; type: string; prog_id: number }[];
     expect(links.filter((l) => l.id === id)).toEqual([expect.objectContaining({ id, type: 'xdp', prog_id: pass0.id })]);
@@ -239,16 +239,16 @@ describe.runIf(isRoot)('XDP links', () => {
   });
 
   it('rejects bad input before the kernel, and explains kernel refusals', () => {
-    expect(() => attachXdpLink(pass0, 0)).toThrow(UsageError);
-    expect(() => attachXdpLink(pass0, net.ifindex, { mode: 'turbo' as 'skb' })).toThrow(/'skb', 'drv' or 'hw'/);
-    expect(() => attachXdpLink({ fd: -1 }, net.ifindex)).toThrow(UsageError);
-    expect(() => attachXdpLink(pass0, 0x7ffffff0)).toThrow(/EINVAL — no interface with index/);
+    expect(() => attachXdpLink(0, pass0)).toThrow(UsageError);
+    expect(() => attachXdpLink(net.ifindex, pass0, { mode: 'turbo' as 'skb' })).toThrow(/'skb', 'drv' or 'hw'/);
+    expect(() => attachXdpLink(net.ifindex, { fd: -1 })).toThrow(UsageError);
+    expect(() => attachXdpLink(0x7ffffff0, pass0)).toThrow(/EINVAL — no interface with index/);
     const tc = prog('sched_cls', constInsns(0));
     try {
-      expect(() => attachXdpLink(tc, net.ifindex)).toThrow(/EINVAL — the program is not an XDP program/);
+      expect(() => attachXdpLink(net.ifindex, tc)).toThrow(/EINVAL — the program is not an XDP program/);
     } finally {
       tc.close();
     }
-    expect(() => attachXdpLink(pass0, net.ifindex, { mode: 'hw' })).toThrow(/'hw' needs a device that offloads XDP/);
+    expect(() => attachXdpLink(net.ifindex, pass0, { mode: 'hw' })).toThrow(/'hw' needs a device that offloads XDP/);
   });
 });

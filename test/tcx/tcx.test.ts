@@ -42,12 +42,12 @@ describe.runIf(isRoot)('tcx links', () => {
   const chain = (dir: 'ingress' | 'egress' = 'ingress') => tcx.query(net.ifindex, dir);
 
   withTcx('orders programs by before/after (link, program, ids, ends) and runs them in that order', () => {
-    const a = keep(tcx.attach(p(0), net.ifindex, 'ingress'));
-    const b = keep(tcx.attach(p(1), net.ifindex, 'ingress', { after: a })); // after a link
-    const c = keep(tcx.attach(p(2), net.ifindex, 'ingress', { before: { progId: p(0).id } })); // before a program, by id
-    const d = keep(tcx.attach(p(3), net.ifindex, 'ingress', { before: null })); // first
-    const e = keep(tcx.attach(p(4), net.ifindex, 'ingress', { after: null })); // last
-    const f = keep(tcx.attach(p(5), net.ifindex, 'ingress', { before: { linkId: b.info().id } })); // before a link, by id
+    const a = keep(tcx.attach(net.ifindex, 'ingress', p(0)));
+    const b = keep(tcx.attach(net.ifindex, 'ingress', p(1), { after: a })); // after a link
+    const c = keep(tcx.attach(net.ifindex, 'ingress', p(2), { before: { progId: p(0).id } })); // before a program, by id
+    const d = keep(tcx.attach(net.ifindex, 'ingress', p(3), { before: null })); // first
+    const e = keep(tcx.attach(net.ifindex, 'ingress', p(4), { after: null })); // last
+    const f = keep(tcx.attach(net.ifindex, 'ingress', p(5), { before: { linkId: b.info().id } })); // before a link, by id
     const order = [d, c, a, f, b, e];
     const progOrder = [3, 2, 0, 5, 1, 4];
     expect(chain().programs).toEqual(order.map((l, i) => ({ progId: p(progOrder[i]!).id, linkId: l.info().id })));
@@ -64,12 +64,12 @@ describe.runIf(isRoot)('tcx links', () => {
     const drop = prog('sched_cls', constInsns(TCX_DROP), 'drop');
     const pass = prog('sched_cls', constInsns(TCX_PASS), 'pass');
     try {
-      keep(tcx.attach(p(0), net.ifindex, 'ingress'));
-      keep(tcx.attach(drop, net.ifindex, 'ingress'));
+      keep(tcx.attach(net.ifindex, 'ingress', p(0)));
+      keep(tcx.attach(net.ifindex, 'ingress', drop));
       expect(net.ping(2)).toBe(0);
       expect(counters.count(0)).toBeGreaterThanOrEqual(2); // ran before the drop
       // A PASS verdict ends the chain: placed before the dropper, the pings get through.
-      keep(tcx.attach(pass, net.ifindex, 'ingress', { before: drop }));
+      keep(tcx.attach(net.ifindex, 'ingress', pass, { before: drop }));
       expect(chain().programs.map((x) => x.progId)).toEqual([p(0).id, pass.id, drop.id]);
       expect(net.ping(2)).toBe(2);
     } finally {
@@ -81,16 +81,16 @@ describe.runIf(isRoot)('tcx links', () => {
   });
 
   withTcx('the revision changes with every attach, replace and detach; a stale one fails with ESTALE and changes nothing', () => {
-    const a = keep(tcx.attach(p(0), net.ifindex, 'ingress'));
+    const a = keep(tcx.attach(net.ifindex, 'ingress', p(0)));
     const r1 = chain().revision;
-    const b = keep(tcx.attach(p(1), net.ifindex, 'ingress', { expectedRevision: r1 }));
+    const b = keep(tcx.attach(net.ifindex, 'ingress', p(1), { expectedRevision: r1 }));
     const r2 = chain().revision;
     expect(r2).toBe(r1 + 1);
 
     const before = chain();
     let err: unknown;
     try {
-      keep(tcx.attach(p(2), net.ifindex, 'ingress', { expectedRevision: r1 }));
+      keep(tcx.attach(net.ifindex, 'ingress', p(2), { expectedRevision: r1 }));
     } catch (e) {
       err = e;
     }
@@ -104,14 +104,14 @@ describe.runIf(isRoot)('tcx links', () => {
     b.detach();
     expect(chain().revision).toBe(r2 + 2);
     expect(chain().programs).toEqual([{ progId: p(0).id, linkId: a.info().id }]);
-    keep(tcx.attach(p(2), net.ifindex, 'ingress', { expectedRevision: r2 + 2 }));
+    keep(tcx.attach(net.ifindex, 'ingress', p(2), { expectedRevision: r2 + 2 }));
     expect(chain().revision).toBe(r2 + 3);
   });
 
   withTcx('update() replaces a program in place, atomically: counters switch, position and link stay', () => {
-    keep(tcx.attach(p(0), net.ifindex, 'ingress'));
-    const mid = keep(tcx.attach(p(1), net.ifindex, 'ingress'));
-    keep(tcx.attach(p(2), net.ifindex, 'ingress'));
+    keep(tcx.attach(net.ifindex, 'ingress', p(0)));
+    const mid = keep(tcx.attach(net.ifindex, 'ingress', p(1)));
+    keep(tcx.attach(net.ifindex, 'ingress', p(2)));
     const id = mid.info().id;
     expect(net.ping(2)).toBe(2);
     const c1 = counters.count(1);
@@ -139,10 +139,10 @@ describe.runIf(isRoot)('tcx links', () => {
     try {
       tc.attach(hook, { prog: drop });
       expect(net.ping(1)).toBe(0); // legacy drop alone
-      keep(tcx.attach(p(0), net.ifindex, 'ingress')); // counts, then TCX_NEXT: legacy still runs
+      keep(tcx.attach(net.ifindex, 'ingress', p(0))); // counts, then TCX_NEXT: legacy still runs
       expect(net.ping(2)).toBe(0);
       expect(counters.count(0)).toBeGreaterThanOrEqual(2);
-      const passLink = keep(tcx.attach(pass, net.ifindex, 'ingress')); // TCX_PASS ends it before legacy tc
+      const passLink = keep(tcx.attach(net.ifindex, 'ingress', pass)); // TCX_PASS ends it before legacy tc
       expect(net.ping(2)).toBe(2);
       expect(counters.count(0)).toBeGreaterThanOrEqual(4);
       passLink.close();
@@ -155,7 +155,7 @@ describe.runIf(isRoot)('tcx links', () => {
   });
 
   withTcx('egress: replies leaving our end pass through the egress chain', () => {
-    const link = keep(attachTcxLink(p(0), net.ifindex, 'egress'));
+    const link = keep(attachTcxLink(net.ifindex, 'egress', p(0)));
     expect(link.info()).toMatchObject({ type: 'tcx', ifindex: net.ifindex, attachType: 'tcx_egress', direction: 'egress' });
     expect(chain('egress').programs).toEqual([{ progId: p(0).id, linkId: link.info().id }]);
     expect(chain('ingress').programs).toEqual([]);
@@ -164,7 +164,7 @@ describe.runIf(isRoot)('tcx links', () => {
   });
 
   withTcx('info, bpftool and Link.fromId agree on our links', () => {
-    const a = keep(tcx.attach(p(0), net.ifindex, 'ingress'));
+    const a = keep(tcx.attach(net.ifindex, 'ingress', p(0)));
     const info = a.info();
     expect(info).toMatchObject({ type: 'tcx', typeId: 11, ifindex: net.ifindex, attachType: 'tcx_ingress', direction: 'ingress', progId: p(0).id, detached: false });
     const shown = (JSON.parse(sh('bpftool', ['link', 'show', '-j'])) as { id: number; prog_id: number }[]).filter((l) => l.id === info.id);
@@ -176,28 +176,28 @@ describe.runIf(isRoot)('tcx links', () => {
   });
 
   withTcx('explains refusals: duplicate program, missing relative, wrong program type, no device', () => {
-    keep(tcx.attach(p(0), net.ifindex, 'ingress'));
-    expect(() => keep(tcx.attach(p(0), net.ifindex, 'ingress'))).toThrow(/EEXIST — this program is already attached/);
-    expect(() => keep(tcx.attach(p(1), net.ifindex, 'ingress', { after: { progId: p(2).id } }))).toThrow(
+    keep(tcx.attach(net.ifindex, 'ingress', p(0)));
+    expect(() => keep(tcx.attach(net.ifindex, 'ingress', p(0)))).toThrow(/EEXIST — this program is already attached/);
+    expect(() => keep(tcx.attach(net.ifindex, 'ingress', p(1), { after: { progId: p(2).id } }))).toThrow(
       new RegExp(`ENOENT — the relative program id ${p(2).id} is not attached`),
     );
     const xdp = prog('xdp', constInsns(XDP_PASS));
     try {
-      expect(() => keep(tcx.attach(xdp, net.ifindex, 'ingress'))).toThrow(/EINVAL — the program is not a sched_cls/);
+      expect(() => keep(tcx.attach(net.ifindex, 'ingress', xdp))).toThrow(/EINVAL — the program is not a sched_cls/);
     } finally {
       xdp.close();
     }
-    expect(() => tcx.attach(p(1), 0x7ffffff0, 'ingress')).toThrow(/ENODEV — no interface/);
+    expect(() => tcx.attach(0x7ffffff0, 'ingress', p(1))).toThrow(/ENODEV — no interface/);
     expect(() => tcx.query(0x7ffffff0, 'ingress')).toThrow(/ENODEV — no interface/);
-    expect(() => tcx.attach(p(1), net.ifindex, 'sideways' as 'ingress')).toThrow(UsageError);
-    expect(() => tcx.attach(p(1), net.ifindex, 'ingress', { before: { progId: 1 }, after: { progId: 2 } })).toThrow(/not both/);
-    expect(() => tcx.attach(p(1), net.ifindex, 'ingress', { expectedRevision: -1 })).toThrow(UsageError);
+    expect(() => tcx.attach(net.ifindex, 'sideways' as 'ingress', p(1))).toThrow(UsageError);
+    expect(() => tcx.attach(net.ifindex, 'ingress', p(1), { before: { progId: 1 }, after: { progId: 2 } })).toThrow(/not both/);
+    expect(() => tcx.attach(net.ifindex, 'ingress', p(1), { expectedRevision: -1 })).toThrow(UsageError);
     expect(chain().programs).toHaveLength(1);
   });
 
   lacks('tcx')('without tcx, attach and query are NotSupportedError naming Linux 6.6, this kernel and legacy tc', () => {
     const release = features.kernel;
-    for (const call of [() => keep(tcx.attach(p(0), net.ifindex, 'ingress')), () => tcx.query(net.ifindex, 'ingress')]) {
+    for (const call of [() => keep(tcx.attach(net.ifindex, 'ingress', p(0))), () => tcx.query(net.ifindex, 'ingress')]) {
       const e = thrown(call);
       expect(e).toBeInstanceOf(NotSupportedError);
       expect((e as NotSupportedError).minKernel).toBe('6.6');

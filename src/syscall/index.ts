@@ -9,6 +9,7 @@ export {
   addressOf,
   stableBuffer,
   closeFd,
+  flock,
   lastErrno,
   mmapFd,
   interfaceIndex,

@@ -62,6 +62,17 @@ export function stableBuffer(size: number): Buffer {
   return Buffer.allocUnsafeSlow(size === 0 ? 1 : size).fill(0);
 }
 
+/**
+ * flock(2) on an open fd: blocks until the lock is granted (LOCK_EX), retrying when a signal
+ * interrupts the wait. Returns 0 or -errno.
+ */
+export function flock(fd: number, op: number): number {
+  for (;;) {
+    const r = rawSyscall(SYS.flock, fd, op);
+    if (r !== -4 /* EINTR */) return r;
+  }
+}
+
 /** Closes a file descriptor; returns 0 or -errno. */
 export function closeFd(fd: number): number {
   return rawSyscall(SYS.close, fd);

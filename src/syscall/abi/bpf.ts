@@ -25,7 +25,13 @@ export const SYS = {
   getppid: 110,
   getpgid: 121,
   perf_event_open: 298,
+  // multi-program XDP: libxdp's lock on the bpffs xdp directory
+  flock: 73,
 } as const;
+
+/** flock(2) operations. */
+export const LOCK_EX = 2;
+export const LOCK_UN = 8;
 
 /** fcntl(2) command: duplicate an fd with close-on-exec set. */
 export const F_DUPFD_CLOEXEC = 1030;

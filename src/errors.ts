@@ -1,11 +1,56 @@
 // One family of errors for the whole library. Pure: the parsers (ELF, BTF) throw these too,
 // and they must not pull in the syscall layer.
-import { ERRNO_NAMES } from './errno-names.js';
+import { ERRNO, ERRNO_NAMES } from './errno-names.js';
 import { kernelAtLeast, kernelRelease } from './features/kernel.js';
 
-/** Base of every error tsbpf throws on purpose. */
+const { ENOTSUPP } = ERRNO;
+
+/**
+ * Base of every error tsbpf throws on purpose. An error raised because of another one keeps it
+ * as `cause` (ES2022) instead of rewriting its message, so nothing the kernel said is lost.
+ */
 export class TsbpfError extends Error {
   override name = 'TsbpfError';
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * The same error with `context` in front of its message: a new object of the same class with
+ * the same fields (errno, code, log…), whose `cause` is the original. For layers that know what
+ * the caller was doing ("program 'xdp_fw' (section 'xdp')") when a lower layer failed; the
+ * class is kept so that `instanceof VerifierError` and `e.code` still work on what they throw.
+ * Anything that is not a TsbpfError is returned as it is.
+ */
+export function withContext<E>(e: E, context: string): E {
+  return e instanceof TsbpfError ? (derive(e, `${context}: ${e.message}`) as E) : e;
+}
+
+/** As withContext, with advice after the message: "… (on the command line: --force)". */
+export function withHint<E>(e: E, hint: string): E {
+  return e instanceof TsbpfError ? (derive(e, `${e.message} (${hint})`) as E) : e;
+}
+
+function derive(e: TsbpfError, message: string): TsbpfError {
+  const w = Object.create(Object.getPrototypeOf(e) as object) as TsbpfError;
+  Object.assign(w, e);
+  const define = (key: string, value: unknown): void => {
+    Object.defineProperty(w, key, { value, writable: true, configurable: true });
+  };
+  define('message', message);
+  define('cause', e);
+  const stack = e.stack ?? '';
+  const frames = stack.indexOf('\n    at ');
+  define('stack', `${e.name}: ${message}${frames >= 0 ? stack.slice(frames) : ''}`);
+  return w;
+}
+
+/** True when `e`, or an error in its `cause` chain, is a NotSupportedError: the kernel lacks
+ * what was asked for (as opposed to refusing it, or the call being wrong). */
+export function isNotSupported(e: unknown): e is Error {
+  for (let x = e, depth = 0; x instanceof Error && depth < 16; x = x.cause, depth++) if (x instanceof NotSupportedError) return true;
+  return false;
 }
 
 export function errnoName(errno: number): string {
@@ -34,6 +79,8 @@ export interface BpfErrorOptions {
   /** What we were doing, in the user's terms. */
   context?: string;
   log?: string;
+  /** The error this one was raised because of. */
+  cause?: unknown;
 }
 
 /** A kernel call failed. `code` is the errno name (`EPERM`, `E2BIG`...). */
@@ -51,6 +98,7 @@ export class BpfError extends TsbpfError {
     super(
       message ??
         `${opts.command}${opts.context ? ` (${opts.context})` : ''} failed: ${code}${hint ? ` — ${hint}` : ''}`,
+      opts.cause !== undefined ? { cause: opts.cause } : undefined,
     );
     this.errno = opts.errno;
     this.code = code;
@@ -105,7 +153,12 @@ export class NetlinkError extends BpfError {
  */
 export class NotSupportedError extends TsbpfError {
   override name = 'NotSupportedError';
-  readonly code = 'ENOTSUPP';
+  /** The errno's name: `ENOTSUPP` when no call failed, else what the failing call answered
+   * (often EINVAL: a kernel that lacks a type or flag cannot tell it from a bad argument). */
+  readonly code: string;
+  /** The errno of the call that failed, or of the probe that decided; ENOTSUPP (524) when no
+   * call gave one. Always agrees with `code`. */
+  readonly errno: number;
   /** The running kernel's release (`uname -r`), or the one the message was worded for. */
   readonly kernel: string;
   constructor(
@@ -114,11 +167,13 @@ export class NotSupportedError extends TsbpfError {
     /** The Linux version that introduced it ('6.6'), when one did. */
     readonly minKernel: string | undefined,
     readonly alternative?: string,
-    /** The errno of the call that failed, or of the probe that decided. */
-    readonly errno?: number,
+    errno?: number,
     kernel?: string,
+    options?: ErrorOptions,
   ) {
-    super(notSupportedMessage(feature, minKernel, kernel ?? kernelRelease(), alternative));
+    super(notSupportedMessage(feature, minKernel, kernel ?? kernelRelease(), alternative), options);
+    this.errno = errno ?? ENOTSUPP;
+    this.code = errnoName(this.errno);
     this.kernel = kernel ?? kernelRelease();
   }
 }
@@ -140,6 +195,19 @@ export function notSupportedMessage(feature: string, minKernel: string | undefin
 /** Bad input from the caller (wrong key size, unknown map type...): no kernel call was made. */
 export class UsageError extends TsbpfError {
   override name = 'UsageError';
+}
+
+/** A method was called on a kernel object (map, program, link, BTF, ring buffer…) after its
+ * `close()`. A UsageError: the call never reached the kernel. */
+export class ClosedError extends UsageError {
+  override name = 'ClosedError';
+  constructor(
+    /** 'map', 'program', 'link', 'BTF object', 'ring buffer'… */
+    readonly kind: string,
+    what = `this ${kind}`,
+  ) {
+    super(`${what} is closed`);
+  }
 }
 
 /** Malformed ELF bytes: says which section and offset. */

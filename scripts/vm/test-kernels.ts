@@ -41,6 +41,7 @@ export const HOST_ONLY = [
   'test/programs/names.test.ts',
   'test/features/answers.test.ts',
   'test/features/btf-blobs.test.ts',
+  'test/errors/',
 ];
 
 const { values, positionals } = parseArgs({

@@ -71,7 +71,7 @@ export class Link {
       return new Link(fdById('link', id));
     } catch (e) {
       if (e instanceof BpfError && e.errno === ENOENT) {
-        throw new BpfError({ errno: e.errno, command: e.command }, `${e.command} failed: ENOENT — there is no link with id ${id}`);
+        throw new BpfError({ errno: e.errno, command: e.command, cause: e }, `${e.command} failed: ENOENT — there is no link with id ${id}`);
       }
       throw e;
     }

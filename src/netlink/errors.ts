@@ -20,9 +20,10 @@ export class NetlinkRequestError extends NetlinkError {
   /** tsbpf's explanation (what is in the way, what to do), also appended to `message`. */
   readonly detail?: string;
 
-  constructor(f: NetlinkFailure, detail?: string) {
+  constructor(f: NetlinkFailure, detail?: string, cause?: NetlinkRequestError) {
     super({
       errno: f.errno,
+      ...(cause !== undefined ? { cause } : {}),
       command: f.command,
       ...(f.context !== undefined ? { context: f.context } : {}),
       ...(f.extack !== undefined ? { extack: f.extack } : {}),
@@ -35,7 +36,7 @@ export class NetlinkRequestError extends NetlinkError {
     }
   }
 
-  /** The same failure with a (different) explanation attached. */
+  /** The same failure with a (different) explanation attached; this one becomes its `cause`. */
   explain(detail: string): NetlinkRequestError {
     const e = new NetlinkRequestError(
       {
@@ -46,6 +47,7 @@ export class NetlinkRequestError extends NetlinkError {
         ...(this.ifindex !== undefined ? { ifindex: this.ifindex } : {}),
       },
       detail,
+      this,
     );
     return e;
   }

@@ -3,7 +3,7 @@
 // patched in, programs loaded with func_info/line_info, declarative map slots filled.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { BpfError, BtfError, TsbpfError, UsageError } from '../errors.js';
+import { BpfError, BtfError, UsageError, withContext } from '../errors.js';
 import {
   ALL_BTF_FEATURES,
   Btf,
@@ -431,8 +431,7 @@ export class BpfObject {
       prog.functionName = p.name;
       this.#programs.set(p.name, prog);
     } catch (e) {
-      if (e instanceof TsbpfError) e.message = `program '${p.name}' (section '${p.sectionName}'): ${e.message}`;
-      throw e;
+      throw withContext(e, `program '${p.name}' (section '${p.sectionName}')`);
     } finally {
       if (btfObjFd !== undefined) closeFd(btfObjFd);
     }
@@ -447,8 +446,7 @@ export class BpfObject {
       try {
         applyCoreRelocation(insns, r.insnIndex, relocator.compute(r), { accessStr: r.accessStr });
       } catch (e) {
-        if (e instanceof TsbpfError) e.message = `program '${p.name}': ${e.message}`;
-        throw e;
+        throw withContext(e, `program '${p.name}'`);
       }
     }
   }

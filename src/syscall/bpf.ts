@@ -66,7 +66,7 @@ function pinError(e: unknown, path: string): unknown {
     ENOTDIR: `a component of ${path} is not a directory`,
   };
   const msg = why[e.code];
-  return msg ? new BpfError({ errno: e.errno, command: e.command }, `${e.command} failed: ${e.code} — ${msg}`) : e;
+  return msg ? new BpfError({ errno: e.errno, command: e.command, cause: e }, `${e.command} failed: ${e.code} — ${msg}`) : e;
 }
 
 export type IdKind = 'prog' | 'map' | 'link' | 'btf';

@@ -145,7 +145,7 @@ describe('program loads', () => {
 describe('NotSupportedError', () => {
   it('names the feature, the version and the running kernel, and the alternative', () => {
     const e = new NotSupportedError('tcx links', '6.6', 'tc.attach()', EINVAL, K61);
-    expect(e).toMatchObject({ feature: 'tcx links', minKernel: '6.6', alternative: 'tc.attach()', errno: EINVAL, kernel: K61, code: 'ENOTSUPP' });
+    expect(e).toMatchObject({ feature: 'tcx links', minKernel: '6.6', alternative: 'tc.attach()', errno: EINVAL, kernel: K61, code: 'EINVAL' });
     expect(e.message).toBe(`tcx links need Linux 6.6; this kernel is ${K61}; use tc.attach() instead`);
   });
 

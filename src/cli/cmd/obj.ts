@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BpfObject } from '../../index.js';
 import { CoreRelocationError, CoreRelocator, loadKernelBtf, type Btf, type BtfKind } from '../../btf/index.js';
 import { ElfFile, isAttachType, isProgramType, linkProgram, type ObjectSpec, type ProgramTypeOverride } from '../../elf/index.js';
-import { TsbpfError, UsageError } from '../../errors.js';
+import { TsbpfError, UsageError, withHint } from '../../errors.js';
 import { btfTypeName as typeName, decodeValue, formatDecoded, type Decoded } from '../../btf/index.js';
 import { type Verb, positionals, str, strs } from '../command.js';
 import { CliUsageError, NotFoundError } from '../errors.js';
@@ -60,7 +60,7 @@ function openObject(file: string, opts: { pinRoot?: string; types?: string[]; us
   try {
     return BpfObject.open(file, { ...(opts.pinRoot ? { pinRoot: opts.pinRoot } : {}), ...(types ? { programTypes: types } : {}) });
   } catch (e) {
-    if (e instanceof TsbpfError && /follows no known SEC\(\) convention/.test(e.message)) e.message += '; on the command line: --type NAME=TYPE';
+    if (e instanceof TsbpfError && /follows no known SEC\(\) convention/.test(e.message)) throw withHint(e, 'on the command line: --type NAME=TYPE');
     throw e;
   }
 }

@@ -2,7 +2,7 @@
 import { listInterfaces, listLinks, xdp, type BpfProgram, type InterfaceInfo, type XdpMode } from '../../index.js';
 import { type Verb, flag, positionals, str } from '../command.js';
 import { CliUsageError } from '../errors.js';
-import { BpfError } from '../../errors.js';
+import { BpfError, withHint } from '../../errors.js';
 import { table } from '../output.js';
 import { openProgram, parseRef } from '../refs.js';
 import { programNameOf } from './names.js';
@@ -70,7 +70,7 @@ const attach: Verb = {
         });
       } catch (e) {
         // The library's advice names its options; say what they are called here.
-        if (e instanceof BpfError && e.code === 'EBUSY') e.message += ' (on the command line: --replace ID, --force, or tsbpf xdp detach / tsbpf link detach first)';
+        if (e instanceof BpfError && e.code === 'EBUSY') throw withHint(e, 'on the command line: --replace ID, --force, or tsbpf xdp detach / tsbpf link detach first');
         throw e;
       }
       const data = { ifindex: a.ifindex, ifname: dev.name, mode: a.mode, progId: a.progId, ...(replace ? { replaced: replace.info().id } : {}) };
@@ -109,7 +109,7 @@ const detach: Verb = {
       } catch (e) {
         if (e instanceof BpfError && e.code === 'EBUSY') {
           const link = listLinks().find((l) => l.type === 'xdp' && (l as { ifindex: number }).ifindex === dev.index);
-          if (link) e.message += ` (on the command line: tsbpf link detach ${link.id})`;
+          if (link) throw withHint(e, `on the command line: tsbpf link detach ${link.id}`);
         }
         throw e;
       }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the BPF C sources of the given directories (default: test/fixtures and examples/bpf)
+# Builds the BPF C sources of the given directories (default: bpf, test/fixtures and examples/bpf)
 # into .o files next to them, with clang-19 -O2 -g -target bpf -mcpu=v3.
 #
 #   scripts/build-bpf.sh [--check] [dir...]
@@ -25,7 +25,7 @@ for arg in "$@"; do
   esac
 done
 if [ ${#dirs[@]} -eq 0 ]; then
-  for d in test/fixtures examples/bpf; do
+  for d in bpf test/fixtures examples/bpf; do
     [ -d "$root/$d" ] && dirs+=("$root/$d")
   done
 fi

@@ -12,6 +12,7 @@ export * as btf from './btf/index.js';
 export { ifindex, ifname, listInterfaces, type InterfaceInfo, type XdpState, type XdpAttached } from './netlink/index.js';
 /** XDP over rtnetlink, the low level: attach/detach/query with every flag. */
 export * as xdp from './xdp/index.js';
+export { XdpMultiError, type XdpMultiProblem } from './xdp/multi/errors.js';
 /** Legacy TC over rtnetlink: clsact hooks and cls_bpf direct-action filters. */
 export * as tc from './tc/index.js';
 /** tcx (6.6+): link-based TC attachment with ordering and revisions. */

@@ -128,6 +128,16 @@ export function moduleBtfFd(module: string): number {
   throw new UsageError(`kernel module ${module} has no BTF object loaded (was it unloaded?)`);
 }
 
+/** A BTF object the kernel holds (e.g. a loaded program's `btfId`), parsed. */
+export function btfById(id: number, what = `BTF id ${id}`): Btf {
+  const fd = fdById('btf', id);
+  try {
+    return Btf.parse(btfBytes(fd, what));
+  } finally {
+    closeFd(fd);
+  }
+}
+
 /** A BTF object's raw bytes, by fd. */
 function btfBytes(fd: number, what: string): Uint8Array {
   const attr = new Attr(BPF_BTF_INFO);
@@ -158,13 +168,7 @@ export function findProgramTarget(progFd: number, func: string, what: string): P
   const info = programInfoByFd(progFd);
   if (info.btfId === 0)
     throw new UsageError(`${what}: the target program (id ${info.id}, ${info.name || 'unnamed'}) was loaded without BTF, so its functions cannot be named; load it from an object built with -g`);
-  const fd = fdById('btf', info.btfId);
-  let btf: Btf;
-  try {
-    btf = Btf.parse(btfBytes(fd, `BTF of program ${info.id}`));
-  } finally {
-    closeFd(fd);
-  }
+  const btf = btfById(info.btfId, `BTF of program ${info.id}`);
   const ids = btf.typesByName(func, 'func');
   if (ids.length === 0) {
     const funcs: string[] = [];

@@ -238,3 +238,6 @@ export function detach(iface: number | string, opts: XdpDetachOptions = {}): voi
 export function query(iface: number | string): XdpState {
   return withSocket((s) => queryWith(s, resolveIfindex(s, iface)));
 }
+
+/** Several programs on one hook: libxdp's dispatcher protocol (src/xdp/multi/README.md). */
+export * as multi from './multi/index.js';

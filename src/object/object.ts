@@ -358,8 +358,8 @@ export class BpfObject {
     this.#checkOpen();
     if (this.#state !== 'open') throw new UsageError(`setAttachTarget('${name}'): the object is already loaded; a target is fixed at load`);
     const p = this.programSpec(name);
-    if (!p.btfAttach)
-      throw new UsageError(`program '${name}' (section '${p.sectionName}') has no BTF attach target; only fentry/fexit/fmod_ret/freplace/lsm/iter/tp_btf programs do`);
+    if (!needsBtfTarget(p))
+      throw new UsageError(`program '${name}' (section '${p.sectionName}') has no BTF attach target; only fentry/fexit/fmod_ret/freplace/lsm/iter/tp_btf programs do (or a program whose type was set to 'ext', as libxdp makes its components)`);
     if (!target || typeof target !== 'object') throw new UsageError(`setAttachTarget('${name}', { function?, program? })`);
     if (target.function !== undefined && (typeof target.function !== 'string' || target.function === ''))
       throw new UsageError(`setAttachTarget('${name}'): function must be a non-empty string`);
@@ -376,7 +376,7 @@ export class BpfObject {
   #resolveTargets(selected: readonly ProgramSpec[]): Map<string, ResolvedTarget> {
     const out = new Map<string, ResolvedTarget>();
     for (const p of selected) {
-      if (!p.btfAttach) continue;
+      if (!needsBtfTarget(p)) continue;
       const what = `program '${p.name}' (section '${p.sectionName}')`;
       const override = p.attachTarget;
       const fn = override?.function ?? p.attachTo;
@@ -592,6 +592,12 @@ export class BpfObject {
     this.#btfHandle?.close();
     this.#btfHandle = undefined;
   }
+}
+
+/** Programs loaded against a BTF target: those of a BTF-targeted section, and any program
+ * turned into an extension before load (an XDP program made a dispatcher's component). */
+function needsBtfTarget(p: ProgramSpec): boolean {
+  return p.btfAttach || p.type === 'ext';
 }
 
 /** A program's BTF attach target, resolved before load. */

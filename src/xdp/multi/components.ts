@@ -121,7 +121,7 @@ export function loadComponents(items: { component: NewComponent; target: string 
         spec.type = 'ext';
         spec.expectedAttachType = undefined;
         spec.flags &= ~BPF_F_XDP_HAS_FRAGS;
-        spec.attachTarget = { program: dispatcher, function: target };
+        object.setAttachTarget(component.program, { program: dispatcher, function: target });
       }
       object.load({ programs: list.map((x) => x.component.program) });
     } catch (e) {

@@ -325,12 +325,18 @@ function programTypeFor(
       btfAttach: info?.type === override.type ? info.def.btfAttach === true : false,
     };
   }
+  // A section no SEC() convention knows: like libbpf, the object still opens, with the
+  // program untyped, so it can be inspected and given a type before load (loading it untyped
+  // is refused then, naming the program and how to type it).
   if (!info)
-    throw new ElfError(
-      `program '${progName}' is in section '${sectionName}', which follows no known SEC() convention (xdp, tc, kprobe/..., ...); ` +
-        `give its type with openObjectSpec(bytes, { programTypes: { ${JSON.stringify(progName)}: { type: 'xdp' } } }) or rename the section`,
-      sectionName,
-    );
+    return {
+      type: undefined,
+      expectedAttachType: undefined,
+      flags: 0,
+      attachTo: sectionName.includes('/') ? sectionName.slice(sectionName.indexOf('/') + 1) : undefined,
+      target: undefined,
+      btfAttach: false,
+    };
   return {
     type: info.type,
     expectedAttachType: info.expectedAttachType,

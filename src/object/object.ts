@@ -405,7 +405,11 @@ export class BpfObject {
 
   #loadProgram(p: ProgramSpec, target: ResolvedTarget | undefined): void {
     if (!p.type)
-      throw new UsageError(`program '${p.name}' (section '${p.sectionName}') has no program type; give one with programTypes: { '${p.name}': { type: … } }`);
+      throw new UsageError(
+        `program '${p.name}' (section '${p.sectionName}') has no program type: its section follows no known SEC() convention (libbpf: "missing BPF prog type"); ` +
+          `give one at open with programTypes: { ${JSON.stringify(p.name)}: { type: 'xdp' } }, or before load with programSpec(${JSON.stringify(p.name)}).type = 'xdp', ` +
+          `or leave it out with load({ programs: [...] })`,
+      );
     const linked = linkProgram(this.spec, p.name);
     const insns = linked.instructions.slice();
     this.#applyCore(p, linked, insns);

@@ -117,7 +117,7 @@ describe('tsbpf obj inspect', () => {
     expect(human.stdout).toMatch(/^missing\s+2\s+field_byte_offset\s+.*gone_field.*poison/m);
   });
 
-  it('exit codes: 3 for a missing file, 5 for a file that is not a usable object', async () => {
+  it('exit codes: 3 for a missing file, 5 for a file that is not a usable object; untyped programs are shown', async () => {
     const missing = (await tsbpf('obj', 'inspect', '/nonexistent/x.o', '--json'));
     expect(missing.code).toBe(3);
     expect(missing.error()).toMatchObject({ exitCode: 3, message: '/nonexistent/x.o: no such file' });
@@ -126,9 +126,16 @@ describe('tsbpf obj inspect', () => {
     expect(notElf.code).toBe(5);
     expect(notElf.stderr).toContain('not an ELF file');
 
-    const untyped = (await tsbpf('obj', 'inspect', CORE_O));
-    expect(untyped.code).toBe(5);
-    expect(untyped.stderr).toContain('--type NAME=TYPE');
+    // Programs in sections no SEC() convention knows open untyped, as libbpf opens them.
+    const untyped = await tsbpf('obj', 'inspect', CORE_O, '--json');
+    expect(untyped.code).toBe(0);
+    const progs = untyped.json<{ programs: { name: string; section: string; type: string | null }[] }>().programs;
+    expect(progs.length).toBeGreaterThan(3);
+    for (const p of progs) expect(p, p.name).toMatchObject({ type: null });
+    expect(progs.every((p) => p.section.startsWith('tsbpf/'))).toBe(true);
+    const human = await tsbpf('obj', 'inspect', CORE_O);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(new RegExp(`^\\s*${progs[0]!.name}\\s+${progs[0]!.section.replace(/[/]/g, '\\/')}\\s+-\\s`, 'm'));
 
     const badType = (await tsbpf('obj', 'inspect', CORE_O, '--type', 'loads=nonsense'));
     expect(badType.code).toBe(2);

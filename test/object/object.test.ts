@@ -237,11 +237,30 @@ describe('behaviour of loaded objects', () => {
 });
 
 describe('errors and choices', () => {
-  it('a program section no convention knows: the error names it and the override loads it', () => {
-    expect(() => BpfObject.open(`${FIX}unknown_section.o`)).toThrow(ElfError);
-    expect(() => BpfObject.open(`${FIX}unknown_section.o`)).toThrow(/my_custom_hook\/x.*programTypes/s);
-    using obj = BpfObject.open(`${FIX}unknown_section.o`, { programTypes: { custom: { type: 'raw_tracepoint' } } }).load();
-    expect(obj.program('custom').type).toBe('raw_tracepoint');
+  it('a program section no convention knows opens untyped; only loading that program needs a type', () => {
+    {
+      using obj = BpfObject.open(`${FIX}unknown_section.o`);
+      expect(obj.programSpec('custom').type).toBeUndefined();
+      const e = thrown(() => obj.load());
+      expect(e).toBeInstanceOf(UsageError);
+      expect(e.message).toMatch(/program 'custom' \(section 'my_custom_hook\/x'\) has no program type/);
+      expect(e.message).toContain(`programSpec("custom").type = 'xdp'`);
+      expect(obj.loaded).toBe(false);
+    }
+    {
+      // The other program loads normally.
+      using obj = BpfObject.open(`${FIX}unknown_section.o`).load({ programs: ['typed_pass'] });
+      expect(obj.program('typed_pass').testRun({ data: new Uint8Array(64) }).retval).toBe(2);
+    }
+    {
+      // Typed before load, as libbpf's bpf_program__set_type.
+      using obj = BpfObject.open(`${FIX}unknown_section.o`);
+      obj.programSpec('custom').type = 'raw_tracepoint';
+      obj.load();
+      expect(obj.program('custom').type).toBe('raw_tracepoint');
+    }
+    using byOption = BpfObject.open(`${FIX}unknown_section.o`, { programTypes: { custom: { type: 'raw_tracepoint' } } }).load();
+    expect(byOption.program('custom').type).toBe('raw_tracepoint');
   });
 
   it('programs know their section, type, attach type and C name', () => {

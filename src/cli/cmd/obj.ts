@@ -57,12 +57,7 @@ function programTypes(specs: string[], usage: string): Record<string, ProgramTyp
 function openObject(file: string, opts: { pinRoot?: string; types?: string[]; usage: string }): BpfObject {
   readObject(file); // a missing file is "not found", not a usage error
   const types = programTypes(opts.types ?? [], opts.usage);
-  try {
-    return BpfObject.open(file, { ...(opts.pinRoot ? { pinRoot: opts.pinRoot } : {}), ...(types ? { programTypes: types } : {}) });
-  } catch (e) {
-    if (e instanceof TsbpfError && /follows no known SEC\(\) convention/.test(e.message)) throw withHint(e, 'on the command line: --type NAME=TYPE');
-    throw e;
-  }
+  return BpfObject.open(file, { ...(opts.pinRoot ? { pinRoot: opts.pinRoot } : {}), ...(types ? { programTypes: types } : {}) });
 }
 
 interface CoreRow {
@@ -315,6 +310,7 @@ const loadVerb: Verb = {
       } catch (e) {
         // Leave no empty directories behind a load the kernel refused.
         for (const d of createdDirs.reverse()) rmdirQuiet(d);
+        if (e instanceof TsbpfError && /follows no known SEC\(\) convention/.test(e.message)) throw withHint(e, 'on the command line: --type NAME=TYPE');
         throw e;
       }
       const pinned: { kind: 'prog' | 'map'; name: string; id: number; path: string; type: string; reused?: boolean }[] = [];

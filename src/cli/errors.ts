@@ -2,6 +2,7 @@
 // (the errno name, the netlink extack, the verifier's lines) always reach the user; the full
 // verifier log only with --verbose, because it can be megabytes.
 import { BpfError, BtfError, ElfError, NetlinkError, NotSupportedError, TsbpfError, UsageError, VerifierError } from '../errors.js';
+import { XdpMultiError } from '../xdp/multi/errors.js';
 
 /** Exit codes, documented in docs/cli.md. */
 export const EXIT = {
@@ -39,6 +40,9 @@ const NOT_FOUND_ERRNOS = new Set(['ENOENT', 'ENODEV', 'ESRCH']);
 
 export function exitCodeOf(e: unknown): number {
   if (e instanceof NotFoundError) return EXIT.notFound;
+  // The hook's state forbids the change (someone else's program, an old dispatcher…): like a
+  // kernel refusal; a program that is not in the dispatcher is not found.
+  if (e instanceof XdpMultiError) return e.problem === 'not-found' ? EXIT.notFound : EXIT.kernel;
   if (e instanceof NotSupportedError) return EXIT.notSupported;
   if (e instanceof ElfError || e instanceof BtfError) return EXIT.badInput;
   if (e instanceof UsageError) return EXIT.usage;
@@ -57,6 +61,8 @@ export interface ErrorReport {
     extack?: string;
     verifierSummary?: string;
     verifierLog?: string;
+    /** XdpMultiError: what about the hook stood in the way ('foreign', 'older-version'…). */
+    problem?: string;
   };
 }
 
@@ -70,6 +76,10 @@ export function errorReport(e: unknown, verbose: boolean): ErrorReport {
     r.command = e.command;
   }
   if (e instanceof NetlinkError && e.extack !== undefined) r.extack = e.extack;
+  if (e instanceof XdpMultiError) {
+    r.code = e.code;
+    r.problem = e.problem;
+  }
   if (e instanceof VerifierError) {
     r.verifierSummary = e.summary;
     if (verbose) r.verifierLog = e.log;

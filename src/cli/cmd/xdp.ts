@@ -7,6 +7,7 @@ import { table } from '../output.js';
 import { openProgram, parseRef } from '../refs.js';
 import { programNameOf } from './names.js';
 import { SOURCE_HELP, SOURCE_OPTIONS, programSource, requirePin, resolveIface } from './source.js';
+import { MULTI_ATTACH_HELP, components, dispatcherStatus, multiAttach, multiDetach, refuseMultiOptions, refusePlainDetach, type DispatcherStatus } from './xdp-multi.js';
 
 const MODES: readonly XdpMode[] = ['skb', 'drv', 'hw'];
 
@@ -23,7 +24,7 @@ function byId(id: string | undefined, what: string, usage: string): BpfProgram |
 
 const attach: Verb = {
   name: 'xdp attach',
-  usage: 'xdp attach IFACE FILE|PIN|ID [--program NAME] [--mode skb|drv|hw] [--replace ID] [--force] [--link --pin PATH]',
+  usage: 'xdp attach IFACE FILE|PIN|ID [--program NAME] [--mode skb|drv|hw] [--replace ID] [--force] [--link --pin PATH] [--multi [--priority N] [--chain-call A,B]]',
   summary: 'attach an XDP program over netlink (default) or through a pinned bpf_link (--link)',
   help: [
     SOURCE_HELP,
@@ -33,11 +34,14 @@ const attach: Verb = {
     '--link       attach through a bpf_link: nothing can replace it over netlink; needs',
     '--pin PATH   the pin that keeps the link alive after this command exits',
     'Without --replace or --force, attaching to a taken hook fails and names the program there.',
+    MULTI_ATTACH_HELP,
   ].join('\n'),
-  options: { ...SOURCE_OPTIONS, mode: { value: true }, replace: { value: true }, force: {}, link: {}, pin: { value: true } },
+  options: { ...SOURCE_OPTIONS, mode: { value: true }, replace: { value: true }, force: {}, link: {}, pin: { value: true }, multi: {}, priority: { value: true }, 'chain-call': { value: true } },
   run(args) {
     const [iface, src] = positionals(args, 2, 2, this.usage);
     const m = mode(args, this.usage);
+    if (flag(args, 'multi')) return multiAttach(args, this.usage, resolveIface(iface, this.usage), src!, m);
+    refuseMultiOptions(args, this.usage);
     const useLink = flag(args, 'link');
     if (useLink && (str(args, 'replace') !== undefined || flag(args, 'force')))
       throw new CliUsageError('--replace and --force are for netlink attachments; a link owns its hook (update it with the library, or detach it first)', this.usage);
@@ -88,18 +92,27 @@ function idIn(s: xdp.XdpState, m: XdpMode): number {
 
 const detach: Verb = {
   name: 'xdp detach',
-  usage: 'xdp detach IFACE [--mode skb|drv|hw] [--expected ID]',
+  usage: 'xdp detach IFACE [--mode skb|drv|hw] [--expected ID] | xdp detach IFACE --multi ID|all',
   summary: 'detach the netlink-attached XDP program of an interface',
   help: [
     'Without --mode, the one mode in use is detached (several modes in use: say which).',
     '--expected ID detaches only if program ID is the one attached.',
     'Programs attached through a bpf_link are detached with `tsbpf link detach ID`.',
+    '--multi ID   take program ID out of the interface\'s XDP dispatcher (all: every program,',
+    '             and the dispatcher, as xdp-loader unload --all); a dispatcher is never',
+    '             detached without --multi, which would leave its programs\' pins behind',
   ].join('\n'),
-  options: { mode: { value: true }, expected: { value: true } },
+  options: { mode: { value: true }, expected: { value: true }, multi: { value: true } },
   run(args) {
     const [iface] = positionals(args, 1, 1, this.usage);
     const m = mode(args, this.usage);
     const dev = resolveIface(iface, this.usage);
+    const which = str(args, 'multi');
+    if (which !== undefined) {
+      if (m !== undefined || str(args, 'expected') !== undefined) throw new CliUsageError('--mode and --expected do not go with --multi', this.usage);
+      return multiDetach(which, this.usage, dev);
+    }
+    refusePlainDetach(dev, this.usage);
     const expected = byId(str(args, 'expected'), 'expected program', this.usage);
     try {
       const before = xdp.query(dev.index);
@@ -125,7 +138,7 @@ const detach: Verb = {
   },
 };
 
-interface StatusEntry {
+interface StatusEntry extends DispatcherStatus {
   ifindex: number;
   ifname: string;
   attached: string;
@@ -134,23 +147,23 @@ interface StatusEntry {
 
 function status(ifaces: InterfaceInfo[]): StatusEntry[] {
   const links = listLinks().filter((l) => l.type === 'xdp') as { id: number; progId: number; ifindex: number }[];
-  return ifaces.map((i) => ({
-    ifindex: i.index,
-    ifname: i.name,
-    attached: i.xdp.attached,
-    programs: MODES.filter((m) => idIn(i.xdp, m) !== 0).map((m) => {
+  return ifaces.map((i) => {
+    const programs = MODES.filter((m) => idIn(i.xdp, m) !== 0).map((m) => {
       const id = idIn(i.xdp, m);
       const link = links.find((l) => l.ifindex === i.index && l.progId === id);
       return { mode: m, id, name: programNameOf(id), ...(link ? { linkId: link.id } : {}) };
-    }),
-  }));
+    });
+    // A dispatcher's programs, like xdp-loader status lists them.
+    const multi = programs.filter((p) => p.mode !== 'hw').reduce<DispatcherStatus>((acc, p) => ({ ...acc, ...dispatcherStatus(i.index, p.name) }), {});
+    return { ifindex: i.index, ifname: i.name, attached: i.xdp.attached, programs, ...multi };
+  });
 }
 
 const statusVerb: Verb = {
   name: 'xdp status',
   usage: 'xdp status [IFACE] [--all]',
-  summary: 'XDP programs per interface and mode, and the links holding them',
-  help: 'Without IFACE, lists the interfaces that have an XDP program (--all: every interface).',
+  summary: 'XDP programs per interface and mode, the links holding them, and dispatchers\' programs',
+  help: 'Without IFACE, lists the interfaces that have an XDP program (--all: every interface).\nAn XDP dispatcher (libxdp\'s protocol) is followed by its programs in run order: slot,\npriority, chain-call verdicts, link, and where they are pinned (and by whom).',
   options: { all: {} },
   run(args) {
     const [iface] = positionals(args, 0, 1, this.usage);
@@ -164,10 +177,19 @@ const statusVerb: Verb = {
       data: entries,
       human: () =>
         entries.length
-          ? table(
-              ['IFACE', 'IFINDEX', 'MODE', 'PROG', 'NAME', 'LINK'],
-              entries.flatMap((e) => (e.programs.length ? e.programs.map((p) => [e.ifname, e.ifindex, p.mode, p.id, p.name || '-', p.linkId ?? '-']) : [[e.ifname, e.ifindex, '-', '-', '-', '-']])),
-            )
+          ? [
+              table(
+                ['IFACE', 'IFINDEX', 'MODE', 'PROG', 'NAME', 'LINK'],
+                entries.flatMap((e) => (e.programs.length ? e.programs.map((p) => [e.ifname, e.ifindex, p.mode, p.id, p.name || '-', p.linkId ?? '-']) : [[e.ifname, e.ifindex, '-', '-', '-', '-']])),
+              ),
+              ...entries.flatMap((e) =>
+                e.dispatcher
+                  ? [`\n${e.ifname}: XDP dispatcher, programs in run order\n${components({ dispatcher: e.dispatcher, programs: e.components ?? [] })}`]
+                  : e.dispatcherError
+                    ? [`\n${e.ifname}: ${e.dispatcherError}`]
+                    : [],
+              ),
+            ].join('\n')
           : 'no interface has an XDP program',
     };
   },

@@ -4,6 +4,7 @@
 //   const res = xdp.multi.attach(ifindex, [{ object, program, priority?, chainCallActions? }], { mode? });
 //   xdp.multi.query(ifindex);             // { dispatcher, programs } | undefined
 //   xdp.multi.detach(ifindex, programId); // the last one takes the dispatcher away
+//   xdp.multi.detachAll(ifindex);         // every program, and the dispatcher
 import { UsageError } from '../../errors.js';
 import { ifindex as indexOf, type XdpMode } from '../../netlink/link.js';
 import { BpfProgram } from '../../programs/index.js';
@@ -74,4 +75,12 @@ export function detach(iface: number | string, program: number | BpfProgram): Mu
   const id = program instanceof BpfProgram ? program.info().id : program;
   if (!Number.isInteger(id) || id <= 0) throw new UsageError(`${what}: name the program by its id (or pass the BpfProgram), got ${String(program)}`);
   return change(ifindex, { add: [], remove: [id] }, what);
+}
+
+/** Takes every program out of the interface's dispatcher and detaches it (xdp-loader's
+ * `unload --all`): the hook is empty afterwards, and so is the dispatcher's pin directory.
+ * Nothing on the hook: nothing to do. A program that is not a dispatcher: XdpMultiError. */
+export function detachAll(iface: number | string): void {
+  const what = 'xdp.multi.detachAll';
+  change(resolve(iface, what), { add: [], remove: [], removeAll: true }, what);
 }

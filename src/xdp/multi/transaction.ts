@@ -45,6 +45,8 @@ export interface ChangeRequest {
   add: NewComponent[];
   /** Program ids of components to take out. */
   remove: number[];
+  /** Take every component out (the dispatcher goes): xdp-loader's `unload --all`. */
+  removeAll?: boolean;
   mode?: XdpMode;
 }
 
@@ -96,10 +98,11 @@ function tryOnce(dir: string, ifindex: number, hook: Hook, req: ChangeRequest, w
   let kept: PinnedComponent[] = [];
   let mode = req.mode;
   if (hook.kind === 'empty') {
+    if (req.removeAll) return { state: undefined };
     if (req.remove.length) throw new XdpMultiError('not-found', ifindex, `${what}: ifindex ${ifindex} has no XDP dispatcher (no program at all)`, req.remove[0]);
   } else {
     const d = hook.state.dispatcher;
-    if (d.unpinned)
+    if (d.unpinned && !req.removeAll)
       throw new XdpMultiError(
         'unpinned',
         ifindex,
@@ -109,7 +112,8 @@ function tryOnce(dir: string, ifindex: number, hook: Hook, req: ChangeRequest, w
     if (mode !== undefined && mode !== d.mode)
       throw new XdpMultiError('mode', ifindex, `${what}: the XDP dispatcher on ifindex ${ifindex} runs in ${d.mode} mode; programs join it in that mode (leave mode out, or detach every program first)`, d.id);
     mode = d.mode;
-    for (const id of req.remove)
+    const remove = req.removeAll ? hook.components.map((c) => c.info.id) : req.remove;
+    for (const id of remove)
       if (!hook.components.some((c) => c.info.id === id))
         throw new XdpMultiError(
           'not-found',
@@ -117,7 +121,7 @@ function tryOnce(dir: string, ifindex: number, hook: Hook, req: ChangeRequest, w
           `${what}: program ${id} is not in the XDP dispatcher on ifindex ${ifindex} (its programs: ${hook.components.map((c) => `${c.info.id} ${c.info.name}`).join(', ') || 'none'})`,
           id,
         );
-    kept = hook.components.filter((c) => !req.remove.includes(c.info.id));
+    kept = hook.components.filter((c) => !remove.includes(c.info.id));
     const removesAll = kept.length === 0 && req.add.length === 0;
     if (d.version < DISPATCHER_VERSION && !removesAll)
       throw new XdpMultiError(

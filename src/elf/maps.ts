@@ -4,7 +4,7 @@ import { parseBtfMapDef, type Btf, type BtfDatasec, type BtfMapDef } from '../bt
 import { ElfError } from '../errors.js';
 import { bpf_map_type } from '../syscall/abi/enums.js';
 import { mapTypeName, type MapType } from './names.js';
-import type { ElfFile, ElfSection } from './reader.js';
+import { STB_LOCAL, STT_SECTION, type ElfFile, type ElfSection } from './reader.js';
 import type { MapSpec, Pinning, ProgramSpec } from './spec.js';
 
 const KERNEL_NAME_MAX = 15;
@@ -126,7 +126,13 @@ const LEGACY_DEF_SIZE = 20; // type, key_size, value_size, max_entries, map_flag
 
 /** `struct bpf_map_def` records in the `maps` section, one per global object symbol. */
 export function parseLegacyMaps(elf: ElfFile, section: ElfSection): MapSpec[] {
-  const syms = elf.symbols.filter((s) => s.shndx === section.index && s.name !== '' && s.type !== 3 /* STT_SECTION */ && s.bind !== 0);
+  const syms = elf.symbols.filter((s) => s.shndx === section.index && s.name !== '' && s.type !== STT_SECTION);
+  // A `static` map definition: programs reach it through the section symbol plus an offset,
+  // which no map name answers. libbpf and cilium/ebpf refuse such objects; so do we, rather
+  // than guess which map was meant.
+  const local = syms.find((s) => s.bind === STB_LOCAL);
+  if (local)
+    throw new ElfError(`legacy map '${local.name}' is static (a local symbol): maps must be global variables (drop 'static')`, section.name, local.value);
   if (syms.length === 0) return [];
   const evenSize = Math.floor(section.size / syms.length);
   const out: MapSpec[] = [];

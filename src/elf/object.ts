@@ -463,6 +463,15 @@ function recordReloc(ctx: RelocContext, prog: ProgramSpec, insn: number, sym: El
   }
   const secName = elf.sectionName(sym.shndx);
   if (sym.shndx === layout.btfMaps || sym.shndx === layout.legacyMaps) {
+    // Maps are named by their own global symbols. A reference through the section symbol is a
+    // map without one (static, or with its symbol stripped): its offset sits in the instruction,
+    // and resolving it by the symbol's value would silently pick the section's first map.
+    if (sym.type === STT_SECTION || sym.bind === STB_LOCAL)
+      throw new ElfError(
+        `${where} refers to a map in ${secName} at offset ${sym.value + insnImm(b, insn)} that has no global symbol (a static map definition): maps must be global variables`,
+        secName,
+        sym.value + insnImm(b, insn),
+      );
     const map = ctx.maps.find((m) => (m.kind === 'btf' || m.kind === 'legacy') && m.sectionIndex === sym.shndx && m.sectionOffset === sym.value);
     if (!map) throw new ElfError(`${where} refers to '${sym.name}' at offset ${sym.value} of ${secName}, where no map is defined`, relSec);
     return { kind: 'map', insn, map: map.name };

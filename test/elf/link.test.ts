@@ -142,7 +142,8 @@ describe('linkProgram', () => {
   // The pure ring runs without llvm or root on a developer's machine; CI has both, and there a
   // missing tool must fail the run rather than skip (CI=true).
   it.skipIf(!objdump && process.env.CI !== 'true')('agrees with llvm-objdump on function sizes and relocation sites', () => {
-    for (const f of readdirSync(FIXTURES).filter((x) => x.endsWith('.o') && x !== 'unknown_section.o')) {
+    // legacy_static_map.o is refused at open by design (test/elf/object.test.ts).
+    for (const f of readdirSync(FIXTURES).filter((x) => x.endsWith('.o') && x !== 'legacy_static_map.o')) {
       const spec = openFixture(f);
       const text = execFileSync(objdump!, ['-dr', '--no-show-raw-insn', join(FIXTURES, f)], { encoding: 'utf8' });
       let fn = '';

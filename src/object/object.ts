@@ -210,6 +210,7 @@ export class BpfObject {
     this.#checkOpen();
     if (this.#state === 'loaded') throw new UsageError('this object is already loaded');
     const selected = this.#selectPrograms(opts.programs);
+    this.#checkSlots(selected);
     // Attach targets first: an unknown target function is a UsageError before anything is created.
     const targets = this.#resolveTargets(selected);
     try {
@@ -544,6 +545,22 @@ export class BpfObject {
     };
   }
 
+  /**
+   * A prog array slot initialised (`.values = { [1] = &tail }`) to a program that is not being
+   * loaded would stay empty and the tail call through it would fall through silently. libbpf
+   * refuses the load ("failed to initialize slot"); so do we, before anything is created.
+   */
+  #checkSlots(selected: readonly ProgramSpec[]): void {
+    const loading = new Set(selected.map((p) => p.name));
+    for (const spec of this.spec.maps.values())
+      for (const slot of spec.initialSlots)
+        if (slot.program !== undefined && !loading.has(slot.program))
+          throw new UsageError(
+            `map '${spec.name}': failed to initialize slot [${slot.index}] to prog '${slot.program}': that program is not being loaded ` +
+              `(autoload off, or left out of load({ programs })), and an empty slot would make the tail call fall through silently; load '${slot.program}' too`,
+          );
+  }
+
   #fillSlots(): void {
     for (const spec of this.spec.maps.values()) {
       if (!spec.initialSlots.length) continue;
@@ -552,9 +569,7 @@ export class BpfObject {
         const key = new Uint8Array(4);
         new DataView(key.buffer).setUint32(0, slot.index, true);
         if (slot.program !== undefined) {
-          const prog = this.#programs.get(slot.program);
-          if (!prog) continue; // not loaded (autoload off): libbpf leaves the slot empty too
-          map.update(key, prog);
+          map.update(key, this.#programs.get(slot.program)!); // #checkSlots made sure it is loaded
         } else if (slot.map !== undefined) {
           const inner = this.#maps.get(slot.map);
           if (!inner) throw new UsageError(`map '${spec.name}' slot ${slot.index} refers to map '${slot.map}', which was not created`);

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { release } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BpfError, BpfMap, BpfObject, UsageError, VerifierError, ElfError } from '../../src/index.js';
+import { BpfError, BpfMap, BpfObject, UsageError, VerifierError, ElfError, listPrograms } from '../../src/index.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
 import { lacks, needs } from '../helpers/features.js';
 import { thrown } from '../helpers/thrown.js';
@@ -213,6 +213,17 @@ describe('behaviour of loaded objects', () => {
     expect(entry.testRun({ data: frame(64), ctx: ctxWithMark(0) }).retval).toBe(0xffffffff);
     // entry also bumped inner_a[0] through the outer map, three times.
     expect(new DataView((obj.map('inner_a').lookup(u32(0)) as Uint8Array).buffer).getUint32(0, true)).toBe(3);
+  });
+
+  it('a prog array slot initialised to a program that is not loaded is refused before anything is created, naming map, slot and program', () => {
+    const before = listPrograms().filter((p) => p.name === 'entry').length;
+    const e = thrown(() => BpfObject.open(`${FIX}map_in_map.o`).load({ programs: ['entry'] }));
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toMatch(/^map 'jumps': failed to initialize slot \[1\] to prog 'tail_a': that program is not being loaded/);
+    expect(listPrograms().filter((p) => p.name === 'entry').length).toBe(before);
+    // With its tail programs it loads, and the slots hold them.
+    using obj = BpfObject.open(`${FIX}map_in_map.o`).load({ programs: ['entry', 'tail_a', 'tail_b'] });
+    expect(obj.map('jumps').lookup(u32(1))).toBe(obj.program('tail_a').info().id);
   });
 
   needs('kfunc:bpf_rcu_read_lock')('CO-RE, kconfig and ksyms resolve against the running kernel', () => {

@@ -42,6 +42,8 @@ export const HOST_ONLY = [
   'test/features/answers.test.ts',
   'test/features/btf-blobs.test.ts',
   'test/errors/',
+  'test/xdp-multi/protocol.test.ts',
+  'test/xdp-multi/dispatcher-object.test.ts',
 ];
 
 const { values, positionals } = parseArgs({

@@ -58,19 +58,70 @@ export function errnoName(errno: number): string {
 }
 
 /** What to do about an errno, when there is something general to say. */
-const HINTS: Record<string, string> = {
-  EPERM: 'needs root or CAP_BPF (+CAP_NET_ADMIN for networking, CAP_PERFMON for tracing); this kernel may also refuse this program type outright',
-  EACCES: 'the verifier or a permission check refused it',
-  ENOENT: 'no such object (a pin path, an id, or a map key that is not there)',
-  E2BIG: 'a size or count is larger than the kernel accepts (or the attr has non-zero bytes it does not know)',
-  ENOSPC: 'out of room (map full, or a log buffer too small)',
-  EBADF: 'a file descriptor is closed or of the wrong kind',
-  ENOTSUPP: 'this kernel does not support the operation on this object',
-  EOPNOTSUPP: 'this kernel or device does not support the operation',
-  EEXIST: 'the element or attachment already exists',
-  EBUSY: 'the hook or object is in use',
-  ENOMEM: 'the kernel could not allocate memory (try a smaller map, or raise RLIMIT_MEMLOCK on kernels < 5.11)',
-};
+/** What a bpf(2) command (or netlink request) works on, for hints that name it rightly. */
+function subject(command: string): 'map' | 'program' | 'attachment' | 'btf' | 'pin' | 'id' | 'other' {
+  if (/^BPF_MAP_/.test(command)) return 'map';
+  if (command === 'BPF_PROG_LOAD' || command === 'BPF_PROG_TEST_RUN') return 'program';
+  if (/^BPF_(LINK_|PROG_ATTACH|PROG_DETACH|RAW_TRACEPOINT_OPEN|PROG_QUERY)|^RTM_|^perf_event_open|^PERF_EVENT_IOC/.test(command)) return 'attachment';
+  if (command === 'BPF_BTF_LOAD') return 'btf';
+  if (command === 'BPF_OBJ_PIN' || command === 'BPF_OBJ_GET') return 'pin';
+  if (/_GET_FD_BY_ID$|_GET_NEXT_ID$/.test(command)) return 'id';
+  return 'other';
+}
+
+const REFUSED = {
+  map: 'this map type or these flags',
+  program: 'this program type',
+  attachment: 'this kind of attachment',
+  btf: 'this BTF',
+  pin: 'this pin',
+  id: 'access by id',
+  other: 'this operation',
+} as const;
+
+/** What to do about an errno, in terms of what the command works on. */
+function hintFor(code: string, command: string): string {
+  const h = errnoHint(code, command);
+  return h ? ` — ${h}` : '';
+}
+
+export function errnoHint(code: string, command: string): string | undefined {
+  const what = subject(command);
+  switch (code) {
+    case 'EPERM':
+      return `needs root or CAP_BPF (+CAP_NET_ADMIN for networking, CAP_PERFMON for tracing); this kernel or machine may also refuse ${REFUSED[what]} outright`;
+    case 'EACCES':
+      return what === 'program' ? 'the verifier refused it' : 'a permission check refused it';
+    case 'ENOENT':
+      return what === 'map'
+        ? 'no such element (the key is not in the map)'
+        : what === 'pin'
+          ? 'nothing is pinned at that path (or its directory does not exist)'
+          : what === 'id'
+            ? 'no object with that id (it may have been freed)'
+            : 'no such object';
+    case 'E2BIG':
+      return 'a size or count is larger than the kernel accepts (or the attr has non-zero bytes it does not know)';
+    case 'ENOSPC':
+      return what === 'map' ? 'the map is full' : what === 'program' ? 'a log buffer too small' : 'out of room';
+    case 'EBADF':
+      return 'a file descriptor is closed or of the wrong kind';
+    case 'ENOTSUPP':
+      return `this kernel does not support ${REFUSED[what]}`;
+    case 'EOPNOTSUPP':
+      return `this kernel or device does not support ${REFUSED[what]}`;
+    case 'EEXIST':
+      return what === 'map' ? 'the element already exists' : what === 'pin' ? 'something is already pinned at that path' : 'it already exists';
+    case 'EBUSY':
+      return what === 'map' ? 'the map is in use (frozen, or mmap()ed for writing)' : 'the hook or object is in use';
+    case 'ENOMEM':
+      return what === 'map'
+        ? 'the kernel could not allocate the map (try fewer entries, or raise RLIMIT_MEMLOCK on kernels < 5.11)'
+        : 'the kernel could not allocate memory (raise RLIMIT_MEMLOCK on kernels < 5.11)';
+    default:
+      return undefined;
+  }
+}
 
 export interface BpfErrorOptions {
   errno: number;
@@ -94,7 +145,7 @@ export class BpfError extends TsbpfError {
 
   constructor(opts: BpfErrorOptions, message?: string) {
     const code = errnoName(opts.errno);
-    const hint = HINTS[code];
+    const hint = errnoHint(code, opts.command);
     super(
       message ??
         `${opts.command}${opts.context ? ` (${opts.context})` : ''} failed: ${code}${hint ? ` — ${hint}` : ''}`,
@@ -140,7 +191,7 @@ export class NetlinkError extends BpfError {
     const code = errnoName(opts.errno);
     super(
       opts,
-      `${opts.command}${opts.context ? ` (${opts.context})` : ''} failed: ${code}${opts.extack ? ` — kernel says: ${opts.extack}` : HINTS[code] ? ` — ${HINTS[code]}` : ''}`,
+      `${opts.command}${opts.context ? ` (${opts.context})` : ''} failed: ${code}${opts.extack ? ` — kernel says: ${opts.extack}` : hintFor(code, opts.command)}`,
     );
     if (opts.extack !== undefined) this.extack = opts.extack;
   }

@@ -2,6 +2,7 @@
 # Installs what a fresh Debian 12 machine lacks for tsbpf's demo, tests and benchmarks, and
 # mounts bpffs. Idempotent: skips what is already there.
 set -euo pipefail
+. "$(dirname "$0")/apt-need.sh"
 need=()
 command -v clang-19 >/dev/null || need+=(clang-19)
 command -v llvm-objdump-19 >/dev/null || need+=(llvm-19)
@@ -12,16 +13,7 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v nc >/dev/null || need+=(netcat-openbsd)
 [ -f /usr/include/bpf/bpf.h ] || need+=(libbpf-dev)
 command -v gcc >/dev/null || need+=(gcc)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "tsbpf setup: missing ${need[*]}; run as root (or: apt-get install ${need[*]})" >&2
-    exit 1
-  fi
-  echo "tsbpf setup: installing ${need[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+apt_install_needed setup "${need[@]}"
 if [ "$(id -u)" = 0 ] && ! mountpoint -q /sys/fs/bpf; then
   mount -t bpf bpf /sys/fs/bpf
 fi

@@ -18,9 +18,11 @@ import { GuestError, runInGuest } from './guest.js';
 // (2) suites that drive the library through child processes (the CLI, the examples, the demo,
 // the SIGKILL lifetime checks): each child pays tsx's start-up again (tens of seconds in a
 // guest), and the kernel calls they make are the ones the library suites make directly, and
-// (3) the mutation fuzzing of BpfObject, whose findings do not depend on the kernel.
+// (3) the mutation fuzzing of BpfObject, whose findings do not depend on the kernel, and
+// (4) the runner's own tests (test/vm), which boot guests themselves.
 export const HOST_ONLY = [
   'test/asm/',
+  'test/vm/',
   'test/cli/',
   'test/examples/',
   'test/demo/',

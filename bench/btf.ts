@@ -78,9 +78,8 @@ function mmapParse(): number {
   try {
     const m = mmapFd(fd, fstatSync(fd).size, PROT_READ, MAP_PRIVATE);
     if (typeof m === 'number') throw new Error(`mmap: errno ${-m}`);
-    const n = Btf.parse(m.bytes).typeCount;
-    m.unmap();
-    return n;
+    // Unmapped when the view is collected (src/syscall/libc.ts: mappings have no unmap).
+    return Btf.parse(m).typeCount;
   } finally {
     closeSync(fd);
   }

@@ -182,7 +182,7 @@ function tsSide(): { run(map: string, op: string): Figure; close(): void } {
     const addr = attr.address;
     for (let i = 0; i < N; i++) {
       kd.setUint32(0, i, true);
-      if (bpfRaw(bpf_cmd.BPF_MAP_LOOKUP_ELEM, addr, attr.size) < 0) throw new Error(`lookup ${i} missed`);
+      if (bpfRaw(bpf_cmd.BPF_MAP_LOOKUP_ELEM, addr, attr.size, attr) < 0) throw new Error(`lookup ${i} missed`);
     }
     return N;
   };

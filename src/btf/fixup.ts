@@ -173,6 +173,46 @@ export const ALL_BTF_FEATURES: Readonly<BtfFeatures> = Object.freeze({
 });
 
 /**
+ * The kinds and forms of `btf` a kernel may lack, i.e. which BtfFeatures matter for loading it:
+ * only those need asking the kernel about before sanitizeBtf.
+ */
+export function btfFeaturesUsed(btf: Btf): (keyof BtfFeatures)[] {
+  const used = new Set<keyof BtfFeatures>();
+  for (let id = btf.firstTypeId; id <= btf.lastTypeId; id++) {
+    const t = btf.type(id);
+    switch (t.kind) {
+      case 'func':
+        used.add('func');
+        if (t.linkage === 'global') used.add('funcGlobal');
+        break;
+      case 'func_proto':
+        used.add('func');
+        break;
+      case 'var':
+      case 'datasec':
+        used.add('datasec');
+        break;
+      case 'float':
+        used.add('float');
+        break;
+      case 'decl_tag':
+        used.add('declTag');
+        break;
+      case 'type_tag':
+        used.add('typeTag');
+        break;
+      case 'enum64':
+        used.add('enum64');
+        break;
+      case 'enum':
+        if (t.signed) used.add('enum64');
+        break;
+    }
+  }
+  return [...used];
+}
+
+/**
  * Returns a copy of `btf` that a kernel with only `features` accepts: unsupported kinds are
  * replaced in place by older kinds of the same size (ids never move; at most one helper INT
  * is appended). `btf` itself is not changed.

@@ -18,12 +18,12 @@ export function btfById(id: number): KernelBtfInfo {
   const fd = fdById('btf', id);
   try {
     const attr = new Attr(BPF_BTF_INFO);
-    objInfo(fd, attr.bytes, `BTF id ${id}`);
+    objInfo(fd, attr, `BTF id ${id}`);
     const size = attr.get('btf_size');
     const data = stableBuffer(Math.max(size, 1));
     const name = stableBuffer(64);
     attr.zero().set('btf_size', size).setPointer('btf', data).set('name_len', name.length).setPointer('name', name);
-    objInfo(fd, attr.bytes, `BTF id ${id}`);
+    objInfo(fd, attr, `BTF id ${id}`);
     const end = name.indexOf(0);
     return {
       id,
@@ -73,7 +73,7 @@ export interface ProgExtInfo {
 /** A program's BTF id with its func_info and line_info (indices into the xlated instructions). */
 export function progExtInfo(fd: number): ProgExtInfo {
   const attr = new Attr(BPF_PROG_INFO);
-  objInfo(fd, attr.bytes, `program fd ${fd}`);
+  objInfo(fd, attr, `program fd ${fd}`);
   const btfId = attr.get('btf_id');
   const nLine = attr.get('nr_line_info');
   const nFunc = attr.get('nr_func_info');
@@ -85,7 +85,7 @@ export function progExtInfo(fd: number): ProgExtInfo {
   attr.zero();
   if (nLine) attr.set('nr_line_info', nLine).set('line_info_rec_size', lineRec).setPointer('line_info', lines);
   if (nFunc) attr.set('nr_func_info', nFunc).set('func_info_rec_size', funcRec).setPointer('func_info', funcs);
-  objInfo(fd, attr.bytes, `program fd ${fd} (line info)`);
+  objInfo(fd, attr, `program fd ${fd} (line info)`);
   // The kernel zeroes the pointers when the caller may not see them.
   const lineInfo: ProgLineInfo[] = [];
   if (nLine && attr.get('line_info') !== 0)

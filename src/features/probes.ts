@@ -31,8 +31,8 @@ import {
 } from '../syscall/abi/bpf.js';
 import type { AttachType, MapType, ProgramType } from '../syscall/abi/names.js';
 import { Attr } from '../syscall/attr.js';
-import { cString } from '../syscall/bpf.js';
-import { bpfRaw, closeFd, stableBuffer } from '../syscall/libc.js';
+import { bpfAttr, cString } from '../syscall/bpf.js';
+import { closeFd, stableBuffer } from '../syscall/libc.js';
 import { ERRNO } from '../errno-names.js';
 import { fromEvidence, fromHelperLoad, fromProgLoad, fromResult, type ErrnoRule, type Outcome } from './answer.js';
 import { PROBE_RULES as R } from './rules.js';
@@ -84,20 +84,12 @@ function loadProbe(spec: ProgSpec): { r: number; log: string } {
     .set('attach_btf_id', spec.attachBtfId ?? 0);
   let r = 0;
   for (let i = 0; i < 5; i++) {
-    r = bpfRaw(bpf_cmd.BPF_PROG_LOAD, attr.address, attr.size);
+    r = bpfAttr(bpf_cmd.BPF_PROG_LOAD, attr);
     if (r !== -EAGAIN) break;
   }
   const end = logBuf.indexOf(0);
   const log = logBuf.subarray(0, end < 0 ? logBuf.length : end).toString('utf8');
-  keep(code, license, logBuf);
   return { r, log };
-}
-
-// The kernel reads those buffers through raw addresses; keep them reachable until the call is over.
-let sink: unknown;
-function keep(...bufs: unknown[]): void {
-  sink = bufs;
-  sink = undefined;
 }
 
 function closeIfFd(r: number): void {
@@ -208,7 +200,7 @@ function createMap(typeValue: number, spec: MapSpec, btfFd = 0, innerFd = 0): nu
     .set('inner_map_fd', innerFd)
     .set('btf_vmlinux_value_type_id', spec.vmlinuxValueTypeId ?? 0);
   if (btfFd > 0) attr.set('btf_fd', btfFd).set('btf_key_type_id', 1).set('btf_value_type_id', 1);
-  return bpfRaw(bpf_cmd.BPF_MAP_CREATE, attr.address, attr.size);
+  return bpfAttr(bpf_cmd.BPF_MAP_CREATE, attr);
 }
 
 /** Does the kernel create maps of this type (with the smallest valid parameters)? */
@@ -240,9 +232,7 @@ function loadBtf(blob: Uint8Array): number {
   const buf = stableBuffer(blob.length);
   buf.set(blob);
   const attr = new Attr(BTF_LOAD_ATTR).setPointer('btf', buf).set('btf_size', blob.length);
-  const r = bpfRaw(bpf_cmd.BPF_BTF_LOAD, attr.address, attr.size);
-  keep(buf);
-  return r;
+  return bpfAttr(bpf_cmd.BPF_BTF_LOAD, attr);
 }
 
 export function probeBtf(feature: BtfFeature): Outcome {
@@ -292,7 +282,7 @@ function kernelEnumHas(enumName: string, enumerator: string): boolean | undefine
 // ---- link and attach probes ----
 
 function linkCreate(attr: Attr<string>): number {
-  return bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
+  return bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
 }
 
 /** Loads a probe program, runs `then` with its fd, closes it. A load the kernel refuses or
@@ -314,7 +304,7 @@ function withProgram(spec: ProgSpec, then: (fd: number) => Outcome): Outcome {
 /** BPF_PROG_QUERY of loopback (ifindex 1 in every network namespace) for an attach type. */
 function queryLoopback(attach: number, rule: ErrnoRule): Outcome {
   const attr = new Attr(PROG_QUERY_ATTR).set('target_ifindex', 1).set('attach_type', attach);
-  return fromResult(bpfRaw(bpf_cmd.BPF_PROG_QUERY, attr.address, attr.size), rule);
+  return fromResult(bpfAttr(bpf_cmd.BPF_PROG_QUERY, attr), rule);
 }
 
 const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
@@ -366,7 +356,6 @@ const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
         .setPointer('uprobe_multi.offsets', offsets)
         .set('uprobe_multi.cnt', 1);
       const r = linkCreate(attr);
-      keep(path, offsets);
       closeIfFd(r);
       return fromResult(r, R.uprobe_multi);
     }),
@@ -403,7 +392,7 @@ const NAMED_PROBES: Record<NamedFeature, () => Outcome> = {
   // bpffs fd -1: EBADF from a kernel with the command; EINVAL (unknown command) without.
   bpf_token: () => {
     const attr = new Attr(TOKEN_CREATE_ATTR).set('bpffs_fd', BAD_FD);
-    const r = bpfRaw(bpf_cmd.BPF_TOKEN_CREATE, attr.address, attr.size);
+    const r = bpfAttr(bpf_cmd.BPF_TOKEN_CREATE, attr);
     closeIfFd(r);
     return fromResult(r, R.bpf_token);
   },

@@ -4,7 +4,7 @@
 import { BPF_LINK_INFO, BPF_LINK_INFO_UNION, bpf_kprobe_multi_flags, bpf_link_type, bpf_perf_event_type } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { objInfo } from '../syscall/bpf.js';
-import { addressOf, stableBuffer } from '../syscall/libc.js';
+import { stableBuffer } from '../syscall/libc.js';
 import { attachTypeName, linkTypeName } from '../sysinfo/names.js';
 
 /** Lowercase `bpf_link_type` without `BPF_LINK_TYPE_`. */
@@ -83,7 +83,7 @@ const STRING_MEMBERS: Partial<Record<number, readonly [{ offset: number }, { off
 /** Reads and decodes a link's info. Works on any link fd (ours, pinned, or opened by id). */
 export function linkInfo(fd: number): LinkInfo {
   const attr = new Attr(BPF_LINK_INFO);
-  objInfo(fd, attr.bytes, 'link info');
+  objInfo(fd, attr, 'link info');
   const typeId = attr.get('type');
 
   // Types that report a string need a second call with a buffer for it: the first one told
@@ -95,10 +95,9 @@ export function linkInfo(fd: number): LinkInfo {
     const reported = attr.bytes.readUInt32LE(len.offset);
     const size = reported > 0 ? Math.min(reported, PATH_MAX) : PATH_MAX;
     const buf = stableBuffer(size);
-    attr.zero();
-    attr.bytes.writeBigUInt64LE(BigInt(addressOf(buf)), ptr.offset);
+    attr.zero().setPointerAt(ptr.offset, buf);
     attr.bytes.writeUInt32LE(size, len.offset);
-    objInfo(fd, attr.bytes, 'link info');
+    objInfo(fd, attr, 'link info');
     const end = buf.indexOf(0);
     str = buf.subarray(0, end < 0 ? size : end).toString('utf8');
   }
@@ -212,9 +211,9 @@ function perfEventInfo(fd: number, base: LinkInfoBase, perfEventType: number): L
   const K = U.perf_event_kprobe;
   const attr = new Attr(BPF_LINK_INFO);
   const name = stableBuffer(256);
-  attr.bytes.writeBigUInt64LE(BigInt(addressOf(name)), K.members['kprobe.func_name'].offset);
+  attr.setPointerAt(K.members['kprobe.func_name'].offset, name);
   attr.bytes.writeUInt32LE(name.length, K.members['kprobe.name_len'].offset);
-  objInfo(fd, attr.bytes, 'link info');
+  objInfo(fd, attr, 'link info');
   const end = name.indexOf(0);
   const u64 = (m: keyof typeof K.members): bigint => attr.bytes.readBigUInt64LE(K.members[m].offset);
   return {

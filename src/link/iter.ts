@@ -8,7 +8,8 @@ import { BpfError, UsageError, errnoName } from '../errors.js';
 import { BPF_ITER_LINK_INFO, ITER_CREATE_ATTR, LINK_CREATE_ITER_ATTR, bpf_attach_type, bpf_cgroup_iter_order, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { FdOwner } from '../syscall/fd.js';
-import { bpfRaw, stableBuffer } from '../syscall/libc.js';
+import { bpfAttr } from '../syscall/bpf.js';
+import { stableBuffer } from '../syscall/libc.js';
 import { Link, progFd, type ProgramRef } from './link.js';
 
 const { EINVAL, ENOENT, EBADF, EACCES, EPERM, EAGAIN, EINTR, EOPNOTSUPP } = ERRNO;
@@ -37,18 +38,13 @@ function checkFd(what: string, v: unknown): number {
 }
 
 /** One run of an iterator: read it to the end (each read(2) runs the program further). */
-export class IterReader {
-  readonly #owner: FdOwner;
+export class IterReader extends FdOwner {
   #chunk = stableBuffer(0);
 
   /** @internal */
   constructor(fd: number) {
     // A reader holds no attachment (the link does), so the GC may close a forgotten one.
-    this.#owner = new FdOwner(fd, 'iterator reader', true);
-  }
-
-  get fd(): number {
-    return this.#owner.fd;
+    super(fd, 'iterator reader', true);
   }
 
   /** The next bytes the iterator produced; an empty array at the end. */
@@ -89,14 +85,6 @@ export class IterReader {
     }
     return out;
   }
-
-  close(): void {
-    this.#owner.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 
 /** An iterator's link, with the calls that run it. */
@@ -110,7 +98,7 @@ export interface IterLink extends Link {
 /** BPF_ITER_CREATE on any iterator link fd. */
 export function openIter(linkFd: number): IterReader {
   const attr = new Attr(ITER_CREATE_ATTR).set('link_fd', linkFd);
-  const r = bpfRaw(bpf_cmd.BPF_ITER_CREATE, attr.address, attr.size);
+  const r = bpfAttr(bpf_cmd.BPF_ITER_CREATE, attr);
   if (r >= 0) return new IterReader(r);
   const errno = -r;
   const why =
@@ -159,7 +147,7 @@ export function attachIterLink(prog: ProgramRef, opts: IterLinkOptions = {}, wha
   }
   const attr = new Attr(LINK_CREATE_ITER_ATTR).set('prog_fd', fd).set('attach_type', bpf_attach_type.BPF_TRACE_ITER);
   if (info) attr.setPointer('iter_info', info.bytes).set('iter_info_len', info.size);
-  const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
+  const r = bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
   if (r >= 0) return asIterLink(Link.adopt(r));
   const errno = -r;
   const why =

@@ -22,9 +22,9 @@ import {
 } from '../syscall/abi/bpf.js';
 import { KPROBE_PMU_RETPROBE_PATH, KPROBE_PMU_TYPE_PATH, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF } from '../syscall/abi/perf.js';
 import { Attr } from '../syscall/attr.js';
-import { cString } from '../syscall/bpf.js';
+import { bpfAttr, cString } from '../syscall/bpf.js';
 import { FdOwner } from '../syscall/fd.js';
-import { addressOf, bpfRaw, closeFd, stableBuffer } from '../syscall/libc.js';
+import { addressOf, closeFd, stableBuffer } from '../syscall/libc.js';
 import { ioctl, perfEventAttr, perfEventOpen } from '../syscall/perf.js';
 import { kernelAtLeast } from './features.js';
 import { Link, progFd, type ProgramRef } from './link.js';
@@ -120,13 +120,6 @@ function kallsymsHas(name: string): boolean | undefined {
   return existsSync('/proc/kallsyms') ? missingSymbols([name]).length === 0 : undefined;
 }
 
-// The kernel reads the name through a raw address the garbage collector cannot see.
-let sink: unknown;
-function keepAlive(x: unknown): void {
-  sink = x;
-  sink = undefined;
-}
-
 /** Opens a kprobe perf event on `fn` (+offset). Returns its fd; throws on failure. */
 function openKprobeEvent(fn: string, offset: number, retprobe: boolean): number {
   const p = kprobePmu();
@@ -134,11 +127,10 @@ function openKprobeEvent(fn: string, offset: number, retprobe: boolean): number 
   const attr = perfEventAttr()
     .set('type', p.type)
     .set('config', retprobe ? 2 ** p.retprobeBit : 0)
-    .set('kprobe_func', addressOf(name))
+    .setPointer('kprobe_func', name)
     .set('probe_offset', offset);
   // pid -1 with cpu 0: a kprobe is system-wide (cpu is required when pid is -1).
   const fd = perfEventOpen(attr, -1, 0);
-  keepAlive(name);
   if (fd >= 0) return fd;
   const errno = -fd;
   const what = `${retprobe ? 'kretprobe' : 'kprobe'} on ${fn}${offset ? `+0x${offset.toString(16)}` : ''}`;
@@ -187,7 +179,7 @@ export function attachKprobeLink(fn: string, prog: ProgramRef, opts: KprobeOptio
   try {
     const attr = new Attr(LINK_CREATE_PERF_EVENT_ATTR).set('prog_fd', fd).set('target_fd', pfd).set('attach_type', bpf_attach_type.BPF_PERF_EVENT);
     if (cookie !== undefined) attr.set('perf_event.bpf_cookie', cookie);
-    const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
+    const r = bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
     if (r >= 0) return Link.adopt(r); // the link holds its own reference to the event
     const errno = -r;
     const where = `${what}: ${retprobe ? 'kretprobe' : 'kprobe'} on ${fn}`;
@@ -217,8 +209,7 @@ export function attachKprobeLink(fn: string, prog: ProgramRef, opts: KprobeOptio
  * kprobes were attached before perf links (5.15). The event's fd owns the attachment; it
  * cannot be pinned and has no link info. Never garbage-collected: a GC must not detach.
  */
-export class PerfEventAttachment {
-  readonly #owner: FdOwner;
+export class PerfEventAttachment extends FdOwner {
   /** 'kprobe' or 'kretprobe'. */
   readonly kind: 'kprobe' | 'kretprobe';
   readonly function: string;
@@ -226,28 +217,14 @@ export class PerfEventAttachment {
 
   /** @internal */
   constructor(fd: number, kind: 'kprobe' | 'kretprobe', fn: string, offset: number) {
-    this.#owner = new FdOwner(fd, 'perf event', false);
+    super(fd, 'perf event', false);
     this.kind = kind;
     this.function = fn;
     this.offset = offset;
   }
 
-  /** The perf event's fd; throws UsageError once closed. */
-  get fd(): number {
-    return this.#owner.fd;
-  }
-
-  get closed(): boolean {
-    return this.#owner.closed;
-  }
-
-  /** Closes the event: the probe and the program's attachment go with it. */
-  close(): void {
-    this.#owner.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
+  override describe(): string {
+    return `${this.kind} on ${this.function}`;
   }
 }
 
@@ -381,7 +358,6 @@ export function attachKprobeMultiLink(prog: ProgramRef, opts: KprobeMultiOptions
     cookies = opts.cookies.map((c, i) => u64(`cookies[${i}]`, c));
   }
 
-  const keep: Buffer[] = [];
   const attr = new Attr(LINK_CREATE_KPROBE_MULTI_ATTR)
     .set('prog_fd', fd)
     .set('attach_type', bpf_attach_type.BPF_TRACE_KPROBE_MULTI)
@@ -390,17 +366,15 @@ export function attachKprobeMultiLink(prog: ProgramRef, opts: KprobeMultiOptions
   const u64s = (vals: readonly bigint[]): Buffer => {
     const b = stableBuffer(vals.length * 8);
     vals.forEach((v, i) => b.writeBigUInt64LE(v, i * 8));
-    keep.push(b);
     return b;
   };
   if (symbols) {
+    // An array of pointers to names: the Attr keeps the array, and holds the names it points at.
     const names = symbols.map((s) => cString(s));
-    keep.push(...names);
-    attr.setPointer('kprobe_multi.syms', u64s(names.map((n) => BigInt(addressOf(n)))));
+    attr.setPointer('kprobe_multi.syms', u64s(names.map((n) => BigInt(addressOf(n))))).hold(names);
   } else attr.setPointer('kprobe_multi.addrs', u64s(addresses!));
   if (cookies) attr.setPointer('kprobe_multi.cookies', u64s(cookies));
-  const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
-  keepAlive(keep);
+  const r = bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
   if (r >= 0) return Link.adopt(r);
   const errno = -r;
   if (errno === EOPNOTSUPP || errno === ENOTSUPP || (errno === EINVAL && !kernelAtLeast(release(), '5.18'))) throw kprobeMultiNotSupported(errno);

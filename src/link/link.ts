@@ -1,13 +1,11 @@
 // A bpf_link owned through one file descriptor. The attachment lives exactly as long as the
 // kernel's link object: while this fd, another process's fd, or a bpffs pin holds it. Never
 // registered with a FinalizationRegistry: a garbage collector must not detach a program.
-import { readlinkSync, unlinkSync } from 'node:fs';
 import { BpfError, UsageError, errnoName } from '../errors.js';
 import { BPF_F_REPLACE, LINK_DETACH_ATTR, LINK_UPDATE_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { fdById, objGet, objPin } from '../syscall/bpf.js';
-import { FdOwner } from '../syscall/fd.js';
-import { bpfRaw, closeFd } from '../syscall/libc.js';
+import { bpfAttr } from '../syscall/bpf.js';
+import { KernelObject, duplicateFd, openById, openPinned } from '../syscall/kernel-object.js';
 import { EINVAL, ENOENT, ENOLINK, EOPNOTSUPP, EPERM } from './features.js';
 import { linkInfo, type LinkInfo } from './info.js';
 
@@ -22,73 +20,39 @@ export function progFd(p: ProgramRef, what = 'program'): number {
   return fd;
 }
 
-/** What an open fd refers to, from its anon inode name ('bpf-link', 'bpf-map', 'bpf-prog'). */
-function fdKind(fd: number): string {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`).replace(/^anon_inode:/, '');
-  } catch {
-    return 'unknown';
-  }
-}
-
 export interface LinkUpdateOptions {
   /** Compare-and-exchange: replace only if the link still runs this program (BPF_F_REPLACE). */
   expected?: ProgramRef;
 }
 
-export class Link {
-  readonly #owner: FdOwner;
-  #pinnedPath: string | undefined;
-
+export class Link extends KernelObject {
   private constructor(fd: number, pinnedPath?: string) {
-    this.#owner = new FdOwner(fd, 'link', /* closeOnGc */ false);
-    this.#pinnedPath = pinnedPath;
+    super(fd, 'link', /* closeOnGc */ false, pinnedPath);
   }
 
   /**
-   * Takes ownership of an fd that refers to a bpf link (from BPF_LINK_CREATE, or a raw
-   * syscall of your own). The Link closes it; don't close it yourself.
+   * @internal Takes ownership of an fd fresh from BPF_LINK_CREATE (the attach functions of
+   * src/link): the Link closes it. Anything else goes through fromFd, which duplicates.
    */
-  static adopt(fd: number, pinnedPath?: string): Link {
-    return new Link(fd, pinnedPath);
+  static adopt(fd: number): Link {
+    return new Link(fd);
+  }
+
+  /** Wraps a link fd someone else opened. The fd is duplicated: the caller keeps (and closes)
+   * its own, and closing this Link closes only the duplicate (the attachment stays while any
+   * holder does). */
+  static fromFd(fd: number): Link {
+    return new Link(duplicateFd('link', fd));
   }
 
   /** Opens a link pinned on bpffs. The pin stays; `unpin()` removes it. */
   static fromPin(path: string): Link {
-    const fd = objGet(path);
-    const kind = fdKind(fd);
-    if (kind !== 'bpf-link') {
-      closeFd(fd);
-      throw new UsageError(`${path} is a pinned ${kind}, not a bpf link`);
-    }
-    return new Link(fd, path);
+    return new Link(openPinned('link', path), path);
   }
 
   /** Opens an existing link by id (any process's, e.g. from `bpftool link show`). */
   static fromId(id: number): Link {
-    if (!Number.isInteger(id) || id <= 0) throw new UsageError(`a link id is a positive integer; got ${id}`);
-    try {
-      return new Link(fdById('link', id));
-    } catch (e) {
-      if (e instanceof BpfError && e.errno === ENOENT) {
-        throw new BpfError({ errno: e.errno, command: e.command, cause: e }, `${e.command} failed: ENOENT — there is no link with id ${id}`);
-      }
-      throw e;
-    }
-  }
-
-  /** The link's fd; throws UsageError once closed. */
-  get fd(): number {
-    return this.#owner.fd;
-  }
-
-  get closed(): boolean {
-    return this.#owner.closed;
-  }
-
-  /** Where this link is pinned, if it was pinned (or opened) through this object. */
-  get pinnedPath(): string | undefined {
-    return this.#pinnedPath;
+    return new Link(openById('link', id));
   }
 
   /**
@@ -100,7 +64,7 @@ export class Link {
     if (opts.expected !== undefined) {
       attr.set('flags', BPF_F_REPLACE).set('old_prog_fd', progFd(opts.expected, 'the expected program'));
     }
-    const r = bpfRaw(bpf_cmd.BPF_LINK_UPDATE, attr.address, attr.size);
+    const r = bpfAttr(bpf_cmd.BPF_LINK_UPDATE, attr);
     if (r >= 0) return;
     const errno = -r;
     const command = 'BPF_LINK_UPDATE';
@@ -119,26 +83,6 @@ export class Link {
       : new BpfError({ errno, command, context: 'replace the program of a link' });
   }
 
-  /** Pins the link on bpffs: the attachment then outlives this process until unpinned. */
-  pin(path: string): void {
-    objPin(this.fd, path);
-    this.#pinnedPath = path;
-  }
-
-  /** Removes the pin this object made or was opened from. The link stays attached while
-   * this object (or anyone else) still holds it. */
-  unpin(): void {
-    const path = this.#pinnedPath;
-    if (path === undefined) throw new UsageError('this link is not pinned (pin() it, or open it with Link.fromPin())');
-    try {
-      unlinkSync(path);
-    } catch (e) {
-      // Someone already removed the pin: the outcome asked for holds.
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UsageError(`cannot unpin ${path}: ${(e as Error).message}`);
-    }
-    this.#pinnedPath = undefined;
-  }
-
   /**
    * Lets go of the hook now (BPF_LINK_DETACH), even if other fds or pins hold the link: the
    * program stops running, the fd stays open on a defunct link (`info().detached`), and
@@ -146,7 +90,7 @@ export class Link {
    */
   detach(): void {
     const attr = new Attr(LINK_DETACH_ATTR).set('link_fd', this.fd);
-    const r = bpfRaw(bpf_cmd.BPF_LINK_DETACH, attr.address, attr.size);
+    const r = bpfAttr(bpf_cmd.BPF_LINK_DETACH, attr);
     if (r >= 0) return;
     const errno = -r;
     if (errno === EOPNOTSUPP || errno === EINVAL) {
@@ -163,13 +107,7 @@ export class Link {
     return linkInfo(this.fd);
   }
 
-  /** Closes our fd. The attachment ends if this was its last holder (no other fd, no pin).
-   * Closing twice is harmless. */
-  close(): void {
-    this.#owner.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
+  protected idOf(fd: number): number {
+    return linkInfo(fd).id;
   }
 }

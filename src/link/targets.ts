@@ -120,7 +120,7 @@ export function moduleBtfFd(module: string): number {
     }
     name.fill(0);
     const attr = new Attr(BPF_BTF_INFO).set('name_len', name.length).setPointer('name', name);
-    objInfo(fd, attr.bytes, `BTF id ${id}`);
+    objInfo(fd, attr, `BTF id ${id}`);
     const end = name.indexOf(0);
     if (attr.get('kernel_btf') !== 0 && name.toString('utf8', 0, end < 0 ? name.length : end) === module) return fd;
     closeFd(fd);
@@ -141,11 +141,11 @@ export function btfById(id: number, what = `BTF id ${id}`): Btf {
 /** A BTF object's raw bytes, by fd. */
 function btfBytes(fd: number, what: string): Uint8Array {
   const attr = new Attr(BPF_BTF_INFO);
-  objInfo(fd, attr.bytes, what);
+  objInfo(fd, attr, what);
   const size = attr.get('btf_size');
   const data = stableBuffer(Math.max(size, 1));
   attr.zero().set('btf_size', size).setPointer('btf', data);
-  objInfo(fd, attr.bytes, what);
+  objInfo(fd, attr, what);
   return new Uint8Array(data.subarray(0, size));
 }
 

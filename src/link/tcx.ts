@@ -11,7 +11,7 @@ import {
   bpf_cmd,
 } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfRaw } from '../syscall/libc.js';
+import { bpfAttr } from '../syscall/bpf.js';
 import { EINVAL, haveLinkFeature, linkCreateError, notSupported } from './features.js';
 import { Link, progFd, type ProgramRef } from './link.js';
 import { TCX_ATTACH_TYPE, checkDirection, checkIfindex, type TcxDirection } from '../tcx/direction.js';
@@ -86,7 +86,7 @@ export function attachTcxLink(ifindex: number, direction: TcxDirection, prog: Pr
     }
     attr.set('expected_revision', opts.expectedRevision);
   }
-  const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
+  const r = bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
   if (r >= 0) return Link.adopt(r);
   const errno = -r;
   // Only an EINVAL can mean "no tcx here"; the probe is only paid for then.

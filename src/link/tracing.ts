@@ -12,8 +12,9 @@ import { release } from 'node:os';
 import { ERRNO } from '../errno-names.js';
 import { BpfError, NotSupportedError, UsageError, errnoName } from '../errors.js';
 import { LINK_CREATE_TRACING_ATTR, RAW_TRACEPOINT_OPEN_ATTR, bpf_attach_type, bpf_cmd } from '../syscall/abi/bpf.js';
+import { bpfAttr } from '../syscall/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfRaw } from '../syscall/libc.js';
+
 import { kernelAtLeast } from './features.js';
 import { Link, progFd, type ProgramRef } from './link.js';
 import { findProgramTarget } from './targets.js';
@@ -60,7 +61,7 @@ function cookieValue(c: bigint | number | undefined): bigint | undefined {
 
 function rawTracepointOpen(fd: number): number {
   const attr = new Attr(RAW_TRACEPOINT_OPEN_ATTR).set('prog_fd', fd).set('name', 0);
-  return bpfRaw(bpf_cmd.BPF_RAW_TRACEPOINT_OPEN, attr.address, attr.size);
+  return bpfAttr(bpf_cmd.BPF_RAW_TRACEPOINT_OPEN, attr);
 }
 
 function linkCreate(fd: number, attachType: number, targetFd: number, targetBtfId: number, cookie: bigint | undefined): number {
@@ -70,7 +71,7 @@ function linkCreate(fd: number, attachType: number, targetFd: number, targetBtfI
     .set('attach_type', attachType)
     .set('tracing.target_btf_id', targetBtfId);
   if (cookie !== undefined) attr.set('tracing.cookie', cookie);
-  return bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
+  return bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
 }
 
 /** What a failed trampoline attach means. `what` names the program and its target. */

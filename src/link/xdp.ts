@@ -6,7 +6,8 @@ import { UsageError } from '../errors.js';
 import { xdp_flags } from '../netlink/abi.js';
 import { LINK_CREATE_ATTR, bpf_attach_type, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfRaw, interfaceName } from '../syscall/libc.js';
+import { bpfAttr } from '../syscall/bpf.js';
+import { interfaceName } from '../syscall/libc.js';
 import { EINVAL, haveLinkFeature, linkCreateError } from './features.js';
 import { checkIfindex } from '../tcx/direction.js';
 import { Link, progFd, type ProgramRef } from './link.js';
@@ -41,7 +42,7 @@ export function attachXdpLink(ifindex: number, prog: ProgramRef, opts: XdpLinkOp
     .set('target_ifindex', ifindex)
     .set('attach_type', bpf_attach_type.BPF_XDP)
     .set('flags', flags);
-  const r = bpfRaw(bpf_cmd.BPF_LINK_CREATE, attr.address, attr.size);
+  const r = bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
   if (r < 0) {
     const ctx = { feature: 'xdp' as const, ifindex, interfaceExists: interfaceName(ifindex) !== undefined, ...(opts.mode ? { where: opts.mode } : {}) };
     // Only EINVAL can mean "no XDP links here" (the release is checked only then: distribution

@@ -2,7 +2,7 @@
 // kernel's terse errno turned into a sentence naming the parameters it refused.
 import { BpfError, NotSupportedError, UsageError, errnoName } from '../errors.js';
 import { mapCreateNotSupported } from '../features/explain.js';
-import { Attr, BPF_OBJ_NAME_LEN, MAP_CREATE_ATTR, bpf_cmd, bpf_map_create_flags, bpfRaw } from '../syscall/index.js';
+import { Attr, BPF_OBJ_NAME_LEN, MAP_CREATE_ATTR, bpf_cmd, bpf_map_create_flags, bpfAttr } from '../syscall/index.js';
 import { possibleCpus } from './cpus.js';
 import { E2BIG, EBADF, EINVAL, ENOTSUPP, EOPNOTSUPP, EPERM } from './errno.js';
 import {
@@ -165,7 +165,7 @@ export function validateCreate(opts: MapCreateOptions): MapDesc & { attr: Attr<k
 /** Creates the map; returns its fd and description. */
 export function createMap(opts: MapCreateOptions): { fd: number; desc: MapDesc } {
   const { attr, ...desc } = validateCreate(opts);
-  const r = bpfRaw(bpf_cmd.BPF_MAP_CREATE, attr.address, attr.size);
+  const r = bpfAttr(bpf_cmd.BPF_MAP_CREATE, attr);
   if (r < 0) throw createError(-r, desc, opts);
   return { fd: r, desc };
 }

@@ -2,6 +2,7 @@ export { BpfMap, BatchCursor, MapIterationError } from './map.js';
 export type { MapValue, UpdateValue, ElemFlag, ElemFlags, IterateOptions, MapFromOptions } from './map.js';
 export type { MapCreateOptions, MapBtfOptions, FdLike } from './create.js';
 export type { MapInfo } from './info.js';
+export { mapSpecDiffs, type MapFromSpecOptions } from './spec.js';
 export { listMaps, type MapListEntry } from './list.js';
 export { possibleCpus } from './cpus.js';
 export { MAP_TYPES, MAP_FLAGS, mapTypeName, type MapType, type MapFlagName, type MapFlags } from './types.js';

@@ -1,6 +1,4 @@
-// BPF_OBJ_GET_INFO_BY_FD for maps, and the check that an fd is a map at all.
-import { readlinkSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+// BPF_OBJ_GET_INFO_BY_FD for maps.
 import { Attr, BPF_MAP_INFO, objInfo } from '../syscall/index.js';
 import { mapTypeName, type MapType } from './types.js';
 
@@ -29,7 +27,7 @@ export interface MapInfo {
 
 export function mapInfoByFd(fd: number, context?: string): MapInfo {
   const a = new Attr(BPF_MAP_INFO);
-  objInfo(fd, a.bytes, context ?? `map info of fd ${fd}`);
+  objInfo(fd, a, context ?? `map info of fd ${fd}`);
   return {
     type: mapTypeName(a.get('type')),
     typeId: a.get('type'),
@@ -46,18 +44,4 @@ export function mapInfoByFd(fd: number, context?: string): MapInfo {
     btfVmlinuxValueTypeId: a.get('btf_vmlinux_value_type_id'),
     mapExtra: a.get('map_extra'),
   };
-}
-
-/** bpf fds are anonymous inodes named after their kind: `anon_inode:bpf-map` for maps. */
-export function checkIsMap(fd: number, what = `fd ${fd}`): void {
-  let target: string;
-  try {
-    target = readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    throw new UsageError(`${what} is not an open file descriptor`);
-  }
-  if (target !== 'anon_inode:bpf-map') {
-    const kind = /^anon_inode:bpf[-_](\w+)/.exec(target)?.[1];
-    throw new UsageError(`${what} is not a BPF map (it is ${kind ? `a BPF ${kind}` : target})`);
-  }
 }

@@ -2,35 +2,30 @@
 // whose key/value pointers already point at its own stable scratch buffers, so a call copies
 // the key (and value) bytes in and makes one bpf(2) call — no allocation, no BigInt, no
 // koffi.address per call. `lookup` returns a copy the caller owns.
-import { unlinkSync } from 'node:fs';
 import { BpfError, TsbpfError, UsageError, errnoName } from '../errors.js';
 import {
   Attr,
-  FdOwner,
   MAP_BATCH_ATTR,
   MAP_ELEM_ATTR,
   MAP_SHARED,
   PROT_READ,
   PROT_WRITE,
-  addressOf,
   bpfRaw,
   bpf_cmd,
   bpf_map_create_flags,
   bpf_update_flags,
-  closeFd,
   commandName,
-  dupFd,
-  fdById,
   mmapFd,
-  objGet,
-  objPin,
   stableBuffer,
-  type Mapping,
 } from '../syscall/index.js';
+import { bpfAttr } from '../syscall/bpf.js';
+import { KernelObject, closeOnError, duplicateFd, openById, openPinned } from '../syscall/kernel-object.js';
 import { possibleCpus } from './cpus.js';
 import { createMap, type MapCreateOptions, type MapDesc } from './create.js';
+import { checkMapCompatible, createOptionsOf, hasInitialData, pinPathOf, type MapFromSpecOptions } from './spec.js';
+import type { MapSpec } from '../elf/spec.js';
 import { E2BIG, EBADF, EBUSY, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSOCK, ENOTSUPP, EOPNOTSUPP, EPERM } from './errno.js';
-import { checkIsMap, mapInfoByFd, type MapInfo } from './info.js';
+import { mapInfoByFd, type MapInfo } from './info.js';
 import { mapTypeName, PAGE_SIZE, parseMapType, traitsOf, type MapType, type TypeTraits } from './types.js';
 
 const C = bpf_cmd;
@@ -166,17 +161,19 @@ function keyId(b: Uint8Array): number | string {
   return Buffer.from(b.buffer, b.byteOffset, n).toString('latin1');
 }
 
-/** A stable buffer and a plain Uint8Array view of it (Buffer#slice would alias, not copy). */
-function scratch(size: number): [Uint8Array, number] {
+/** A plain Uint8Array view of a stable buffer (Buffer#slice would alias, not copy); the view
+ * keeps the buffer's memory, and its address is the buffer's. */
+function scratch(size: number): Uint8Array {
   const b = stableBuffer(Math.max(size, 8));
-  return [new Uint8Array(b.buffer, b.byteOffset, size), addressOf(b)];
+  return new Uint8Array(b.buffer, b.byteOffset, size);
 }
 
 type ElemAttr = Attr<keyof typeof MAP_ELEM_ATTR.members>;
 
-export class BpfMap<T extends MapType = MapType> {
-  readonly #owner: FdOwner;
-  /** The fd while open, -1 after close: checked on every call so a reused fd number is never hit. */
+
+export class BpfMap<T extends MapType = MapType> extends KernelObject {
+  /** The fd while open, -1 after close: checked on every call so a reused fd number is never
+   * hit (a copy of the owner's, read without a getter on the hot path). */
   #fd: number;
   readonly #traits: TypeTraits;
   /** Bytes per CPU slot (valueSize rounded up to 8) for per-CPU maps, else valueSize. */
@@ -197,8 +194,8 @@ export class BpfMap<T extends MapType = MapType> {
   readonly #next: ElemAttr;
   readonly #first: ElemAttr;
   #batch: Attr<keyof typeof MAP_BATCH_ATTR.members> | undefined;
-  #pinnedPath: string | undefined;
-  #mapping: Mapping | undefined;
+  /** The mmap() view, while open: the mapping itself lives as long as any view of it. */
+  #view: Uint8Array | undefined;
 
   /** Lower-case uapi type name. */
   readonly type: T;
@@ -211,9 +208,9 @@ export class BpfMap<T extends MapType = MapType> {
   readonly flags: number;
   readonly name: string;
 
-  private constructor(fd: number, d: MapDesc) {
+  private constructor(fd: number, d: MapDesc, pinnedPath?: string) {
     // A leaked map fd costs kernel memory, not behaviour, so the GC may close it.
-    this.#owner = new FdOwner(fd, 'map', true);
+    super(fd, 'map', true, pinnedPath);
     this.#fd = fd;
     this.typeId = d.typeId;
     this.type = mapTypeName(d.typeId) as T;
@@ -227,18 +224,18 @@ export class BpfMap<T extends MapType = MapType> {
     this.#stride = this.#traits.perCpu ? Math.ceil(d.valueSize / 8) * 8 : d.valueSize;
     this.#valueLen = this.#stride * this.#cpus;
 
-    let keyAddr: number, valueAddr: number, nextAddr: number;
-    [this.#key, keyAddr] = scratch(d.keySize);
-    [this.#value, valueAddr] = scratch(this.#valueLen);
-    [this.#nextKey, nextAddr] = scratch(d.keySize);
+    this.#key = scratch(d.keySize);
+    this.#value = scratch(this.#valueLen);
+    this.#nextKey = scratch(d.keySize);
     this.#valueView = new DataView(this.#value.buffer, this.#value.byteOffset, Math.max(this.#valueLen, 8));
 
-    this.#elem = new Attr(MAP_ELEM_ATTR).set('map_fd', fd).set('key', d.keySize ? keyAddr : 0).set('value', valueAddr);
+    // Each Attr keeps the scratch buffers it points at (and each call keeps its Attr).
+    this.#elem = new Attr(MAP_ELEM_ATTR).set('map_fd', fd).setPointer('key', d.keySize ? this.#key : null).setPointer('value', this.#value);
     this.#elemAddr = this.#elem.address;
     this.#elemFlags = new DataView(this.#elem.bytes.buffer, this.#elem.bytes.byteOffset, this.#elem.size);
     this.#flagsOffset = MAP_ELEM_ATTR.members.flags.offset;
-    this.#next = new Attr(MAP_ELEM_ATTR).set('map_fd', fd).set('key', keyAddr).set('next_key', nextAddr);
-    this.#first = new Attr(MAP_ELEM_ATTR).set('map_fd', fd).set('key', 0).set('next_key', nextAddr);
+    this.#next = new Attr(MAP_ELEM_ATTR).set('map_fd', fd).setPointer('key', this.#key).setPointer('next_key', this.#nextKey);
+    this.#first = new Attr(MAP_ELEM_ATTR).set('map_fd', fd).set('key', 0).setPointer('next_key', this.#nextKey);
   }
 
   // ---- construction ----
@@ -250,50 +247,86 @@ export class BpfMap<T extends MapType = MapType> {
     return new BpfMap<T>(fd, desc);
   }
 
-  /** Opens a map pinned on a bpf filesystem. */
+  /**
+   * Creates the map an object file declares (a MapSpec: `obj.mapSpec(name)`,
+   * `obj.spec.maps`), as libbpf does: a map declared `pinning: 'by_name'` that is already
+   * pinned under `pinRoot` is reused if compatible (a UsageError naming the differences if
+   * not), else created and pinned there; map-in-map gets its inner template; BTF key/value
+   * types are given when `btf` is (and left out for types the kernel refuses them for); global
+   * data is written and `.rodata` frozen. The spec is not changed.
+   */
+  static fromSpec(spec: MapSpec, opts: MapFromSpecOptions = {}): BpfMap {
+    if (spec === null || typeof spec !== 'object' || typeof spec.type !== 'string') throw new UsageError('BpfMap.fromSpec needs a MapSpec (from BpfObject.open(…).spec.maps)');
+    const pinPath = pinPathOf(spec, opts.pinRoot);
+    if (pinPath) {
+      const reused = BpfMap.#reusePinned(spec, pinPath);
+      if (reused) return reused;
+    }
+    // The outer map keeps what it needs of the template: its fd goes once the outer exists.
+    using inner = spec.inner ? BpfMap.fromSpec(spec.inner, opts.btf !== undefined ? { btf: opts.btf } : {}) : undefined;
+    const base: MapCreateOptions = { ...createOptionsOf(spec), ...(inner ? { innerMap: inner } : {}) };
+    const btf = opts.btf !== undefined && spec.btfValueType !== undefined ? { fd: opts.btf, keyTypeId: spec.btfKeyType ?? 0, valueTypeId: spec.btfValueType } : undefined;
+    let map: BpfMap;
+    try {
+      map = BpfMap.create(btf ? { ...base, btf } : base);
+    } catch (e) {
+      // The kernel refuses BTF for some map types (prog arrays, NOTES.md); libbpf retries
+      // without it, and so do we — the map works the same, only introspection is poorer.
+      if (!btf || !(e instanceof BpfError)) throw e;
+      map = BpfMap.create(base);
+    }
+    return closeOnError(map, () => {
+      if (hasInitialData(spec)) {
+        map.update(new Uint8Array(4), spec.data);
+        if (spec.freeze) map.freeze();
+      }
+      if (pinPath) map.pin(pinPath);
+      return map;
+    });
+  }
+
+  /** The compatible map pinned at `path`, or undefined if nothing is pinned there. */
+  static #reusePinned(spec: MapSpec, path: string): BpfMap | undefined {
+    let pinned: BpfMap;
+    try {
+      pinned = BpfMap.fromPin(path);
+    } catch (e) {
+      if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return closeOnError(pinned, () => {
+      checkMapCompatible(pinned.info(), spec, `the map pinned at ${path}`, 'unpin it or use another pinRoot');
+      return pinned;
+    });
+  }
+
+  /** Opens a map pinned on a bpf filesystem (`readOnly`/`writeOnly` open it with
+   * BPF_F_RDONLY/BPF_F_WRONLY); `unpin()` then removes that pin. */
   static fromPin<T extends MapType = MapType>(path: string, opts: MapFromOptions = {}): BpfMap<T> {
-    if (typeof path !== 'string' || path === '') throw new UsageError(`not a pin path: ${String(path)}`);
     const fileFlags = (opts.readOnly ? bpf_map_create_flags.BPF_F_RDONLY : 0) | (opts.writeOnly ? bpf_map_create_flags.BPF_F_WRONLY : 0);
-    return BpfMap.#adopt<T>(objGet(path, fileFlags), `the object pinned at ${path}`);
+    return BpfMap.#wrap<T>(openPinned('map', path, fileFlags), path);
   }
 
   /** Opens a map by its kernel id (from `listMaps()`, `bpftool map list`, a map-in-map lookup). */
   static fromId<T extends MapType = MapType>(id: number): BpfMap<T> {
-    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw new UsageError(`not a map id: ${id}`);
-    return BpfMap.#adopt<T>(fdById('map', id), `map id ${id}`);
+    return BpfMap.#wrap<T>(openById('map', id));
   }
 
-  /**
-   * Wraps a map fd. By default the BpfMap takes ownership: closing it closes `fd`. With
-   * `{ dup: true }` it works on a duplicate and the caller keeps (and must close) `fd`.
-   */
-  static fromFd<T extends MapType = MapType>(fd: number, opts: { dup?: boolean } = {}): BpfMap<T> {
-    if (!Number.isInteger(fd) || fd < 0) throw new UsageError(`not a file descriptor: ${fd}`);
-    checkIsMap(fd);
-    if (opts.dup) return BpfMap.#adopt<T>(dupFd(fd, `duplicate map fd ${fd}`), `fd ${fd}`);
-    return BpfMap.#fromInfo<T>(fd);
+  /** Wraps a map fd someone else opened. The fd is duplicated: the caller keeps (and closes)
+   * its own, and closing this map closes only the duplicate. */
+  static fromFd<T extends MapType = MapType>(fd: number): BpfMap<T> {
+    return BpfMap.#wrap<T>(duplicateFd('map', fd));
   }
 
-  /** Wraps an fd we just opened; closes it if it is not a map. */
-  static #adopt<T extends MapType>(fd: number, what: string): BpfMap<T> {
-    try {
-      checkIsMap(fd, what);
-      return BpfMap.#fromInfo<T>(fd);
-    } catch (e) {
-      closeFd(fd);
-      throw e;
-    }
-  }
-
-  static #fromInfo<T extends MapType>(fd: number): BpfMap<T> {
-    const i = mapInfoByFd(fd);
-    return new BpfMap<T>(fd, {
-      typeId: i.typeId,
-      keySize: i.keySize,
-      valueSize: i.valueSize,
-      maxEntries: i.maxEntries,
-      flags: i.flags,
-      name: i.name,
+  /** A BpfMap over an fd we own and know to be a map (closed if its info cannot be read). */
+  static #wrap<T extends MapType>(fd: number, pinnedPath?: string): BpfMap<T> {
+    return closeOnError(fd, () => {
+      const i = mapInfoByFd(fd);
+      return new BpfMap<T>(
+        fd,
+        { typeId: i.typeId, keySize: i.keySize, valueSize: i.valueSize, maxEntries: i.maxEntries, flags: i.flags, name: i.name },
+        pinnedPath,
+      );
     });
   }
 
@@ -305,68 +338,36 @@ export class BpfMap<T extends MapType = MapType> {
 
   // ---- lifetime ----
 
-  /** The map's fd; throws UsageError once closed. */
-  get fd(): number {
-    return this.#owner.fd;
-  }
-
-  get closed(): boolean {
-    return this.#fd < 0;
-  }
-
   /** Per-CPU maps: the number of value slots (possible CPUs); 1 otherwise. */
   get cpus(): number {
     return this.#cpus;
   }
 
-  /** Closes this handle (and unmaps `mmap()`'s view); the map lives on while pinned or used
-   * by a program. Closing twice is harmless. */
-  close(): void {
-    if (this.#fd < 0) return;
-    this.#fd = -1;
-    this.#mapping?.unmap();
-    this.#mapping = undefined;
-    this.#owner.close();
+  override describe(): string {
+    return `${this.type} map${this.name ? ` '${this.name}'` : ''}`;
   }
 
-  [Symbol.dispose](): void {
-    this.close();
+  /** Closing drops this handle's fd; the map lives on while pinned, used by a program, or
+   * mmap()ed by a view that is still reachable. Closing twice is harmless. */
+  protected override released(): void {
+    this.#fd = -1;
+    // The view stays valid for whoever holds it; the mapping goes when the last view does.
+    this.#view = undefined;
   }
 
   info(): MapInfo {
     return mapInfoByFd(this.#open(), `info of ${this.#describe()}`);
   }
 
-  /** Pins the map at a path on a bpf filesystem; it then outlives this process. */
-  pin(path: string): void {
-    objPin(this.#open(), path);
-    this.#pinnedPath = path;
-  }
-
-  /** Where `pin()` last pinned this map, if it did. */
-  get pinnedPath(): string | undefined {
-    return this.#pinnedPath;
-  }
-
-  /** Removes the pin this handle made (or the one at `path`): the map then lives only as long
-   * as its fds and users. */
-  unpin(path = this.#pinnedPath): void {
-    if (path === undefined) throw new UsageError(`${this.#describe()} was not pinned by this handle; pass the path to unpin`);
-    try {
-      unlinkSync(path);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-      const errno = -((e as NodeJS.ErrnoException).errno ?? -5);
-      throw new BpfError({ errno, command: 'unlink' }, `unlink(${path}) failed: ${code} — ${code === 'ENOENT' ? 'nothing is pinned there' : 'could not remove the pin'}`);
-    }
-    if (path === this.#pinnedPath) this.#pinnedPath = undefined;
+  protected idOf(fd: number): number {
+    return mapInfoByFd(fd).id;
   }
 
   /** Makes the map read-only for user space (BPF programs can still write it unless the map
    * was created with 'rdonly_prog'); updates from user space then fail with EPERM. */
   freeze(): void {
     const a = new Attr(MAP_ELEM_ATTR).set('map_fd', this.#open());
-    const r = bpfRaw(C.BPF_MAP_FREEZE, a.address, a.size);
+    const r = bpfAttr(C.BPF_MAP_FREEZE, a);
     if (r < 0) {
       const errno = -r;
       const context = `freeze ${this.#describe()}`;
@@ -381,13 +382,15 @@ export class BpfMap<T extends MapType = MapType> {
   }
 
   /**
-   * A live view of an array created with 'mmapable' (element i at i × valueSize rounded up to 8) (the same memory BPF programs see; how
-   * .data/.bss globals are read and written). One mapping per map, made on first call and
-   * unmapped by `close()` — the view must not be touched after that.
+   * A live view of an array created with 'mmapable' (element i at i × valueSize rounded up to
+   * 8): the same memory BPF programs see, and how .data/.bss globals are read and written. One
+   * mapping per map, made on the first call. The view outlives `close()`: it keeps the mapping
+   * (and with it the map) until the view itself is garbage-collected, so it never points at
+   * unmapped memory; only new calls on the closed map throw.
    */
   mmap(opts: { readOnly?: boolean } = {}): Uint8Array {
     const fd = this.#open();
-    if (this.#mapping) return this.#mapping.bytes;
+    if (this.#view) return this.#view;
     if (!(this.flags & bpf_map_create_flags.BPF_F_MMAPABLE) || this.type !== 'array')
       throw new UsageError(`${this.#describe()} cannot be mmapped: only array maps created with flags 'mmapable' can`);
     const size = Math.ceil((Math.ceil(this.valueSize / 8) * 8 * this.maxEntries) / PAGE_SIZE) * PAGE_SIZE;
@@ -401,8 +404,8 @@ export class BpfMap<T extends MapType = MapType> {
         `mmap of ${this.#describe()} failed: ${errnoName(errno)}${errno === EPERM ? ' — the map is frozen or read-only for user space; use mmap({ readOnly: true })' : ''}`,
       );
     }
-    this.#mapping = m;
-    return m.bytes;
+    this.#view = m;
+    return m;
   }
 
   // ---- single elements (hot path) ----
@@ -413,7 +416,7 @@ export class BpfMap<T extends MapType = MapType> {
     if (this.#fd < 0) this.#open();
     this.#putKey(key);
     this.#elemFlags.setUint32(this.#flagsOffset, flags === undefined ? 0 : elemFlags(flags), true);
-    const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE);
+    const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE, this.#elem);
     if (r < 0) {
       if (r === -ENOENT) return undefined;
       throw this.#elemError(C.BPF_MAP_LOOKUP_ELEM, -r, flags === undefined ? 0 : elemFlags(flags));
@@ -431,7 +434,7 @@ export class BpfMap<T extends MapType = MapType> {
     if (!(out instanceof Uint8Array) || out.length < this.#valueLen)
       throw new UsageError(`${this.#describe()}: lookupInto needs an output of ${this.#valueLen} bytes, got ${out instanceof Uint8Array ? out.length : typeof out}`);
     this.#elemFlags.setUint32(this.#flagsOffset, flags === undefined ? 0 : elemFlags(flags), true);
-    const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE);
+    const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE, this.#elem);
     if (r < 0) {
       if (r === -ENOENT) return false;
       throw this.#elemError(C.BPF_MAP_LOOKUP_ELEM, -r, flags === undefined ? 0 : elemFlags(flags));
@@ -447,7 +450,7 @@ export class BpfMap<T extends MapType = MapType> {
     this.#putValue(value);
     const f = flags === undefined ? 0 : elemFlags(flags);
     this.#elemFlags.setUint32(this.#flagsOffset, f, true);
-    const r = raw(UPDATE, this.#elemAddr, ELEM_SIZE);
+    const r = raw(UPDATE, this.#elemAddr, ELEM_SIZE, this.#elem);
     if (r < 0) throw this.#elemError(C.BPF_MAP_UPDATE_ELEM, -r, f);
   }
 
@@ -455,7 +458,7 @@ export class BpfMap<T extends MapType = MapType> {
   delete(key: Uint8Array | null): boolean {
     if (this.#fd < 0) this.#open();
     this.#putKey(key);
-    const r = raw(DELETE, this.#elemAddr, DELETE_SIZE);
+    const r = raw(DELETE, this.#elemAddr, DELETE_SIZE, this.#elem);
     if (r < 0) {
       if (r === -ENOENT) return false;
       throw this.#elemError(C.BPF_MAP_DELETE_ELEM, -r, 0);
@@ -469,7 +472,7 @@ export class BpfMap<T extends MapType = MapType> {
     this.#putKey(key);
     const f = flags === undefined ? 0 : elemFlags(flags);
     this.#elemFlags.setUint32(this.#flagsOffset, f, true);
-    const r = raw(LOOKUP_AND_DELETE, this.#elemAddr, ELEM_SIZE);
+    const r = raw(LOOKUP_AND_DELETE, this.#elemAddr, ELEM_SIZE, this.#elem);
     if (r < 0) {
       if (r === -ENOENT) return undefined;
       throw this.#elemError(C.BPF_MAP_LOOKUP_AND_DELETE_ELEM, -r, f);
@@ -501,7 +504,7 @@ export class BpfMap<T extends MapType = MapType> {
     if (this.#fd < 0) this.#open();
     this.#putValue(value);
     this.#elemFlags.setUint32(this.#flagsOffset, 0, true);
-    const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE);
+    const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE, this.#elem);
     if (r === 0) return true;
     if (r === -ENOENT) return false;
     throw this.#elemError(C.BPF_MAP_LOOKUP_ELEM, -r, 0);
@@ -566,7 +569,7 @@ export class BpfMap<T extends MapType = MapType> {
       if (withValues) {
         // #getNextKey left `cur` in the key scratch: look it up without copying it again.
         this.#elemFlags.setUint32(this.#flagsOffset, 0, true);
-        const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE);
+        const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE, this.#elem);
         if (r === 0) yield [cur, this.#readValue()];
         else if (r !== -ENOENT) throw this.#elemError(C.BPF_MAP_LOOKUP_ELEM, -r, 0);
       } else yield cur;
@@ -650,12 +653,12 @@ export class BpfMap<T extends MapType = MapType> {
   // ---- internals ----
 
   #open(): number {
-    if (this.#fd < 0) throw new UsageError(`this ${this.type} map${this.name ? ` '${this.name}'` : ''} is closed`);
+    if (this.#fd < 0) throw this.closedError();
     return this.#fd;
   }
 
   #describe(): string {
-    return `${this.type} map${this.name ? ` '${this.name}'` : ''}`;
+    return this.describe();
   }
 
   #keyless(op: string): void {
@@ -758,7 +761,7 @@ export class BpfMap<T extends MapType = MapType> {
       copyInto(this.#key, cur);
       attr = this.#next;
     }
-    const r = raw(GET_NEXT_KEY, attr.address, ELEM_SIZE);
+    const r = raw(GET_NEXT_KEY, attr.address, ELEM_SIZE, attr);
     if (r < 0) {
       if (r === -ENOENT) return undefined;
       throw this.#elemError(C.BPF_MAP_GET_NEXT_KEY, -r, 0);
@@ -803,14 +806,14 @@ export class BpfMap<T extends MapType = MapType> {
     }
     const f = elemFlags(flags);
     const a = this.#batchAttr()
-      .set('in_batch', cursor._started ? addressOf(cursor._in) : 0)
-      .set('out_batch', addressOf(cursor._out!))
-      .set('keys', addressOf(keys))
-      .set('values', addressOf(values))
+      .setPointer('in_batch', cursor._started ? cursor._in : null)
+      .setPointer('out_batch', cursor._out!)
+      .setPointer('keys', keys)
+      .setPointer('values', values)
       .set('count', cap)
       .set('elem_flags', f)
       .set('flags', 0);
-    const r = bpfRaw(cmd, a.address, a.size);
+    const r = bpfAttr(cmd, a);
     const n = a.get('count');
     if (r < 0) {
       if (r === -ENOENT) {
@@ -827,14 +830,14 @@ export class BpfMap<T extends MapType = MapType> {
   #batchWrite(cmd: number, keys: Uint8Array, values: Uint8Array | undefined, n: number, f: number): number {
     if (n === 0) return 0;
     const a = this.#batchAttr()
-      .set('in_batch', 0)
-      .set('out_batch', 0)
-      .set('keys', addressOf(keys))
-      .set('values', values ? addressOf(values) : 0)
+      .setPointer('in_batch', null)
+      .setPointer('out_batch', null)
+      .setPointer('keys', keys)
+      .setPointer('values', values)
       .set('count', n)
       .set('elem_flags', f)
       .set('flags', 0);
-    const r = bpfRaw(cmd, a.address, a.size);
+    const r = bpfAttr(cmd, a);
     if (r < 0) throw this.#batchError(cmd, -r, a.get('count'), n, f);
     return a.get('count');
   }

@@ -1,7 +1,11 @@
 // A reader for BPF ring buffers (BPF_MAP_TYPE_RINGBUF), straight from shared memory: the
 // kernel maps a consumer page (ours to write), a producer page and the data area twice in a
 // row, so a record that wraps around the end is still contiguous. Reading costs no syscall.
-import { BpfError, UsageError, errnoName } from '../errors.js';
+//
+// Lifetime: the mappings are unmapped only when no view of them is reachable (src/syscall/
+// libc.ts). close() drops the reader's references; a record view a callback kept past its
+// call still reads (stale, possibly overwritten) ring memory instead of unmapped memory.
+import { BpfError, ClosedError, UsageError, errnoName } from '../errors.js';
 import {
   BPF_RINGBUF_BUSY_BIT,
   BPF_RINGBUF_DISCARD_BIT,
@@ -10,17 +14,10 @@ import {
   PROT_READ,
   PROT_WRITE,
   mmapFd,
-  type Mapping,
 } from '../syscall/index.js';
 import { fdOf, type FdLike } from './create.js';
 import { mapInfoByFd } from './info.js';
 import { PAGE_SIZE } from './types.js';
-
-// A ring dropped without close() gives its mappings back when collected. Record views handed
-// to callbacks are only valid during the callback, so nothing can outlive the mapping legally.
-const leaked = new FinalizationRegistry<Mapping[]>((ms) => {
-  for (const m of ms) m.unmap();
-});
 
 export interface RingReadOptions {
   /** Give up and resolve with [] after this long (default: wait forever). */
@@ -31,28 +28,32 @@ export interface RingReadOptions {
   max?: number;
 }
 
+interface RingViews {
+  /** consumer_pos, which we advance; the kernel reads it to know what space is free. */
+  consumer: BigUint64Array;
+  producer: BigUint64Array;
+  /** The data area, mapped twice: offsets up to 2 × size are valid. */
+  data: Uint8Array;
+  words: Uint32Array;
+}
+
 export class RingBuffer {
   /** The data area's size in bytes (the map's max_entries). */
   readonly size: number;
   readonly #mask: number;
-  readonly #maps: Mapping[];
-  /** consumer_pos, which we advance; the kernel reads it to know what space is free. */
-  readonly #consumer: BigUint64Array;
-  readonly #producer: BigUint64Array;
-  /** The data area, mapped twice: offsets up to 2 × size are valid. */
-  readonly #data: Uint8Array;
-  readonly #words: Uint32Array;
-  #closed = false;
+  /** The views of the mappings, while open (undefined after close: see the lifetime note). */
+  #views: RingViews | undefined;
 
-  private constructor(size: number, consumer: Mapping, rest: Mapping) {
+  private constructor(size: number, consumer: Uint8Array, rest: Uint8Array) {
     this.size = size;
     this.#mask = size - 1;
-    this.#maps = [consumer, rest];
-    this.#consumer = new BigUint64Array(consumer.bytes.buffer, consumer.bytes.byteOffset, 1);
-    this.#producer = new BigUint64Array(rest.bytes.buffer, rest.bytes.byteOffset, 1);
-    this.#data = rest.bytes.subarray(PAGE_SIZE);
-    this.#words = new Uint32Array(this.#data.buffer, this.#data.byteOffset, this.#data.length / 4);
-    leaked.register(this, this.#maps, this);
+    const data = rest.subarray(PAGE_SIZE);
+    this.#views = {
+      consumer: new BigUint64Array(consumer.buffer, consumer.byteOffset, 1),
+      producer: new BigUint64Array(rest.buffer, rest.byteOffset, 1),
+      data,
+      words: new Uint32Array(data.buffer, data.byteOffset, data.length / 4),
+    };
   }
 
   /** Maps a ring buffer map (a BpfMap of type 'ringbuf', or its fd) for reading. The mapping
@@ -65,18 +66,16 @@ export class RingBuffer {
     const size = info.maxEntries;
     const consumer = mmapFd(fd, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
     if (typeof consumer === 'number') throw mmapError(-consumer, 'consumer page');
+    // On failure the consumer page goes when its view is collected, like every mapping.
     const rest = mmapFd(fd, PAGE_SIZE + 2 * size, PROT_READ, MAP_SHARED, PAGE_SIZE);
-    if (typeof rest === 'number') {
-      consumer.unmap();
-      throw mmapError(-rest, 'producer page and data');
-    }
+    if (typeof rest === 'number') throw mmapError(-rest, 'producer page and data');
     return new RingBuffer(size, consumer, rest);
   }
 
   /** Bytes produced and not yet consumed (committed or still being written). */
   get pending(): number {
-    this.#check();
-    return Number(Atomics.load(this.#producer, 0) - Atomics.load(this.#consumer, 0));
+    const v = this.#open();
+    return Number(Atomics.load(v.producer, 0) - Atomics.load(v.consumer, 0));
   }
 
   /**
@@ -87,24 +86,24 @@ export class RingBuffer {
    * Returns the number of records handed over.
    */
   poll(onRecord: (data: Uint8Array) => unknown, max = Infinity): number {
-    this.#check();
-    let cons = Number(Atomics.load(this.#consumer, 0));
-    const prod = Number(Atomics.load(this.#producer, 0));
+    const v = this.#open();
+    let cons = Number(Atomics.load(v.consumer, 0));
+    const prod = Number(Atomics.load(v.producer, 0));
     let n = 0;
     while (cons < prod && n < max) {
       const off = cons & this.#mask;
       // The length word is written last by the producer (with the busy bit cleared).
-      const len = Atomics.load(this.#words, off / 4);
+      const len = Atomics.load(v.words, off / 4);
       if (len & BPF_RINGBUF_BUSY_BIT) break;
       const dataLen = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
       cons += Math.ceil((dataLen + BPF_RINGBUF_HDR_SZ) / 8) * 8;
       let more: unknown = true;
       if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
         n++;
-        more = onRecord(this.#data.subarray(off + BPF_RINGBUF_HDR_SZ, off + BPF_RINGBUF_HDR_SZ + dataLen));
+        more = onRecord(v.data.subarray(off + BPF_RINGBUF_HDR_SZ, off + BPF_RINGBUF_HDR_SZ + dataLen));
       }
       // Free the space as soon as the record is handled, so producers can reuse it.
-      Atomics.store(this.#consumer, 0, BigInt(cons));
+      Atomics.store(v.consumer, 0, BigInt(cons));
       if (more === false) break;
     }
     return n;
@@ -134,19 +133,23 @@ export class RingBuffer {
     }
   }
 
+  get closed(): boolean {
+    return this.#views === undefined;
+  }
+
+  /** Stops reading: later calls throw ClosedError. The mappings (and the ring's memory in the
+   * kernel) go when no record view a callback kept is reachable any more. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    leaked.unregister(this);
-    for (const m of this.#maps) m.unmap();
+    this.#views = undefined;
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
 
-  #check(): void {
-    if (this.#closed) throw new UsageError('this RingBuffer is closed');
+  #open(): RingViews {
+    if (this.#views === undefined) throw new ClosedError('ring buffer');
+    return this.#views;
   }
 }
 

@@ -1,8 +1,8 @@
 // Who is on a hook: program ids to names, and the bpf_links that hold XDP hooks. Used to turn
 // "the hook is busy" into "program 42 "xdp_fw" is there, held by bpf_link 7".
 import { PROG_TYPE_NAMES } from '../syscall/abi/names.js';
-import { readlinkSync } from 'node:fs';
 import { BpfError, UsageError } from '../errors.js';
+import { checkFdKind } from '../syscall/kernel-object.js';
 import {
   Attr,
   BPF_LINK_INFO,
@@ -45,14 +45,7 @@ export interface ProgramIdentity {
 /** Id, name and type of the program behind `fd` (UsageError if the fd is not a program). */
 export function programIdentity(fd: number, context = `program fd ${fd}`): ProgramIdentity {
   // A map or link fd would answer OBJ_GET_INFO_BY_FD too, with another struct: check first.
-  let target: string;
-  try {
-    target = readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    throw new UsageError(`${context}: file descriptor ${fd} is not open`);
-  }
-  if (target !== 'anon_inode:bpf-prog')
-    throw new UsageError(`${context}: file descriptor ${fd} is not a BPF program (it is ${target})`);
+  checkFdKind(fd, 'prog', `${context}: fd ${fd}`);
   return knownProgramIdentity(fd, context);
 }
 

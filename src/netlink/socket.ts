@@ -1,7 +1,8 @@
 // An rtnetlink (NETLINK_ROUTE) socket: one request at a time, replies matched by sequence
 // number, errors carrying the kernel's extended-ack sentence. Requests are synchronous:
 // rtnetlink handles a request inside sendto(), so the reply is queued before recvfrom().
-import { closeFd, stableBuffer } from '../syscall/libc.js';
+import { FdOwner } from '../syscall/fd.js';
+import { stableBuffer } from '../syscall/libc.js';
 import { sysRecv, sysSend, sysSetsockopt, sysSocket } from '../syscall/socket.js';
 import { netlink, nlm_f, rtmName, sock } from './abi.js';
 import { NetlinkRequestError } from './errors.js';
@@ -53,14 +54,14 @@ function failure(errno: number, command: string, ctx: RequestContext, extack?: s
   };
 }
 
-export class NetlinkSocket implements Disposable {
-  #fd: number;
+export class NetlinkSocket extends FdOwner {
   private seq = seqBase++;
   /** Extended-ack warnings the kernel attached to successful requests (tc emits some). */
   readonly warnings: string[] = [];
 
   private constructor(fd: number) {
-    this.#fd = fd;
+    // A socket owns no attachment: the GC may close one a caller dropped.
+    super(fd, 'netlink socket', true);
   }
 
   static open(): NetlinkSocket {
@@ -81,27 +82,13 @@ export class NetlinkSocket implements Disposable {
     return s;
   }
 
-  get fd(): number {
-    return this.#fd;
-  }
-
-  close(): void {
-    if (this.#fd < 0) return;
-    closeFd(this.#fd);
-    this.#fd = -1;
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
   private send(msg: MessageBuilder, seq: number, ctx: RequestContext): void {
-    if (this.#fd < 0) throw new NetlinkRequestError(failure(9, rtmName(msg.type), ctx));
+    const fd = this.fd;
     const bytes = msg.finish(seq);
     const buf = sendBuffer(bytes.length);
     bytes.copy(buf);
     for (;;) {
-      const r = sysSend(this.#fd, buf, bytes.length);
+      const r = sysSend(fd, buf, bytes.length);
       if (r === -EINTR) continue;
       if (r < 0) throw new NetlinkRequestError(failure(-r, rtmName(msg.type), ctx));
       return;
@@ -111,7 +98,7 @@ export class NetlinkSocket implements Disposable {
   private receive(command: string, ctx: RequestContext): Message[] {
     for (;;) {
       const buf = recvBuffer();
-      const r = sysRecv(this.#fd, buf, sock.MSG_TRUNC);
+      const r = sysRecv(this.fd, buf, sock.MSG_TRUNC);
       if (r === -EINTR) continue;
       if (r === -EAGAIN)
         throw new NetlinkRequestError(

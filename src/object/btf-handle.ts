@@ -3,20 +3,61 @@
 // failure pays for a second load that captures the kernel's BTF verifier log.
 import { BpfError } from '../errors.js';
 import { ERRNO } from '../errno-names.js';
-import { BTF_LOAD_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
+import { BPF_BTF_INFO, BTF_LOAD_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { commandName } from '../syscall/bpf.js';
-import { FdOwner } from '../syscall/fd.js';
-import { bpfRaw, stableBuffer } from '../syscall/libc.js';
+import { bpfAttr, commandName, objInfo } from '../syscall/bpf.js';
+import { KernelObject, duplicateFd, openById, openPinned } from '../syscall/kernel-object.js';
+import { stableBuffer } from '../syscall/libc.js';
 
 const { ENOSPC } = ERRNO;
 const MAX_LOG = 16 * 1024 * 1024;
 
-export class BtfHandle {
-  readonly #owner: FdOwner;
+export interface BtfInfo {
+  /** The BTF object's id (what a map's or program's `btfId` refers to). */
+  id: number;
+  /** Bytes of raw BTF. */
+  size: number;
+  /** 'vmlinux' or a module's name for the kernel's own BTF; '' for loaded BTF. */
+  name: string;
+  /** True for the kernel's (vmlinux, modules) BTF. */
+  kernel: boolean;
+}
 
-  private constructor(fd: number) {
-    this.#owner = new FdOwner(fd, 'BTF object', true);
+export function btfInfoByFd(fd: number): BtfInfo {
+  const name = stableBuffer(64);
+  const attr = new Attr(BPF_BTF_INFO).setPointer('name', name).set('name_len', name.length);
+  objInfo(fd, attr, `BTF info of fd ${fd}`);
+  const end = name.indexOf(0);
+  return { id: attr.get('id'), size: attr.get('btf_size'), name: name.toString('utf8', 0, end < 0 ? name.length : end), kernel: attr.get('kernel_btf') !== 0 };
+}
+
+export class BtfHandle extends KernelObject {
+  private constructor(fd: number, pinnedPath?: string) {
+    // A leaked BTF fd costs kernel memory only (maps and programs hold their own references).
+    super(fd, 'btf', true, pinnedPath);
+  }
+
+  /** Wraps a BTF fd someone else opened; the fd is duplicated (the caller keeps its own). */
+  static fromFd(fd: number): BtfHandle {
+    return new BtfHandle(duplicateFd('btf', fd));
+  }
+
+  /** Opens a BTF object pinned on a bpf filesystem. */
+  static fromPin(path: string): BtfHandle {
+    return new BtfHandle(openPinned('btf', path), path);
+  }
+
+  /** Opens a BTF object by id (a map's or program's `btfId`, the kernel's vmlinux/module BTF). */
+  static fromId(id: number): BtfHandle {
+    return new BtfHandle(openById('btf', id));
+  }
+
+  info(): BtfInfo {
+    return btfInfoByFd(this.fd);
+  }
+
+  protected idOf(fd: number): number {
+    return btfInfoByFd(fd).id;
   }
 
   /** Loads encoded BTF; a rejection throws BpfError whose `log` is the kernel's BTF log. */
@@ -24,13 +65,13 @@ export class BtfHandle {
     const blob = stableBuffer(bytes.byteLength);
     blob.set(bytes);
     const attr = new Attr(BTF_LOAD_ATTR).setPointer('btf', blob).set('btf_size', bytes.byteLength);
-    const fd = bpfRaw(bpf_cmd.BPF_BTF_LOAD, attr.address, attr.size);
+    const fd = bpfAttr(bpf_cmd.BPF_BTF_LOAD, attr);
     if (fd >= 0) return new BtfHandle(fd);
     let errno = -fd;
     for (let size = 64 * 1024; size <= MAX_LOG; size *= 4) {
       const log = stableBuffer(size);
       attr.setPointer('btf_log_buf', log).set('btf_log_size', size).set('btf_log_level', 1);
-      const r = bpfRaw(bpf_cmd.BPF_BTF_LOAD, attr.address, attr.size);
+      const r = bpfAttr(bpf_cmd.BPF_BTF_LOAD, attr);
       if (r >= 0) return new BtfHandle(r); // loads with a log but not without: take it
       if (-r === ENOSPC && size < MAX_LOG) continue;
       if (-r !== ENOSPC) errno = -r;
@@ -44,15 +85,4 @@ export class BtfHandle {
     throw new BpfError({ errno, command: commandName(bpf_cmd.BPF_BTF_LOAD) });
   }
 
-  get fd(): number {
-    return this.#owner.fd;
-  }
-
-  close(): void {
-    this.#owner.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }

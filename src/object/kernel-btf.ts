@@ -16,9 +16,9 @@ function mappedOrRead(path: string): Uint8Array {
   }
   try {
     const m = mmapFd(fd, fstatSync(fd).size, PROT_READ, MAP_PRIVATE);
-    // The mapping is never unmapped: the parsed Btf decodes types from it lazily, for as long
-    // as the process keeps the (cached) kernel BTF.
-    return typeof m === 'number' ? readWholeFile(path) : m.bytes;
+    // The parsed Btf decodes types from the mapping lazily, for as long as the process keeps
+    // the (cached) kernel BTF; it is unmapped when nothing references it any more.
+    return typeof m === 'number' ? readWholeFile(path) : m;
   } finally {
     closeSync(fd);
   }

@@ -3,11 +3,12 @@
 // patched in, programs loaded with func_info/line_info, declarative map slots filled.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { BpfError, BtfError, UsageError, withContext } from '../errors.js';
+import { BtfError, ClosedError, UsageError, withContext } from '../errors.js';
 import {
-  ALL_BTF_FEATURES,
   Btf,
   CoreRelocator,
+  btfFeaturesUsed,
+  type BtfFeatures,
   decodeValue,
   type Decoded,
   POISON_CALL_IMM,
@@ -18,6 +19,7 @@ import {
   type LineInfo,
 } from '../btf/index.js';
 import {
+  copyObjectSpec,
   getVariable,
   linkProgram,
   objectNameFromPath,
@@ -30,8 +32,13 @@ import {
   type ProgramSpec,
 } from '../elf/index.js';
 import { BpfMap } from '../maps/index.js';
+import { fdOf, type FdLike } from '../maps/create.js';
+import { checkMapCompatible } from '../maps/spec.js';
+import { features } from '../features/index.js';
+import type { BtfFeature } from '../features/catalog.js';
+import { closeOnError } from '../syscall/kernel-object.js';
 import { BpfProgram } from '../programs/index.js';
-import { BPF_PSEUDO_BTF_ID } from '../syscall/abi/bpf.js';
+import { BPF_PSEUDO_BTF_ID, bpf_map_create_flags } from '../syscall/abi/bpf.js';
 import { BPF_CALL, INSN_SIZE, setInsnImm, setInsnSrc } from '../elf/insn.js';
 import { findKernelTarget, findProgramTarget, kernelTargetMissing, moduleBtfFd } from '../link/targets.js';
 import { closeFd } from '../syscall/libc.js';
@@ -53,10 +60,34 @@ export interface BpfObjectOptions extends OpenObjectOptions {
 export interface LoadOptions {
   /** Load only these programs (by C function name); default: every program marked autoload. */
   programs?: readonly string[];
+  /**
+   * Existing maps to use instead of creating the declared ones, by map name (cilium/ebpf's
+   * MapReplacements, libbpf's bpf_map__reuse_fd): each must be compatible with its spec (type,
+   * sizes, max entries, flags), is used as it is (no initial data written, no pin made), and
+   * stays the caller's — the object works on a duplicate of its fd.
+   */
+  mapReplacements?: Readonly<Record<string, FdLike>>;
 }
 
+// The BTF probe (src/features) behind each sanitizer switch.
+const BTF_PROBE: Record<keyof BtfFeatures, BtfFeature> = {
+  func: 'func',
+  funcGlobal: 'func_global',
+  datasec: 'datasec',
+  float: 'float',
+  declTag: 'decl_tag',
+  typeTag: 'type_tag',
+  enum64: 'enum64',
+};
+
 export class BpfObject {
+  /** The spec this object was opened with: edit it before load(). load() works on a copy, so
+   * the spec stays as it is and can be loaded again (BpfObject.fromSpec). */
   readonly spec: ObjectSpec;
+  /** The copy the last load() worked on (kconfig filled in); undefined before. */
+  #loaded: ObjectSpec | undefined;
+  /** What the kernel takes of the object's BTF (probed at load; all true without BTF). */
+  #btfFeatures: Partial<BtfFeatures> = {};
   readonly #opts: BpfObjectOptions;
   readonly #maps = new Map<string, BpfMap>();
   readonly #programs = new Map<string, BpfProgram>();
@@ -87,6 +118,14 @@ export class BpfObject {
     } else if (pathOrBytes instanceof Uint8Array) bytes = pathOrBytes;
     else throw new UsageError('BpfObject.open takes a file path or the object bytes (Uint8Array)');
     return new BpfObject(openObjectSpec(bytes, { ...opts, ...(name !== undefined ? { name } : {}) }), opts);
+  }
+
+  /** An object over a spec already opened (`obj.spec` of another object, edited or not): the
+   * same spec loads any number of times, each load the same way. */
+  static fromSpec(spec: ObjectSpec, opts: BpfObjectOptions = {}): BpfObject {
+    if (spec === null || typeof spec !== 'object' || !(spec.programs instanceof Map) || !(spec.maps instanceof Map))
+      throw new UsageError('BpfObject.fromSpec needs an ObjectSpec (the spec of an opened BpfObject)');
+    return new BpfObject(spec, opts);
   }
 
   /** The object's parsed BTF (DATASECs fixed up), if it has any. */
@@ -169,7 +208,7 @@ export class BpfObject {
       return this;
     }
     const v = this.#variable(name);
-    const mapSpec = this.spec.maps.get(v.map)!;
+    const mapSpec = this.#loaded!.maps.get(v.map)!;
     if (mapSpec.freeze) throw new UsageError(`'${name}' is in ${v.map}, which is frozen after load: set it with setConstant before load()`);
     const bytes = encodeValue(name, v.size, value);
     const live = this.#liveView(v.map);
@@ -205,23 +244,30 @@ export class BpfObject {
     return decodeValue(btf, v.btfType, this.global(name));
   }
 
-  /** Creates the maps and loads the programs. On failure, everything created is released. */
+  /**
+   * Creates the maps and loads the programs, from a copy of `spec` (which load never changes).
+   * On failure, everything created is released.
+   */
   load(opts: LoadOptions = {}): this {
     this.#checkOpen();
     if (this.#state === 'loaded') throw new UsageError('this object is already loaded');
-    const selected = this.#selectPrograms(opts.programs);
-    this.#checkSlots(selected);
+    const spec = copyObjectSpec(this.spec);
+    const selected = this.#selectPrograms(spec, opts.programs);
+    this.#checkSlots(spec, selected);
+    const replacements = this.#replacements(spec, opts.mapReplacements);
     // Attach targets first: an unknown target function is a UsageError before anything is created.
     const targets = this.#resolveTargets(selected);
+    this.#loaded = spec;
     try {
-      this.#loadBtf();
-      this.#createMaps();
-      for (const p of selected) this.#loadProgram(p, targets.get(p.name));
-      this.#fillSlots();
+      this.#loadBtf(spec);
+      this.#createMaps(spec, replacements);
+      for (const p of selected) this.#loadProgram(spec, p, targets.get(p.name));
+      this.#fillSlots(spec);
       this.#state = 'loaded';
       return this;
     } catch (e) {
       this.#release();
+      this.#loaded = undefined;
       throw e;
     }
   }
@@ -239,9 +285,24 @@ export class BpfObject {
 
   // ---- load steps ----
 
-  #selectPrograms(names: readonly string[] | undefined): ProgramSpec[] {
-    if (!names) return [...this.spec.programs.values()].filter((p) => p.autoload);
-    return names.map((n) => this.programSpec(n));
+  #selectPrograms(spec: ObjectSpec, names: readonly string[] | undefined): ProgramSpec[] {
+    if (!names) return [...spec.programs.values()].filter((p) => p.autoload);
+    return names.map((n) => {
+      this.programSpec(n); // a UsageError naming the programs there are
+      return spec.programs.get(n)!;
+    });
+  }
+
+  #replacements(spec: ObjectSpec, given: LoadOptions['mapReplacements']): Map<string, FdLike> {
+    const out = new Map<string, FdLike>();
+    if (given === undefined) return out;
+    if (given === null || typeof given !== 'object') throw new UsageError('mapReplacements must be an object: { mapName: map }');
+    for (const [name, m] of Object.entries(given)) {
+      if (!spec.maps.has(name))
+        throw new UsageError(`mapReplacements: no map named '${name}' in object '${spec.name}'; maps: ${[...spec.maps.keys()].join(', ') || 'none'}`);
+      out.set(name, m);
+    }
+    return out;
   }
 
   #kernel(): Btf {
@@ -253,15 +314,22 @@ export class BpfObject {
     return this.#kernelBtf;
   }
 
-  #loadBtf(): void {
-    const btf = this.spec.btf;
+  /**
+   * Loads the object's BTF, sanitised for this kernel as libbpf does: a kind the kernel lacks
+   * (FLOAT, DECL_TAG, TYPE_TAG, ENUM64, global func linkage…) is rewritten as an older kind of
+   * the same size. Only the kinds the object uses are probed (once per process).
+   */
+  #loadBtf(spec: ObjectSpec): void {
+    const btf = spec.btf;
     if (!btf) return;
-    const bytes = sanitizeBtf(btf, ALL_BTF_FEATURES).encode();
-    this.#btfHandle = BtfHandle.load(bytes);
+    const supported: Partial<BtfFeatures> = {};
+    for (const f of btfFeaturesUsed(btf)) supported[f] = features.btfKind(BTF_PROBE[f]).status !== 'absent';
+    this.#btfFeatures = supported;
+    this.#btfHandle = BtfHandle.load(sanitizeBtf(btf, supported).encode());
   }
 
-  #createMaps(): void {
-    const kconfig = this.spec.maps.get('.kconfig');
+  #createMaps(spec: ObjectSpec, replacements: ReadonlyMap<string, FdLike>): void {
+    const kconfig = spec.maps.get('.kconfig');
     if (kconfig?.data) {
       const overrides = this.#opts.kconfig;
       let values: KconfigValues | undefined;
@@ -270,82 +338,29 @@ export class BpfObject {
         for (const [k, v] of Object.entries(overrides)) base.set(k, v);
         values = base;
       }
-      fillKconfig(kconfig.data, this.spec.externs.values(), values);
+      fillKconfig(kconfig.data, spec.externs.values(), values);
     }
-    for (const spec of this.spec.maps.values()) this.#maps.set(spec.name, this.#createMap(spec));
+    for (const m of spec.maps.values()) {
+      const replacement = replacements.get(m.name);
+      this.#maps.set(m.name, replacement !== undefined ? this.#replacementMap(m, replacement) : this.#createMap(m));
+    }
   }
 
   #createMap(spec: MapSpec): BpfMap {
-    const pinPath = spec.pinning === 'by_name' ? `${this.#opts.pinRoot ?? '/sys/fs/bpf'}/${spec.name}` : undefined;
-    if (pinPath) {
-      const reused = this.#reusePinned(spec, pinPath);
-      if (reused) return reused;
-    }
-    let inner: BpfMap | undefined;
-    try {
-      if (spec.inner) inner = this.#createMap(spec.inner);
-      const base = {
-        type: spec.type,
-        keySize: spec.keySize,
-        valueSize: spec.valueSize,
-        // libbpf sizes a perf event array that declares no max_entries to the possible CPUs,
-        // which is what BpfMap.create does when it is left out.
-        ...(spec.type === 'perf_event_array' && spec.maxEntries === 0 ? {} : { maxEntries: spec.maxEntries }),
-        flags: spec.flags,
-        name: spec.kernelName,
-        mapExtra: spec.mapExtra,
-        ...(spec.numaNode ? { numaNode: spec.numaNode } : {}),
-        ...(inner ? { innerMap: inner } : {}),
-      };
-      let map: BpfMap;
-      const btf = this.#btfHandle && spec.btfValueType !== undefined
-        ? { fd: this.#btfHandle.fd, keyTypeId: spec.btfKeyType ?? 0, valueTypeId: spec.btfValueType }
-        : undefined;
-      try {
-        map = BpfMap.create(btf ? { ...base, btf } : base);
-      } catch (e) {
-        // The kernel refuses BTF for some map types (prog arrays, NOTES.md); libbpf retries
-        // without it, and so do we — the map works the same, only introspection is poorer.
-        if (!btf || !(e instanceof BpfError)) throw e;
-        map = BpfMap.create(base);
-      }
-      try {
-        if (spec.data && spec.kind !== 'btf' && spec.kind !== 'legacy') {
-          map.update(new Uint8Array(4), spec.data);
-          if (spec.freeze) map.freeze();
-        }
-        if (pinPath) map.pin(pinPath);
-      } catch (e) {
-        map.close();
-        throw e;
-      }
-      return map;
-    } finally {
-      // The outer map keeps what it needs of the template; its fd can go.
-      inner?.close();
-    }
+    const btf = this.#btfHandle;
+    return BpfMap.fromSpec(spec, {
+      ...(btf ? { btf } : {}),
+      ...(this.#opts.pinRoot !== undefined ? { pinRoot: this.#opts.pinRoot } : {}),
+    });
   }
 
-  #reusePinned(spec: MapSpec, path: string): BpfMap | undefined {
-    let pinned: BpfMap;
-    try {
-      pinned = BpfMap.fromPin(path);
-    } catch (e) {
-      if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
-      throw e;
-    }
-    const info = pinned.info();
-    const diffs: string[] = [];
-    if (info.type !== spec.type) diffs.push(`type ${info.type} vs ${spec.type}`);
-    if (info.keySize !== spec.keySize) diffs.push(`key size ${info.keySize} vs ${spec.keySize}`);
-    if (info.valueSize !== spec.valueSize) diffs.push(`value size ${info.valueSize} vs ${spec.valueSize}`);
-    if (info.maxEntries !== spec.maxEntries) diffs.push(`max entries ${info.maxEntries} vs ${spec.maxEntries}`);
-    if (info.flags !== spec.flags) diffs.push(`flags 0x${info.flags.toString(16)} vs 0x${spec.flags.toString(16)}`);
-    if (diffs.length) {
-      pinned.close();
-      throw new UsageError(`map '${spec.name}': the map pinned at ${path} is not compatible (${diffs.join(', ')}); unpin it or use another pinRoot`);
-    }
-    return pinned;
+  /** The object's own handle on a caller's map standing in for a declared one. */
+  #replacementMap(spec: MapSpec, given: FdLike): BpfMap {
+    const map = BpfMap.fromFd(fdOf(given, `mapReplacements['${spec.name}']`));
+    return closeOnError(map, () => {
+      checkMapCompatible(map.info(), spec, 'the replacement map', `pass a map made from this spec (BpfMap.fromSpec(obj.mapSpec('${spec.name}')))`);
+      return map;
+    });
   }
 
   /**
@@ -404,29 +419,30 @@ export class BpfObject {
     return out;
   }
 
-  #loadProgram(p: ProgramSpec, target: ResolvedTarget | undefined): void {
+  #loadProgram(spec: ObjectSpec, p: ProgramSpec, target: ResolvedTarget | undefined): void {
     if (!p.type)
       throw new UsageError(
         `program '${p.name}' (section '${p.sectionName}') has no program type: its section follows no known SEC() convention (libbpf: "missing BPF prog type"); ` +
           `give one at open with programTypes: { ${JSON.stringify(p.name)}: { type: 'xdp' } }, or before load with programSpec(${JSON.stringify(p.name)}).type = 'xdp', ` +
           `or leave it out with load({ programs: [...] })`,
       );
-    const linked = linkProgram(this.spec, p.name);
+    const linked = linkProgram(spec, p.name);
     const insns = linked.instructions.slice();
-    this.#applyCore(p, linked, insns);
-    this.#patchRelocations(linked, insns);
-    const btf = this.#btfHandle ? this.#extInfo(linked) : undefined;
+    this.#applyCore(spec, p, linked, insns);
+    this.#patchRelocations(spec, linked, insns);
+    // func_info and line_info point into BTF FUNCs: a kernel without them gets neither.
+    const btf = this.#btfHandle && this.#btfFeatures.func !== false ? this.#extInfo(linked) : undefined;
     // A module's BTF object is held open only through the load (the program keeps its own reference).
     const btfObjFd = target?.module !== undefined ? moduleBtfFd(target.module) : undefined;
     try {
       const prog = BpfProgram.load({
         type: p.type,
         instructions: insns,
-        license: this.spec.license,
+        license: spec.license,
         name: p.name,
         ...(p.expectedAttachType ? { expectedAttachType: p.expectedAttachType } : {}),
         ...(p.flags ? { flags: p.flags } : {}),
-        ...(this.spec.kernelVersion ? { kernVersion: this.spec.kernelVersion } : {}),
+        ...(spec.kernelVersion ? { kernVersion: spec.kernelVersion } : {}),
         ...(btf ? { btf } : {}),
         ...(target ? { attachBtfId: target.attachBtfId } : {}),
         ...(target?.attachProgFd !== undefined ? { attachProgFd: target.attachProgFd } : {}),
@@ -442,9 +458,9 @@ export class BpfObject {
     }
   }
 
-  #applyCore(p: ProgramSpec, linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>, insns: Uint8Array): void {
+  #applyCore(spec: ObjectSpec, p: ProgramSpec, linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>, insns: Uint8Array): void {
     if (linked.coreRelos.length === 0) return;
-    const local = this.spec.btf;
+    const local = spec.btf;
     if (!local) throw new BtfError(`program '${p.name}' has CO-RE relocations but the object has no BTF`);
     const relocator = new CoreRelocator(local, this.#kernel());
     for (const r of linked.coreRelos) {
@@ -456,7 +472,7 @@ export class BpfObject {
     }
   }
 
-  #patchRelocations(linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>, insns: Uint8Array): void {
+  #patchRelocations(spec: ObjectSpec, linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>, insns: Uint8Array): void {
     const setImm = (i: number, v: number): void => setInsnImm(insns, i, v | 0);
     const setSrc = (i: number, src: number): void => setInsnSrc(insns, i, src);
     const setOff = (i: number, off: number): void => {
@@ -467,7 +483,7 @@ export class BpfObject {
     const ksym = (name: string): KsymResolution => {
       let r = ksyms.get(name);
       if (!r) {
-        const e = this.spec.externs.get(name);
+        const e = spec.externs.get(name);
         if (!e) throw new UsageError(`relocation against unknown extern '${name}'`);
         r = resolveKsym(e, this.#kernel());
         ksyms.set(name, r);
@@ -550,9 +566,9 @@ export class BpfObject {
    * loaded would stay empty and the tail call through it would fall through silently. libbpf
    * refuses the load ("failed to initialize slot"); so do we, before anything is created.
    */
-  #checkSlots(selected: readonly ProgramSpec[]): void {
+  #checkSlots(objectSpec: ObjectSpec, selected: readonly ProgramSpec[]): void {
     const loading = new Set(selected.map((p) => p.name));
-    for (const spec of this.spec.maps.values())
+    for (const spec of objectSpec.maps.values())
       for (const slot of spec.initialSlots)
         if (slot.program !== undefined && !loading.has(slot.program))
           throw new UsageError(
@@ -561,8 +577,8 @@ export class BpfObject {
           );
   }
 
-  #fillSlots(): void {
-    for (const spec of this.spec.maps.values()) {
+  #fillSlots(objectSpec: ObjectSpec): void {
+    for (const spec of objectSpec.maps.values()) {
       if (!spec.initialSlots.length) continue;
       const map = this.#maps.get(spec.name)!;
       for (const slot of spec.initialSlots) {
@@ -591,15 +607,16 @@ export class BpfObject {
   #liveView(mapName: string): Uint8Array | undefined {
     const cached = this.#globalsViews.get(mapName);
     if (cached) return cached;
-    const spec = this.spec.maps.get(mapName);
-    if (!spec || spec.freeze || !(spec.flags & 1024 /* BPF_F_MMAPABLE */)) return undefined;
+    // What was loaded decides, not edits made to `spec` since.
+    const spec = this.#loaded?.maps.get(mapName);
+    if (!spec || spec.freeze || !(spec.flags & bpf_map_create_flags.BPF_F_MMAPABLE)) return undefined;
     const view = this.map(mapName).mmap();
     this.#globalsViews.set(mapName, view);
     return view;
   }
 
   #checkOpen(): void {
-    if (this.#state === 'closed') throw new UsageError('this object is closed');
+    if (this.#state === 'closed') throw new ClosedError('object', 'this object');
   }
 
   #release(): void {

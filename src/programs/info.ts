@@ -44,7 +44,7 @@ function tagHex(bytes: Uint8Array): string {
 /** Information about the program behind `fd`, map ids included (two calls: count, then ids). */
 export function programInfoByFd(fd: number): ProgramInfo {
   const attr = new Attr<InfoKey>(BPF_PROG_INFO);
-  objInfo(fd, attr.bytes, `program fd ${fd}`);
+  objInfo(fd, attr, `program fd ${fd}`);
   let mapIds: number[] = [];
   const nr = attr.get('nr_map_ids');
   if (nr > 0) {
@@ -53,7 +53,7 @@ export function programInfoByFd(fd: number): ProgramInfo {
     const room = nr + 4;
     const ids = stableBuffer(room * 4);
     attr.zero().set('nr_map_ids', room).setPointer('map_ids', ids);
-    objInfo(fd, attr.bytes, `program fd ${fd}`);
+    objInfo(fd, attr, `program fd ${fd}`);
     const n = Math.min(room, attr.get('nr_map_ids'));
     mapIds = Array.from({ length: n }, (_, i) => ids.readUInt32LE(i * 4));
   }
@@ -83,12 +83,12 @@ export function programInfoByFd(fd: number): ProgramInfo {
  * addresses, helper calls resolved): the bytes a dump shows. Empty if the kernel hides them. */
 export function xlatedInstructionsByFd(fd: number): Uint8Array {
   const attr = new Attr<InfoKey>(BPF_PROG_INFO);
-  objInfo(fd, attr.bytes, `program fd ${fd}`);
+  objInfo(fd, attr, `program fd ${fd}`);
   const len = attr.get('xlated_prog_len');
   if (len === 0) return new Uint8Array(0);
   const buf = stableBuffer(len);
   attr.zero().set('xlated_prog_len', len).setPointer('xlated_prog_insns', buf);
-  objInfo(fd, attr.bytes, `program fd ${fd}`);
+  objInfo(fd, attr, `program fd ${fd}`);
   const got = Math.min(len, attr.get('xlated_prog_len'));
   // The kernel leaves the pointer 0 when it may not expose the instructions (kptr_restrict).
   if (attr.get('xlated_prog_insns') === 0) return new Uint8Array(0);

@@ -13,8 +13,8 @@ import {
   bpf_cmd,
 } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { cString } from '../syscall/bpf.js';
-import { bpfRaw, stableBuffer } from '../syscall/libc.js';
+import { bpfAttr, cString } from '../syscall/bpf.js';
+import { stableBuffer } from '../syscall/libc.js';
 import { attachTypeNames, attachTypeValue, progTypeName, progTypeNames, progTypeValue } from '../sysinfo/names.js';
 
 const { EPERM, EAGAIN, EINVAL, E2BIG, ENOSPC } = ERRNO;
@@ -191,7 +191,7 @@ export function loadProgram(opts: ProgramLoadOptions): LoadedProgram {
   const insnCnt = code.length / BPF_INSN_SIZE;
   if (insnCnt > MAX_INSNS) throw new UsageError(`${insnCnt} instructions is more than the kernel's limit of ${MAX_INSNS}`);
 
-  // Everything the kernel reads through a pointer lives in a stable buffer until we return.
+  // Everything the kernel reads through a pointer lives in a stable buffer the Attr keeps.
   const insns = stableBuffer(code.length);
   insns.set(code);
   const license = cString(opts.license);
@@ -207,15 +207,14 @@ export function loadProgram(opts: ProgramLoadOptions): LoadedProgram {
     .set('prog_ifindex', opts.ifindex ?? 0)
     .set('attach_btf_id', opts.attachBtfId ?? 0)
     .set('attach_prog_fd', opts.attachProgFd ?? opts.attachBtfObjFd ?? 0);
-  const keep: Buffer[] = [insns, license];
   if (opts.btf) {
     const b = opts.btf;
     for (const k of ['funcInfo', 'lineInfo'] as const)
       if (b[k] !== undefined && !(b[k] instanceof Uint8Array)) throw new UsageError(`btf.${k} must be a Uint8Array of records`);
     checkU32('btf.fd', b.fd);
     attr.set('prog_btf_fd', b.fd);
-    if (b.funcInfo?.length) keep.push(setRecords(attr, 'func_info', 'func_info_rec_size', 'func_info_cnt', b.funcInfo, b.funcInfoRecSize));
-    if (b.lineInfo?.length) keep.push(setRecords(attr, 'line_info', 'line_info_rec_size', 'line_info_cnt', b.lineInfo, b.lineInfoRecSize));
+    if (b.funcInfo?.length) setRecords(attr, 'func_info', 'func_info_rec_size', 'func_info_cnt', b.funcInfo, b.funcInfoRecSize);
+    if (b.lineInfo?.length) setRecords(attr, 'line_info', 'line_info_rec_size', 'line_info_cnt', b.lineInfo, b.lineInfoRecSize);
   }
   if (opts.fdArray !== undefined && !Array.isArray(opts.fdArray)) throw new UsageError('fdArray must be an array of fds');
   if (opts.fdArray?.length) {
@@ -225,22 +224,8 @@ export function loadProgram(opts: ProgramLoadOptions): LoadedProgram {
       fds.writeInt32LE(fd, i * 4);
     });
     attr.setPointer('fd_array', fds);
-    keep.push(fds);
   }
-
-  try {
-    return loadWithLog(attr, opts, typeValue, name);
-  } finally {
-    keepAlive(keep);
-  }
-}
-
-// The kernel reads the instructions, license and records through raw addresses the garbage
-// collector cannot see: a write it must perform keeps their buffers reachable until the end.
-let sink: unknown;
-function keepAlive(x: unknown): void {
-  sink = x;
-  sink = undefined;
+  return loadWithLog(attr, opts, typeValue, name);
 }
 
 function loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: number, name: string): LoadedProgram {
@@ -273,7 +258,7 @@ function loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: n
     // a log) and the log is cut short, one more attempt without a log tells it.
     let errno = firstErrno || -r;
     if (truncated && !firstErrno) {
-      attr.set('log_level', 0).set('log_size', 0).set('log_buf', 0).set('log_true_size', 0);
+      attr.set('log_level', 0).set('log_size', 0).setPointer('log_buf', null).set('log_true_size', 0);
       const r2 = attempt(attr);
       if (r2 >= 0) return { fd: r2, typeValue, name, log };
       errno = -r2;
@@ -284,21 +269,20 @@ function loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: n
 
 function attempt(attr: Attr<string>): number {
   for (let i = 1; ; i++) {
-    const r = bpfRaw(bpf_cmd.BPF_PROG_LOAD, attr.address, attr.size);
+    const r = bpfAttr(bpf_cmd.BPF_PROG_LOAD, attr);
     if (r !== -EAGAIN || i >= EAGAIN_TRIES) return r;
   }
 }
 
 type LoadKey = keyof typeof PROG_LOAD_ATTR.members;
 
-function setRecords(attr: Attr<LoadKey>, ptr: LoadKey, recSizeKey: LoadKey, cntKey: LoadKey, records: Uint8Array, recSize: number): Buffer {
+function setRecords(attr: Attr<LoadKey>, ptr: LoadKey, recSizeKey: LoadKey, cntKey: LoadKey, records: Uint8Array, recSize: number): void {
   checkU32(`${ptr} record size`, recSize);
   if (!recSize || records.length % recSize !== 0)
     throw new UsageError(`${ptr}: ${records.length} bytes is not a whole number of ${recSize}-byte records`);
   const buf = stableBuffer(records.length);
   buf.set(records);
   attr.setPointer(ptr, buf).set(recSizeKey, recSize).set(cntKey, records.length / recSize);
-  return buf;
 }
 
 function readLog(buf: Buffer): string {

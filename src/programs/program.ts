@@ -1,9 +1,6 @@
 // A loaded BPF program: owns its fd, runs test runs, pins, describes itself.
-import { readlinkSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { dupFd, fdById, objGet, objPin } from '../syscall/bpf.js';
-import { FdOwner } from '../syscall/fd.js';
-import { closeFd } from '../syscall/libc.js';
+import { KernelObject, closeOnError, duplicateFd, openById, openPinned } from '../syscall/kernel-object.js';
 import { attachRawTracepointLink, attachTcxLink, attachXdpLink, type Link, type TcxLinkOptions, type XdpLinkOptions } from '../link/index.js';
 import {
   attachFreplaceLink,
@@ -27,8 +24,7 @@ import { programInfoByFd, xlatedInstructionsByFd, type ProgramInfo } from './inf
 import { loadProgram, type ProgramLoadOptions } from './load.js';
 import { TestRunner, type TestRunOptions, type TestRunResult } from './test-run.js';
 
-export class BpfProgram {
-  readonly #owner: FdOwner;
+export class BpfProgram extends KernelObject {
   #runner: TestRunner | undefined;
   /** Loaded by this process (so `expectedAttachType` is known, even when unset), not opened by fd/pin/id. */
   #loadedHere = false;
@@ -44,10 +40,10 @@ export class BpfProgram {
   section?: string;
   functionName?: string;
 
-  private constructor(fd: number, type: string, name: string, verifierLog?: string) {
+  private constructor(fd: number, type: string, name: string, verifierLog?: string, pinnedPath?: string) {
     // A leaked program fd costs kernel memory, not behaviour (attachments hold their own
     // references), so the GC may close it.
-    this.#owner = new FdOwner(fd, 'program', true);
+    super(fd, 'prog', true, pinnedPath);
     this.type = type;
     this.name = name;
     if (verifierLog !== undefined) this.verifierLog = verifierLog;
@@ -67,45 +63,32 @@ export class BpfProgram {
     return prog;
   }
 
-  /** Wraps a program fd someone else opened. The fd is duplicated: the caller still owns
-   * (and closes) its own, and closing this program closes only the duplicate. */
+  /** Wraps a program fd someone else opened. The fd is duplicated: the caller keeps (and
+   * closes) its own, and closing this program closes only the duplicate. */
   static fromFd(fd: number): BpfProgram {
-    if (!Number.isInteger(fd) || fd < 0) throw new UsageError(`not a file descriptor: ${fd}`);
-    checkIsProgram(fd);
-    return BpfProgram.#adopt(dupFd(fd, `program fd ${fd}`), `fd ${fd}`);
+    return BpfProgram.#wrap(duplicateFd('prog', fd));
   }
 
-  /** Opens a program pinned on a bpf filesystem. */
+  /** Opens a program pinned on a bpf filesystem; `unpin()` then removes that pin. */
   static fromPin(path: string): BpfProgram {
-    checkPath(path);
-    return BpfProgram.#adopt(objGet(path), `the object pinned at ${path}`);
+    return BpfProgram.#wrap(openPinned('prog', path), path);
   }
 
   /** Opens a loaded program by its id (e.g. from `bpftool prog list` or `listPrograms()`). */
   static fromId(id: number): BpfProgram {
-    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw new UsageError(`not a program id: ${id}`);
-    return BpfProgram.#adopt(fdById('prog', id), `id ${id}`);
+    return BpfProgram.#wrap(openById('prog', id));
   }
 
-  /** Wraps an fd we just opened; closes it if it is not a program. */
-  static #adopt(fd: number, what: string): BpfProgram {
-    try {
-      checkIsProgram(fd, what);
+  /** A BpfProgram over an fd we own and know to be a program (closed if its info cannot be read). */
+  static #wrap(fd: number, pinnedPath?: string): BpfProgram {
+    return closeOnError(fd, () => {
       const info = programInfoByFd(fd);
-      return new BpfProgram(fd, info.type, info.name);
-    } catch (e) {
-      closeFd(fd);
-      throw e;
-    }
+      return new BpfProgram(fd, info.type, info.name, undefined, pinnedPath);
+    });
   }
 
-  /** The program's fd; throws UsageError once closed. */
-  get fd(): number {
-    return this.#owner.fd;
-  }
-
-  get closed(): boolean {
-    return this.#owner.closed;
+  override describe(): string {
+    return `${this.type} program${this.name ? ` '${this.name}'` : ''}`;
   }
 
   /** Runs the program once (or `repeat` times) on `data` in the kernel. */
@@ -116,6 +99,10 @@ export class BpfProgram {
 
   info(): ProgramInfo {
     return programInfoByFd(this.fd);
+  }
+
+  protected idOf(fd: number): number {
+    return programInfoByFd(fd).id;
   }
 
   /** The instructions as the kernel keeps them after verification (for dumps). */
@@ -272,39 +259,4 @@ export class BpfProgram {
                     ? 'attachTcx()'
                     : undefined;
     return call ? `; this ${this.type} program attaches with ${call}` : '';
-  }
-
-  /** Pins the program at a path on a bpf filesystem; it then outlives this process. */
-  pin(path: string): void {
-    checkPath(path);
-    objPin(this.fd, path);
-  }
-
-  /** Closes this handle; the program lives on while pinned, attached or otherwise referenced. */
-  close(): void {
-    this.#owner.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
-
-
-function checkPath(path: unknown): void {
-  if (typeof path !== 'string' || path === '') throw new UsageError(`a pin path must be a non-empty string on a bpf filesystem, got ${String(path)}`);
-}
-
-/** bpf fds are anonymous inodes named after their kind: 'anon_inode:bpf-prog' for programs. */
-function checkIsProgram(fd: number, what = `fd ${fd}`): void {
-  let target: string;
-  try {
-    target = readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    throw new UsageError(`${what} is not an open file descriptor`);
-  }
-  if (target !== 'anon_inode:bpf-prog') {
-    const kind = /^anon_inode:bpf-(\w+)/.exec(target)?.[1];
-    throw new UsageError(`${what} is not a BPF program (it is ${kind ? `a BPF ${kind}` : target})`);
-  }
-}
+  }}

@@ -3,7 +3,8 @@ import { ERRNO } from '../errno-names.js';
 import { BpfError, UsageError, errnoName } from '../errors.js';
 import { BPF_F_TEST_RUN_ON_CPU, TEST_RUN_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfRaw, stableBuffer } from '../syscall/libc.js';
+import { bpfAttr } from '../syscall/bpf.js';
+import { stableBuffer } from '../syscall/libc.js';
 
 const { EAGAIN, ENOSPC } = ERRNO;
 
@@ -95,7 +96,7 @@ export class TestRunner {
       if (ctxIn) a.set('ctx_size_in', ctxIn.length).setPointer('ctx_in', ctxIn);
       if (ctxOut) a.set('ctx_size_out', ctxOut.length).setPointer('ctx_out', ctxOut);
       let r: number;
-      for (let i = 0; (r = bpfRaw(bpf_cmd.BPF_PROG_TEST_RUN, a.address, a.size)) === -EAGAIN && i < 5; i++);
+      for (let i = 0; (r = bpfAttr(bpf_cmd.BPF_PROG_TEST_RUN, a)) === -EAGAIN && i < 5; i++);
       if (r === -ENOSPC && !grown && a.get('data_size_out') > outSize) {
         // The kernel wrote as much as fitted and reported the full size: run again with room.
         outSize = a.get('data_size_out');

@@ -1,5 +1,8 @@
 // An encoded attribute struct with a stable address. Hot paths keep one per object and only
-// rewrite the members that change, so a map lookup allocates nothing.
+// rewrite the members that change, so a map lookup allocates nothing. An Attr also keeps every
+// buffer its pointer members point at (setPointer, setPointerAt, hold): the kernel reads them
+// through raw addresses the garbage collector cannot see, so as long as the Attr is reachable —
+// and the syscall functions keep it reachable for the length of the call — so are they.
 import type { Layout } from './abi/layout.js';
 import { addressOf, stableBuffer } from './libc.js';
 
@@ -8,6 +11,9 @@ export class Attr<K extends string> {
   readonly address: number;
   readonly size: number;
   private readonly view: DataView;
+  /** What pointer members point at, by member (name or byte offset); and indirect pointees. */
+  #pointees: Map<string | number, unknown> | undefined;
+  #held: unknown[] | undefined;
 
   constructor(
     readonly layout: Layout<K>,
@@ -46,9 +52,29 @@ export class Attr<K extends string> {
     return this;
   }
 
-  /** Points a u64 member at a buffer (which must have a stable address) or clears it. */
+  /** Points a u64 member at a buffer (which must have a stable address) or clears it; the
+   * Attr keeps the buffer until the member is pointed elsewhere or zeroed. */
   setPointer(name: K, buf: ArrayBufferView | undefined | null): this {
+    this.#point(name, buf);
     return this.set(name, buf ? addressOf(buf) : 0);
+  }
+
+  /** setPointer for a u64 at a byte offset (members of a union the layout names separately). */
+  setPointerAt(offset: number, buf: ArrayBufferView | undefined | null): this {
+    this.#point(offset, buf);
+    this.view.setBigUint64(offset, buf ? BigInt(addressOf(buf)) : 0n, true);
+    return this;
+  }
+
+  /** Keeps something the kernel reaches indirectly (the strings an array of pointers points at). */
+  hold(x: unknown): this {
+    (this.#held ??= []).push(x);
+    return this;
+  }
+
+  #point(key: string | number, buf: ArrayBufferView | undefined | null): void {
+    if (buf) (this.#pointees ??= new Map()).set(key, buf);
+    else this.#pointees?.delete(key);
   }
 
   /** Writes a NUL-padded string into a char[] member (names are truncated, as the kernel does). */
@@ -92,6 +118,8 @@ export class Attr<K extends string> {
 
   zero(): this {
     this.bytes.fill(0);
+    this.#pointees = undefined;
+    this.#held = undefined;
     return this;
   }
 }

@@ -11,9 +11,15 @@ export function commandName(cmd: number): string {
   return commandNames[cmd] ?? `bpf command ${cmd}`;
 }
 
+/** Runs a bpf command on an Attr: the result, or -errno (no throw). The Attr (and what it
+ * points at) stays reachable until the kernel has returned. */
+export function bpfAttr(cmd: number, attr: Attr<string>): number {
+  return bpfRaw(cmd, attr.address, attr.size, attr);
+}
+
 /** Runs a bpf command and returns its result; throws BpfError naming the command on failure. */
 export function bpfCall(cmd: number, attr: Attr<string>, context?: string): number {
-  const r = bpfRaw(cmd, attr.address, attr.size);
+  const r = bpfRaw(cmd, attr.address, attr.size, attr);
   if (r < 0) throw new BpfError({ errno: -r, command: commandName(cmd), ...(context ? { context } : {}) });
   return r;
 }
@@ -21,7 +27,7 @@ export function bpfCall(cmd: number, attr: Attr<string>, context?: string): numb
 /** Like bpfCall, but retries EAGAIN (the kernel asks for it on signals during long loads). */
 export function bpfCallRetrying(cmd: number, attr: Attr<string>, context?: string, tries = 5): number {
   for (let i = 1; ; i++) {
-    const r = bpfRaw(cmd, attr.address, attr.size);
+    const r = bpfRaw(cmd, attr.address, attr.size, attr);
     if (r >= 0) return r;
     if (-r !== 11 || i >= tries) throw new BpfError({ errno: -r, command: commandName(cmd), ...(context ? { context } : {}) });
   }
@@ -79,7 +85,7 @@ export function* objectIds(kind: IdKind): Generator<number> {
   let id = 0;
   for (;;) {
     attr.set('start_id', id).set('next_id', 0);
-    const r = bpfRaw(NEXT_ID[kind], attr.address, attr.size);
+    const r = bpfRaw(NEXT_ID[kind], attr.address, attr.size, attr);
     if (r === -2) return; // ENOENT: no more
     if (r < 0) throw new BpfError({ errno: -r, command: commandName(NEXT_ID[kind]) });
     id = attr.get('next_id');
@@ -93,16 +99,21 @@ export function fdById(kind: IdKind, id: number): number {
   return bpfCall(FD_BY_ID[kind], attr, `${kind} id ${id}`);
 }
 
-/** BPF_OBJ_GET_INFO_BY_FD into an info struct buffer the caller prepared; returns info_len. */
-export function objInfo(fd: number, info: Buffer, context?: string): number {
-  const attr = new Attr(INFO_ATTR).set('bpf_fd', fd).set('info_len', info.length).setPointer('info', info);
+/**
+ * BPF_OBJ_GET_INFO_BY_FD into an info struct the caller prepared (an Attr of the info layout,
+ * whose own pointer members — map ids, names, instructions — it keeps; or bare bytes); returns
+ * info_len.
+ */
+export function objInfo(fd: number, info: Attr<string> | Buffer, context?: string): number {
+  const bytes = info instanceof Attr ? info.bytes : info;
+  const attr = new Attr(INFO_ATTR).set('bpf_fd', fd).set('info_len', bytes.length).setPointer('info', bytes).hold(info);
   bpfCall(bpf_cmd.BPF_OBJ_GET_INFO_BY_FD, attr, context);
   return attr.get('info_len');
 }
 
-/** A close-on-exec duplicate of any fd (so two owners can close independently). */
+/** A close-on-exec duplicate of any fd (so two owners can close independently); never fd 0. */
 export function dupFd(fd: number, context?: string): number {
-  const r = rawSyscall(SYS.fcntl, fd, F_DUPFD_CLOEXEC, 0);
+  const r = rawSyscall(SYS.fcntl, fd, F_DUPFD_CLOEXEC, 1);
   if (r < 0) throw new BpfError({ errno: -r, command: 'fcntl(F_DUPFD_CLOEXEC)', ...(context ? { context } : {}) });
   return r;
 }

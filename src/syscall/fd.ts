@@ -1,33 +1,49 @@
-// Ownership of kernel file descriptors. Every kernel object class holds one FdOwner.
-import { UsageError } from '../errors.js';
+// Ownership of file descriptors: the one base under every class that owns an fd (maps,
+// programs, links, BTF objects, iterator readers, perf events, netlink sockets).
+import { ClosedError } from '../errors.js';
 import { closeFd } from './libc.js';
 
-// A safety net for maps and programs only: a leaked map fd costs memory, not behaviour.
-// Links never register here — a garbage collector must not detach a program.
+// A safety net for objects whose fd costs memory, not behaviour (maps, programs, BTF,
+// readers, sockets). Links and perf events never register here: a garbage collector must
+// not detach a program.
 const leakedFds = new FinalizationRegistry<number>((fd) => {
   closeFd(fd);
 });
 
-export class FdOwner {
+export abstract class FdOwner implements Disposable {
   #fd: number;
 
-  /** `closeOnGc`: let a FinalizationRegistry close the fd if the owner is never closed. */
-  constructor(
+  /**
+   * `noun` names the object in messages ('map', 'program', 'link'…). `closeOnGc`: let a
+   * FinalizationRegistry close the fd if the owner is dropped without close().
+   */
+  protected constructor(
     fd: number,
-    readonly kind: string,
-    closeOnGc = false,
+    readonly noun: string,
+    closeOnGc: boolean,
   ) {
     this.#fd = fd;
     if (closeOnGc) leakedFds.register(this, fd, this);
   }
 
+  /** The fd; throws ClosedError once closed. */
   get fd(): number {
-    if (this.#fd < 0) throw new UsageError(`this ${this.kind} is closed`);
+    if (this.#fd < 0) throw this.closedError();
     return this.#fd;
   }
 
   get closed(): boolean {
     return this.#fd < 0;
+  }
+
+  /** How messages name this object ("hash map 'counts'"); subclasses say more than the noun. */
+  describe(): string {
+    return this.noun;
+  }
+
+  /** The error every method throws once the object is closed: "this hash map 'counts' is closed". */
+  protected closedError(): ClosedError {
+    return new ClosedError(this.noun, `this ${this.describe()}`);
   }
 
   /** Closes the fd; closing twice is harmless. */
@@ -36,6 +52,14 @@ export class FdOwner {
     const fd = this.#fd;
     this.#fd = -1;
     leakedFds.unregister(this);
+    this.released();
     closeFd(fd);
+  }
+
+  /** Runs once, from the first close(), before the fd is closed: drop what hangs off it. */
+  protected released(): void {}
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }

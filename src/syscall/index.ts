@@ -5,6 +5,7 @@ export { FdOwner } from './fd.js';
 export * from './bpf.js';
 export {
   bpfRaw,
+  kernelFd,
   rawSyscall,
   addressOf,
   stableBuffer,
@@ -18,5 +19,4 @@ export {
   PROT_WRITE,
   MAP_SHARED,
   MAP_PRIVATE,
-  type Mapping,
 } from './libc.js';

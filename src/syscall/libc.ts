@@ -7,7 +7,10 @@
 // user-space addresses fit in 47 bits, and buffers from `Buffer.allocUnsafeSlow` have their
 // own backing store, which V8 never moves.
 import koffi from 'koffi';
-import { SYS } from './abi/bpf.js';
+import { ERRNO } from '../errno-names.js';
+import { F_DUPFD_CLOEXEC, SYS, bpf_cmd } from './abi/bpf.js';
+
+const { EINVAL, EOPNOTSUPP } = ERRNO;
 
 const libc = koffi.load('libc.so.6');
 
@@ -33,21 +36,71 @@ export function lastErrno(): number {
   return koffi.errno() as number;
 }
 
+// The kernel reads and writes memory through addresses passed as plain numbers, which the
+// garbage collector cannot see. Every call therefore names the object that owns that memory
+// (an Attr keeps whatever its pointers point at), and it is stored here for the length of the
+// call: a store to module state before an opaque native call cannot be optimised away, so the
+// owner stays reachable until the kernel has returned, even when the caller's own variables
+// are already dead. It is cleared afterwards so that nothing is retained longer.
+let inFlight: unknown;
+
+// bpf commands whose result is a new file descriptor (see kernelFd).
+const RETURNS_FD = new Uint8Array(64);
+for (const c of [
+  bpf_cmd.BPF_MAP_CREATE,
+  bpf_cmd.BPF_PROG_LOAD,
+  bpf_cmd.BPF_OBJ_GET,
+  bpf_cmd.BPF_PROG_GET_FD_BY_ID,
+  bpf_cmd.BPF_MAP_GET_FD_BY_ID,
+  bpf_cmd.BPF_RAW_TRACEPOINT_OPEN,
+  bpf_cmd.BPF_BTF_LOAD,
+  bpf_cmd.BPF_BTF_GET_FD_BY_ID,
+  bpf_cmd.BPF_LINK_CREATE,
+  bpf_cmd.BPF_LINK_GET_FD_BY_ID,
+  bpf_cmd.BPF_ITER_CREATE,
+  bpf_cmd.BPF_TOKEN_CREATE,
+])
+  RETURNS_FD[c] = 1;
+
 /**
  * bpf(2) in its fastest form: returns the kernel's result, or -errno. No allocation, no throw,
  * so map hot paths can decide themselves what a failure means (ENOENT on lookup is an answer).
+ * `keep` owns the memory the attr points at (usually the Attr itself): it stays reachable
+ * until the kernel is done with it. A new fd is never 0 (see kernelFd).
  */
 const SYS_bpf = SYS.bpf; // read once: a property load per call shows in map benchmarks
 
-export function bpfRaw(cmd: number, attrAddr: number, size: number): number {
+export function bpfRaw(cmd: number, attrAddr: number, size: number, keep: object): number {
+  inFlight = keep;
   const r = syscall3(SYS_bpf, cmd, attrAddr, size);
+  inFlight = undefined;
+  if (r < 0) return -(koffi.errno() as number);
+  return r === 0 && RETURNS_FD[cmd] === 1 ? kernelFd(r) : r;
+}
+
+/**
+ * Any syscall with up to six integer arguments; returns the result or -errno. Pass as `keep`
+ * whatever owns the memory an argument points at (a buffer, an Attr).
+ */
+export function rawSyscall(nr: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, keep?: object): number {
+  inFlight = keep;
+  const r = syscall6(nr, a, b, c, d, e, f);
+  inFlight = undefined;
   return r < 0 ? -(koffi.errno() as number) : r;
 }
 
-/** Any syscall with up to six integer arguments; returns the result or -errno. */
-export function rawSyscall(nr: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0): number {
-  const r = syscall6(nr, a, b, c, d, e, f);
-  return r < 0 ? -(koffi.errno() as number) : r;
+/**
+ * A file descriptor fresh from the kernel, moved off 0. Several bpf(2) fields read fd 0 as
+ * "none" (an inner map, a BTF object, a relative program), and a process that closed stdin
+ * gets 0 for its next fd: such an fd would silently mean nothing when passed on. As cilium/ebpf
+ * does, 0 is duplicated to the lowest free fd above it and closed. Returns the fd or -errno.
+ */
+export function kernelFd(fd: number): number {
+  if (fd !== 0) return fd;
+  const dup = syscall6(SYS.fcntl, 0, F_DUPFD_CLOEXEC, 1, 0, 0, 0);
+  const errno = dup < 0 ? (koffi.errno() as number) : 0;
+  syscall6(SYS.close, 0, 0, 0, 0, 0, 0);
+  return dup < 0 ? -errno : dup;
 }
 
 /** The address of a buffer's bytes. Only for buffers whose backing store never moves. */
@@ -78,30 +131,35 @@ export function closeFd(fd: number): number {
   return rawSyscall(SYS.close, fd);
 }
 
-export interface Mapping {
-  /** The mapped bytes; invalid after `unmap()`. */
-  readonly bytes: Uint8Array;
-  readonly address: number;
-  unmap(): void;
-}
+// A mapping is unmapped only when no JavaScript can reach it any more: when the ArrayBuffer
+// every view of it shares is collected. Closing the map (or ring) that was mapped only drops
+// the library's references; views the caller kept stay valid (the mapping also keeps the
+// kernel object alive) instead of pointing at unmapped memory. The ArrayBuffers koffi makes
+// over foreign memory cannot be detached or transferred (structuredClone and postMessage copy
+// them), so no second owner of the memory can appear behind the registry's back.
+const unmapWhenCollected = new FinalizationRegistry<{ p: unknown; length: number }>(({ p, length }) => {
+  munmapFn(p, length);
+});
 
-/** mmap(2) of a kernel object's fd (map values, ring buffers). Returns a Mapping or -errno. */
-export function mmapFd(fd: number, length: number, prot: number, flags: number, offset = 0): Mapping | number {
+/**
+ * mmap(2) of a kernel object's fd (map values, ring buffers). Returns a view of the whole
+ * mapping, or -errno. There is deliberately no unmap: see above.
+ */
+export function mmapFd(fd: number, length: number, prot: number, flags: number, offset = 0): Uint8Array | number {
+  if (!Number.isSafeInteger(length) || length <= 0) return -EINVAL;
   const p = mmapFn(null, length, prot, flags, fd, offset);
   const address = Number(koffi.address(p));
   if (address === 0 || address === 2 ** 64 - 1 || address > 2 ** 63) return -(koffi.errno() as number);
-  const bytes = new Uint8Array(koffi.view(p, length) as ArrayBuffer);
-  let mapped = true;
-  return {
-    bytes,
-    address,
-    unmap() {
-      if (mapped) {
-        mapped = false;
-        munmapFn(p, length);
-      }
-    },
-  };
+  let buffer: ArrayBuffer;
+  try {
+    buffer = koffi.view(p, length) as ArrayBuffer;
+  } catch {
+    // A runtime that refuses ArrayBuffers over foreign memory (V8's sandbox, as in Electron).
+    munmapFn(p, length);
+    return -EOPNOTSUPP;
+  }
+  unmapWhenCollected.register(buffer, { p, length });
+  return new Uint8Array(buffer);
 }
 
 export const PROT_READ = 1;

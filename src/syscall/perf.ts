@@ -3,7 +3,7 @@
 import { PERF_EVENT_ATTR, PERF_FLAG_FD_CLOEXEC } from './abi/perf.js';
 import { SYS } from './abi/bpf.js';
 import { Attr } from './attr.js';
-import { rawSyscall } from './libc.js';
+import { kernelFd, rawSyscall } from './libc.js';
 
 export type PerfEventAttrKey = keyof typeof PERF_EVENT_ATTR.members;
 
@@ -14,7 +14,8 @@ export function perfEventAttr(): Attr<PerfEventAttrKey> {
 
 /** perf_event_open(attr, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC | flags): an fd or -errno. */
 export function perfEventOpen(attr: Attr<PerfEventAttrKey>, pid: number, cpu: number, groupFd = -1, flags = 0): number {
-  return rawSyscall(SYS.perf_event_open, attr.address, pid, cpu, groupFd, PERF_FLAG_FD_CLOEXEC | flags);
+  const r = rawSyscall(SYS.perf_event_open, attr.address, pid, cpu, groupFd, PERF_FLAG_FD_CLOEXEC | flags, 0, attr);
+  return r < 0 ? r : kernelFd(r);
 }
 
 /** ioctl(fd, request, arg): 0 (or the result) or -errno. */

@@ -3,7 +3,8 @@
 import { BpfError } from '../errors.js';
 import { PROG_QUERY_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfRaw, stableBuffer } from '../syscall/libc.js';
+import { bpfAttr } from '../syscall/bpf.js';
+import { stableBuffer } from '../syscall/libc.js';
 import { EINVAL, ENODEV, ENOSPC, haveLinkFeature, notSupported } from '../link/features.js';
 import { TCX_ATTACH_TYPE, checkDirection, checkIfindex, type TcxDirection } from './direction.js';
 
@@ -36,7 +37,7 @@ export function query(ifindex: number, direction: TcxDirection): TcxChain {
       .set('count', cap)
       .setPointer('prog_ids', progIds)
       .setPointer('link_ids', linkIds);
-    const r = bpfRaw(bpf_cmd.BPF_PROG_QUERY, attr.address, attr.size);
+    const r = bpfAttr(bpf_cmd.BPF_PROG_QUERY, attr);
     if (r === -ENOSPC && cap < 1 << 16) continue; // a chain longer than today's limit: grow
     if (r < 0) {
       const errno = -r;

@@ -12,7 +12,7 @@ export function kernelLoadBtf(bytes: Uint8Array): { ok: boolean; errno: number; 
     .setPointer('btf_log_buf', log)
     .set('btf_log_size', log.length)
     .set('btf_log_level', 1);
-  const r = bpfRaw(bpf_cmd.BPF_BTF_LOAD, attr.address, attr.size);
+  const r = bpfRaw(bpf_cmd.BPF_BTF_LOAD, attr.address, attr.size, attr);
   if (r >= 0) closeFd(r);
   const end = log.indexOf(0);
   return { ok: r >= 0, errno: r < 0 ? -r : 0, log: log.subarray(0, end < 0 ? log.length : end).toString() };

@@ -209,7 +209,7 @@ describe.runIf(isRoot)('XDP links', () => {
   it('fromPin refuses a pinned object that is not a link, without leaking its fd', () => {
     const path = `${pinDir}/a-map`;
     objPin(counters.fd, path);
-    expect(() => Link.fromPin(path)).toThrow(/is a pinned bpf-map, not a bpf link/);
+    expect(() => Link.fromPin(path)).toThrow(/the object pinned at .* is not a BPF link \(it is a BPF map\)/);
     expect(() => Link.fromPin(`${pinDir}/nothing`)).toThrow(/ENOENT — nothing is pinned/);
     run('rm', ['-f', path]);
     const link = keep(attachXdpLink(net.ifindex, pass0));

@@ -1,8 +1,8 @@
 // Ownership of map fds: pins, ids, fds from elsewhere, listing, and no fd left behind.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BpfError, UsageError } from '../../src/errors.js';
+import { BpfError, ClosedError, UsageError } from '../../src/errors.js';
 import { BpfMap, listMaps, readU32, u32 } from '../../src/maps/index.js';
 import { closeFd, dupFd, objPin } from '../../src/syscall/index.js';
 import { guardFdLeaks, openFdCount } from '../helpers/fd-guard.js';
@@ -33,11 +33,32 @@ describe('pins', () => {
     expect(again.name).toBe('pinned');
     expect(readU32(again.lookup(u32(1)) as Uint8Array)).toBe(11);
     expect(again.info()).toMatchObject({ keySize: 4, valueSize: 4, maxEntries: 8 });
-    again.unpin(path);
+    expect(again.pinnedPath).toBe(path); // opened from the pin
+    again.unpin();
     expect(existsSync(path)).toBe(false);
-    expect(() => again.unpin()).toThrow(/was not pinned by this handle/);
-    const e = catchError(() => again.unpin(path)) as BpfError;
-    expect(e.code).toBe('ENOENT');
+    expect(again.pinnedPath).toBeUndefined();
+    expect(() => again.unpin()).toThrow(/was not pinned or opened from a pin through this handle/);
+    again.unpin(path); // nothing there: the outcome asked for holds
+  });
+
+  it('unpin never removes what is not this object: another map’s pin, or a file that is no pin', () => {
+    using a = BpfMap.create({ type: 'array', valueSize: 4, maxEntries: 1 });
+    using b = BpfMap.create({ type: 'array', valueSize: 4, maxEntries: 1 });
+    b.pin(`${dir}/b`);
+    expect(() => a.unpin(`${dir}/b`)).toThrow(/does not pin array map .*it was left in place/);
+    expect(existsSync(`${dir}/b`)).toBe(true);
+    b.unpin();
+    const plain = `/tmp/tsbpf-not-a-pin-${process.pid}`;
+    writeFileSync(plain, 'x');
+    try {
+      const e = catchError(() => a.unpin(plain));
+      expect(e).toBeInstanceOf(BpfError);
+      expect(existsSync(plain)).toBe(true);
+    } finally {
+      rmSync(plain, { force: true });
+    }
+    a.close();
+    expect(() => a.unpin(`${dir}/b`)).toThrow(ClosedError);
   });
 
   it('fromPin of a missing path says nothing is pinned there', () => {
@@ -74,7 +95,7 @@ describe('pins', () => {
       closeFd(prog);
     }
     const fds = openFdCount();
-    expect(() => BpfMap.fromPin(`${dir}/prog`)).toThrow(`the object pinned at ${dir}/prog is not a BPF map (it is a BPF prog)`);
+    expect(() => BpfMap.fromPin(`${dir}/prog`)).toThrow(`the object pinned at ${dir}/prog is not a BPF map (it is a BPF program)`);
     expect(openFdCount()).toBe(fds);
     rmSync(`${dir}/prog`);
   });
@@ -94,23 +115,20 @@ describe('ids and fds', () => {
     expect(e.code).toBe('ENOENT');
   });
 
-  it('fromFd takes ownership by default; { dup: true } leaves the caller its fd', () => {
+  it('fromFd duplicates: the caller keeps its fd, closing the map closes only the duplicate', () => {
     using m = BpfMap.create({ type: 'array', valueSize: 4, maxEntries: 2 });
-    const fd = m.fd;
-    const dup = BpfMap.fromFd(fd, { dup: true });
-    expect(dup.fd).not.toBe(fd);
-    dup.update(u32(1), 5);
-    dup.close();
-    expect(readU32(m.lookup(u32(1)) as Uint8Array)).toBe(5); // fd still open
-
-    // Hand a raw fd over: closing the new owner closes it.
     const raw = dupFd(m.fd);
-    const owner = BpfMap.fromFd(raw);
-    expect(owner.fd).toBe(raw);
-    expect(owner.type).toBe('array');
-    expect(readU32(owner.lookup(u32(1)) as Uint8Array)).toBe(5);
-    owner.close();
-    expect(existsSync(`/proc/self/fd/${raw}`)).toBe(false);
+    try {
+      const other = BpfMap.fromFd(raw);
+      expect(other.fd).not.toBe(raw);
+      expect(other.type).toBe('array');
+      other.update(u32(1), 5);
+      other.close();
+      expect(existsSync(`/proc/self/fd/${raw}`)).toBe(true); // the caller's fd is still open
+      expect(readU32(m.lookup(u32(1)) as Uint8Array)).toBe(5);
+    } finally {
+      closeFd(raw);
+    }
   });
 
   it('fromFd refuses fds that are not maps', () => {

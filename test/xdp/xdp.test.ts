@@ -250,10 +250,10 @@ describe.runIf(isRoot)('xdp over netlink', () => {
       expect(() => xdp.attach(v.host, tcProg)).toThrow(
         `xdp.attach: program ${tcProg.id} "ts_tc_wrong" is a sched_cls program; xdp.attach needs a xdp program`,
       );
-      expect(() => xdp.attach(v.host, counter)).toThrow(/is not a BPF program \(it is anon_inode:bpf-map\)/);
+      expect(() => xdp.attach(v.host, counter)).toThrow(/is not a BPF program \(it is a BPF map\)/);
       expect(() => xdp.attach(v.host, pass, { replace: tcProg })).toThrow(/xdp.attach \{ replace \}: .* is a sched_cls program/);
       expect(() => xdp.detach(v.host, { expected: tcProg })).toThrow(/xdp.detach \{ expected \}: .* is a sched_cls program/);
-      expect(() => xdp.attach(v.host, 987654)).toThrow(/is not open/);
+      expect(() => xdp.attach(v.host, 987654)).toThrow(/is not an open file descriptor/);
       expect(() => xdp.attach(v.host, pass, { replace: counter })).toThrow(UsageError);
       expect(xdp.query(v.host).attached).toBe('none');
     } finally {

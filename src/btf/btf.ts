@@ -5,7 +5,7 @@
 // string table (a native substring search) without decoding every name; a full name index is
 // built only once lookups become frequent, or after the BTF was changed.
 import { BtfError } from '../errors.js';
-import { StringTable } from './strings.js';
+import { StringTable, tableBytes } from './strings.js';
 import { type EncodeOptions, encodeBtf } from './encode.js';
 import {
   type BtfComposite,
@@ -423,7 +423,7 @@ export class Btf {
     const needle = ENCODER.encode(name);
     const len = needle.length;
     const c0 = needle[0]!;
-    const sb = this.strings.bytes;
+    const sb = tableBytes(this.strings);
     const start = this.strings.start;
     const w = this.words;
     const o = this.offsets;

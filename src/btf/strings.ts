@@ -8,37 +8,53 @@ import { BtfError } from '../errors.js';
 
 const utf8 = new TextDecoder('utf-8');
 
+/** The table's raw bytes, for src/btf's own searches only (not exported from the package). */
+export let tableBytes: (t: StringTable) => Uint8Array;
+
 export class StringTable {
   /** Offset of this table's first byte in the id space of offsets (a split BTF's base size). */
   readonly start: number;
   private latin?: string;
   private ascii = false;
-  private readonly buf: Buffer;
+  // Truly private (#): the kernel's BTF is parsed in place from a read-only mapping (src/object/
+  // kernel-btf.ts), and a JavaScript write through a view of it would kill the process.
+  readonly #bytes: Uint8Array;
+  readonly #buf: Buffer;
+
+  static {
+    tableBytes = (t) => t.#bytes;
+  }
 
   constructor(
-    readonly bytes: Uint8Array,
+    bytes: Uint8Array,
     readonly base?: StringTable,
     /** Where this table sits in the whole file, for error messages. */
     private readonly fileOffset = 0,
   ) {
+    this.#bytes = bytes;
     this.start = base ? base.start + base.length : 0;
-    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** A copy of the table's bytes. */
+  get bytes(): Uint8Array {
+    return this.#bytes.slice();
   }
 
   /** Length in bytes of this table alone. */
   get length(): number {
-    return this.bytes.byteLength;
+    return this.#bytes.byteLength;
   }
 
   /** One past the last valid offset, counting the base's strings. */
   get end(): number {
-    return this.start + this.bytes.byteLength;
+    return this.start + this.#bytes.byteLength;
   }
 
   private text(): string {
     if (this.latin === undefined) {
-      this.latin = this.buf.toString('latin1');
-      this.ascii = isAscii(this.bytes);
+      this.latin = this.#buf.toString('latin1');
+      this.ascii = isAscii(this.#bytes);
     }
     return this.latin;
   }
@@ -54,7 +70,7 @@ export class StringTable {
       throw new BtfError(`${what} offset ${off} is outside the string table`);
     }
     const rel = off - this.start;
-    if (rel >= this.bytes.byteLength)
+    if (rel >= this.#bytes.byteLength)
       throw new BtfError(
         `${what} offset ${off} is outside the string table (${this.end} bytes)`,
         this.fileOffset,
@@ -65,7 +81,7 @@ export class StringTable {
     if (end === rel) return '';
     if (this.ascii) return s.slice(rel, end);
     for (let i = rel; i < end; i++)
-      if (this.bytes[i]! >= 0x80) return utf8.decode(this.bytes.subarray(rel, end));
+      if (this.#bytes[i]! >= 0x80) return utf8.decode(this.#bytes.subarray(rel, end));
     return s.slice(rel, end);
   }
 
@@ -77,7 +93,7 @@ export class StringTable {
     const needle = Buffer.from(name, 'utf8');
     const out: number[] = [];
     if (needle.length === 0) return out;
-    const b = this.buf;
+    const b = this.#buf;
     let i = b.indexOf(needle, 0);
     while (i >= 0) {
       const after = i + needle.length;
@@ -110,7 +126,7 @@ export class StringWriter {
   ) {
     if (start !== 0) this.index.set('', 0);
     if (seed && seed.length > 0) {
-      const b = seed.bytes;
+      const b = tableBytes(seed);
       this.chunks.push(b);
       this.size = b.length;
       let at = indexSeed ? 0 : b.length;
@@ -127,7 +143,7 @@ export class StringWriter {
       }
     }
     if (start === 0) {
-      if (seed && seed.bytes[0] === 0) this.index.set('', 0);
+      if (seed && tableBytes(seed)[0] === 0) this.index.set('', 0);
       else this.add('');
     }
   }

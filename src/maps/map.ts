@@ -387,21 +387,23 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
    * mapping per map, made on the first call. The view outlives `close()`: it keeps the mapping
    * (and with it the map) until the view itself is garbage-collected, so it never points at
    * unmapped memory; only new calls on the closed map throw.
+   *
+   * Only writable mappings are handed out: JavaScript has no read-only typed array, and a
+   * write through a view of read-only pages would kill the process. A frozen map (or one
+   * opened read-only) is read with lookup().
    */
-  mmap(opts: { readOnly?: boolean } = {}): Uint8Array {
+  mmap(): Uint8Array {
     const fd = this.#open();
     if (this.#view) return this.#view;
     if (!(this.flags & bpf_map_create_flags.BPF_F_MMAPABLE) || this.type !== 'array')
       throw new UsageError(`${this.#describe()} cannot be mmapped: only array maps created with flags 'mmapable' can`);
     const size = Math.ceil((Math.ceil(this.valueSize / 8) * 8 * this.maxEntries) / PAGE_SIZE) * PAGE_SIZE;
-    // A frozen map or one read-only for user space only maps read-only.
-    const readOnly = opts.readOnly ?? false;
-    const m = mmapFd(fd, size, readOnly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED);
+    const m = mmapFd(fd, size, PROT_READ | PROT_WRITE, MAP_SHARED);
     if (typeof m === 'number') {
       const errno = -m;
       throw new BpfError(
         { errno, command: 'mmap' },
-        `mmap of ${this.#describe()} failed: ${errnoName(errno)}${errno === EPERM ? ' — the map is frozen or read-only for user space; use mmap({ readOnly: true })' : ''}`,
+        `mmap of ${this.#describe()} failed: ${errnoName(errno)}${errno === EPERM ? ' — the map is frozen or read-only for user space: read it with lookup() (a read-only mapping is never handed to JavaScript, where a write through it would crash the process)' : ''}`,
       );
     }
     this.#view = m;

@@ -3,8 +3,9 @@
 // row, so a record that wraps around the end is still contiguous. Reading costs no syscall.
 //
 // Lifetime: the mappings are unmapped only when no view of them is reachable (src/syscall/
-// libc.ts). close() drops the reader's references; a record view a callback kept past its
-// call still reads (stale, possibly overwritten) ring memory instead of unmapped memory.
+// libc.ts), and no view of them ever leaves this file: the data pages are read-only (the
+// kernel allows no other mapping of them), and a JavaScript write through a view of them would
+// kill the process. A record is copied into the reader's own scratch buffer for its callback.
 import { BpfError, ClosedError, UsageError, errnoName } from '../errors.js';
 import {
   BPF_RINGBUF_BUSY_BIT,
@@ -43,6 +44,8 @@ export class RingBuffer {
   readonly #mask: number;
   /** The views of the mappings, while open (undefined after close: see the lifetime note). */
   #views: RingViews | undefined;
+  /** Where a record is copied for its callback; grows to the largest record seen. */
+  #scratch = new Uint8Array(256);
 
   private constructor(size: number, consumer: Uint8Array, rest: Uint8Array) {
     this.size = size;
@@ -82,7 +85,8 @@ export class RingBuffer {
    * Hands each committed record to `onRecord`, oldest first, and frees its space. Stops at a
    * record still being written, after `max` records, or when `onRecord` returns false (that
    * record counts as consumed). Discarded records are skipped. The view passed to `onRecord`
-   * points into the ring and is only valid during the call: copy what you keep.
+   * is the reader's scratch copy of the record, only valid during the call: copy what you
+   * keep (a later record overwrites it).
    * Returns the number of records handed over.
    */
   poll(onRecord: (data: Uint8Array) => unknown, max = Infinity): number {
@@ -100,7 +104,10 @@ export class RingBuffer {
       let more: unknown = true;
       if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
         n++;
-        more = onRecord(v.data.subarray(off + BPF_RINGBUF_HDR_SZ, off + BPF_RINGBUF_HDR_SZ + dataLen));
+        const start = off + BPF_RINGBUF_HDR_SZ;
+        if (this.#scratch.length < dataLen) this.#scratch = new Uint8Array(Math.max(dataLen, this.#scratch.length * 2));
+        this.#scratch.set(v.data.subarray(start, start + dataLen));
+        more = onRecord(this.#scratch.subarray(0, dataLen));
       }
       // Free the space as soon as the record is handled, so producers can reuse it.
       Atomics.store(v.consumer, 0, BigInt(cons));

@@ -10,6 +10,9 @@ export default defineConfig({
     // files one at a time keeps their fd-leak guards and hook-ownership checks meaningful.
     fileParallelism: false,
     pool: 'forks',
+    // Around the whole run: the machine is left as it was found (test/global-setup.ts).
+    globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/helpers/record-pid.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: jsonReport ? ['default', 'json'] : ['default'],

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, ifindex, type Link } from '../src/index.js';
+import { sweepDeadRuns } from './lib/leftovers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PROTOCOLS = ['icmp', 'tcp', 'udp', 'arp', 'ipv6', 'other'] as const;
@@ -94,6 +95,8 @@ class Testbed {
   }
 
   create(): void {
+    // A demo killed with SIGKILL left its namespace and veth pair: clear those of dead runs.
+    sweepDeadRuns('tsbpf-demo-', 'demo.ts');
     this.pickSubnet();
     this.up = true;
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });

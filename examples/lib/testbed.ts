@@ -1,6 +1,7 @@
 // What the network examples share: argument parsing, cleanup on exit or Ctrl-C, and a private
 // network namespace joined to this one by a veth pair that only the example's traffic uses.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { sweepDeadRuns } from './leftovers.js';
 
 /** Parses `--name value` pairs (and bare `--flag`s) against defaults; exits 2 on anything else. */
 export function parseArgs<T extends Record<string, number | boolean | string>>(
@@ -123,6 +124,8 @@ export class Testbed {
   create(): this {
     this.#pickSubnet();
     this.#up = true;
+    // An example killed with SIGKILL left its namespace and veth pair: clear those of dead runs.
+    sweepDeadRuns('tsbpf-ex-', 'examples/');
     const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     ip('netns', 'add', this.ns);
     ip('link', 'add', this.hostIf, 'type', 'veth', 'peer', 'name', this.nsIf, 'netns', this.ns);

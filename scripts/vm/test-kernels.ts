@@ -44,6 +44,7 @@ export const HOST_ONLY = [
   'test/features/answers.test.ts',
   'test/features/btf-blobs.test.ts',
   'test/errors/',
+  'test/machine-state/',
   'test/xdp-multi/protocol.test.ts',
   'test/xdp-multi/dispatcher-object.test.ts',
 ];

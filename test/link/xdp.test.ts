@@ -9,6 +9,7 @@ import { listLinks } from '../../src/programs/list.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
 import { VethNs, run, sh } from './net.js';
 import { Counters, XDP_DROP, XDP_PASS, constInsns, counterInsns, prog, type TestProg } from './progs.js';
+import { inPrivateBpffs, runInPrivateBpffs } from '../helpers/reference-tools.js';
 
 const XDP_ATTACHED_DRV = 1;
 const XDP_ATTACHED_SKB = 2;
@@ -83,7 +84,7 @@ describe.runIf(isRoot)('XDP links', () => {
 
   it('while our link is attached, netlink can neither replace nor remove the program', () => {
     keep(attachXdpLink(net.ifindex, pass0));
-    const replace = run('ip', ['link', 'set', 'dev', net.hostIf, 'xdp', 'obj', XDP_OBJ, 'sec', 'xdp']);
+    const replace = runInPrivateBpffs('ip', ['link', 'set', 'dev', net.hostIf, 'xdp', 'obj', XDP_OBJ, 'sec', 'xdp']);
     expect(replace.status).not.toBe(0);
     expect(replace.stderr).toContain("Can't replace active BPF XDP link");
     const off = run('ip', ['link', 'set', 'dev', net.hostIf, 'xdp', 'off']);
@@ -126,7 +127,7 @@ describe.runIf(isRoot)('XDP links', () => {
     expect(xdp.query(net.ifindex).drvProgId).toBe(drop.id); // untouched
     xdp.detach(net.ifindex);
     // ip's attach of an ELF object holds the hook the same way.
-    sh('ip', ['link', 'set', 'dev', net.hostIf, 'xdpdrv', 'obj', XDP_OBJ, 'sec', 'xdp']);
+    inPrivateBpffs('ip', ['link', 'set', 'dev', net.hostIf, 'xdpdrv', 'obj', XDP_OBJ, 'sec', 'xdp']);
     expect(() => keep(attachXdpLink(net.ifindex, pass0))).toThrow(expect.objectContaining({ code: 'EBUSY' }));
   });
 

@@ -8,6 +8,7 @@ import { BpfError, BpfMap, BpfObject, UsageError, VerifierError, ElfError, listP
 import { guardFdLeaks } from '../helpers/fd-guard.js';
 import { lacks, needs } from '../helpers/features.js';
 import { thrown } from '../helpers/thrown.js';
+import { libbpfTags } from '../helpers/reference-tools.js';
 import { findNamed, flattenMembers } from '../helpers/kernel-btf-dump.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
@@ -40,18 +41,13 @@ afterAll(() => {
 });
 
 describe('program tags equal libbpf (bpftool prog loadall) on the same objects', () => {
-  /** Tags libbpf produces, by program name; pins go to a private directory and are removed. */
-  function libbpfTags(path: string): Record<string, string> | { error: string } {
-    const dir = `${pinRoot}/libbpf-${Math.random().toString(36).slice(2)}`;
+  /** Tags libbpf produces, by program name: bpftool in a private bpffs, so neither its pins nor
+   * the maps libbpf pins by name (xdp-filter's filter_*, xdp_stats_map) reach this machine's. */
+  function libbpfTagsOf(path: string): Record<string, string> | { error: string } {
     try {
-      execFileSync('bpftool', ['prog', 'loadall', path, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-      const tags: Record<string, string> = {};
-      for (const f of readdirSync(dir)) tags[f] = JSON.parse(execFileSync('bpftool', ['prog', 'show', 'pinned', `${dir}/${f}`, '-j']).toString()).tag;
-      return tags;
+      return libbpfTags(path);
     } catch (e) {
-      return { error: String((e as { stderr?: Buffer }).stderr ?? e) };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      return { error: String((e as Error).message) };
     }
   }
 
@@ -78,10 +74,10 @@ describe('program tags equal libbpf (bpftool prog loadall) on the same objects',
         // target is chosen at run time ('func' is a placeholder), so neither loader loads them.
         expect([...spec.programs.values()].map((p) => p.expectedAttachType).sort()).toEqual(['trace_fentry', 'trace_fexit']);
         expect(() => ourTags(path)).toThrow(/no func 'func' to attach to/);
-        expect(libbpfTags(path)).toHaveProperty('error');
+        expect(libbpfTagsOf(path)).toHaveProperty('error');
         return;
       }
-      const theirs = libbpfTags(path);
+      const theirs = libbpfTagsOf(path);
       expect(theirs).not.toHaveProperty('error');
       const ours = ourTags(path);
       expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
@@ -92,25 +88,23 @@ describe('program tags equal libbpf (bpftool prog loadall) on the same objects',
   for (const f of ['xdp_counter', 'globals', 'calls', 'map_in_map', 'obj_kernel']) {
     // obj_kernel calls the kfunc bpf_rcu_read_lock (6.2): older kernels get the parity test below.
     (f === 'obj_kernel' ? needs('kfunc:bpf_rcu_read_lock') : it)(`fixture ${f}.o`, () => {
-      const theirs = libbpfTags(`${FIX}${f}.o`);
+      const theirs = libbpfTagsOf(`${FIX}${f}.o`);
       expect(theirs).not.toHaveProperty('error');
       const ours = ourTags(`${FIX}${f}.o`);
       expect(Object.keys(theirs).length).toBeGreaterThan(0);
       for (const [name, tag] of Object.entries(theirs)) expect(ours[name], `tag of ${name}`).toBe(tag);
-      // libbpf pins xdp_counter's LIBBPF_PIN_BY_NAME map under its default root: remove ours only.
-      if (f === 'xdp_counter') rmSync('/sys/fs/bpf/proto_counts', { force: true });
     });
   }
 
   lacks('kfunc:bpf_rcu_read_lock')('obj_kernel.o on a kernel without its kfunc: refused as libbpf refuses it, naming the kfunc', () => {
-    expect(libbpfTags(`${FIX}obj_kernel.o`).error).toMatch(/'bpf_rcu_read_lock': not found in kernel/);
+    expect(libbpfTagsOf(`${FIX}obj_kernel.o`).error).toMatch(/'bpf_rcu_read_lock': not found in kernel/);
     const e = thrown(() => BpfObject.open(`${FIX}obj_kernel.o`).load());
     expect(e).toBeInstanceOf(UsageError);
     expect(e.message).toMatch(/ksym extern 'bpf_rcu_read_lock': the kernel has no kfunc of that name/);
   });
 
   it('legacy "maps" section: libbpf 1.x refuses the object, tsbpf loads it', () => {
-    expect(libbpfTags(`${FIX}legacy_maps.o`)).toHaveProperty('error');
+    expect(libbpfTagsOf(`${FIX}legacy_maps.o`)).toHaveProperty('error');
     using obj = BpfObject.open(`${FIX}legacy_maps.o`).load();
     expect(obj.map('counters').info().type).toBeDefined();
   });

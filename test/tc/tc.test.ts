@@ -20,6 +20,7 @@ import {
   XDP_PASS,
 } from '../helpers/tiny-prog.js';
 import { thrown as thrownAs } from '../helpers/thrown.js';
+import { inPrivateBpffs } from '../helpers/reference-tools.js';
 const thrown = (fn: () => unknown) => thrownAs<NetlinkRequestError>(fn);
 
 
@@ -152,7 +153,7 @@ describe.runIf(isRoot)('tc (clsact + cls_bpf) over netlink', () => {
 
   it("list sees other tools' filters (tc filter add ... bpf da obj) next to ours", () => {
     const hook = tc.hookCreate({ ifindex: v.host, attachPoint: 'ingress' });
-    sh('tc', ['filter', 'add', 'dev', v.host, 'ingress', 'pref', '10', 'handle', '5', 'bpf', 'da', 'obj', otherObj, 'sec', 'tc']);
+    inPrivateBpffs('tc', ['filter', 'add', 'dev', v.host, 'ingress', 'pref', '10', 'handle', '5', 'bpf', 'da', 'obj', otherObj, 'sec', 'tc']);
     tc.attach(hook, { prog: ok, handle: 1, priority: 20 });
     const all = tc.list(hook);
     expect(all).toHaveLength(2);
@@ -165,7 +166,7 @@ describe.runIf(isRoot)('tc (clsact + cls_bpf) over netlink', () => {
 
   it("hookDestroy of a hook we did not create needs force, and then flushes everyone's filters", () => {
     sh('tc', ['qdisc', 'add', 'dev', v.host, 'clsact']);
-    sh('tc', ['filter', 'add', 'dev', v.host, 'ingress', 'pref', '10', 'handle', '5', 'bpf', 'da', 'obj', otherObj, 'sec', 'tc']);
+    inPrivateBpffs('tc', ['filter', 'add', 'dev', v.host, 'ingress', 'pref', '10', 'handle', '5', 'bpf', 'da', 'obj', otherObj, 'sec', 'tc']);
     const hook = tc.hookCreate({ ifindex: v.host, attachPoint: 'ingress' });
     expect(hook.existed).toBe(true);
     tc.attach(hook, { prog: drop, handle: 1, priority: 1 });

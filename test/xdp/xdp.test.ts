@@ -2,6 +2,7 @@
 // veth pair, where the programs are attached. Checks safety semantics (no silent replace,
 // compare-and-exchange, force), the kernel's own sentences, and agreement with ip/bpftool.
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NetlinkError, UsageError } from '../../src/errors.js';
 import { NetlinkRequestError } from '../../src/netlink/errors.js';
@@ -21,6 +22,7 @@ import {
   XDP_PASS,
 } from '../helpers/tiny-prog.js';
 import { thrown as thrownAs } from '../helpers/thrown.js';
+import { inPrivateBpffs, libxdpEnv } from '../helpers/reference-tools.js';
 const thrown = (fn: () => unknown) => thrownAs<NetlinkRequestError>(fn);
 
 
@@ -132,7 +134,7 @@ describe.runIf(isRoot)('xdp over netlink', () => {
   });
 
   it('names a program that ip(8) attached in generic mode', () => {
-    sh('ip', ['link', 'set', 'dev', v.host, 'xdpgeneric', 'obj', otherObj, 'sec', 'xdp']);
+    inPrivateBpffs('ip', ['link', 'set', 'dev', v.host, 'xdpgeneric', 'obj', otherObj, 'sec', 'xdp']);
     const theirs = xdp.query(v.host);
     expect(theirs.attached).toBe('skb');
     const e = thrown(() => xdp.attach(v.host, pass, { mode: 'skb' }));
@@ -143,7 +145,11 @@ describe.runIf(isRoot)('xdp over netlink', () => {
   });
 
   it('names a program that xdp-loader attached in skb mode', () => {
-    sh('xdp-loader', ['load', '-m', 'skb', v.host, otherObj]);
+    // libxdp's state (its lock, and on kernels with freplace the dispatcher's pins) in a
+    // directory of this test's, not /sys/fs/bpf/xdp.
+    const env = libxdpEnv(`/sys/fs/bpf/tsbpf-xdp-loader-${process.pid}`);
+    const r = spawnSync('xdp-loader', ['load', '-m', 'skb', v.host, otherObj], { encoding: 'utf8', env });
+    if (r.status !== 0) throw new Error(`xdp-loader load failed: ${r.stderr}`);
     try {
       const theirs = xdp.query(v.host);
       expect(theirs.attached).toBe('skb');
@@ -157,7 +163,8 @@ describe.runIf(isRoot)('xdp over netlink', () => {
       expect(m.message).toContain(`program ${theirs.skbProgId}`);
       expect(m.message).toContain('skb mode');
     } finally {
-      spawnSync('xdp-loader', ['unload', v.host, '--all'], { stdio: 'ignore' });
+      spawnSync('xdp-loader', ['unload', v.host, '--all'], { stdio: 'ignore', env });
+      rmSync(env.LIBXDP_BPFFS!, { recursive: true, force: true });
     }
   });
 
@@ -183,7 +190,7 @@ describe.runIf(isRoot)('xdp over netlink', () => {
   });
 
   it('force overwrites whatever netlink program is there', () => {
-    sh('ip', ['link', 'set', 'dev', v.host, 'xdpdrv', 'obj', otherObj, 'sec', 'xdp']);
+    inPrivateBpffs('ip', ['link', 'set', 'dev', v.host, 'xdpdrv', 'obj', otherObj, 'sec', 'xdp']);
     const a = xdp.attach(v.host, drop, { mode: 'drv', force: true });
     expect(a.progId).toBe(drop.id);
     expect(xdp.query(v.host).drvProgId).toBe(drop.id);

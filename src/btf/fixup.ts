@@ -3,7 +3,7 @@
 // func_info and CO-RE records refer to types by id.
 import { BtfError } from '../errors.js';
 import { Btf } from './btf.js';
-import type { BtfDatasec, BtfMember, BtfType } from './types.js';
+import type { BtfDatasec, BtfKind, BtfMember, BtfType } from './types.js';
 
 export interface DatasecFixupSource {
   /** Size in bytes of the ELF section `name`, or undefined if there is no such section. */
@@ -172,6 +172,18 @@ export const ALL_BTF_FEATURES: Readonly<BtfFeatures> = Object.freeze({
   enum64: true,
 });
 
+// The sanitizer switch each BTF kind depends on.
+const FEATURE_OF_KIND: Partial<Record<BtfKind, keyof BtfFeatures>> = {
+  func: 'func',
+  func_proto: 'func',
+  var: 'datasec',
+  datasec: 'datasec',
+  float: 'float',
+  decl_tag: 'declTag',
+  type_tag: 'typeTag',
+  enum64: 'enum64',
+};
+
 /**
  * The kinds and forms of `btf` a kernel may lack, i.e. which BtfFeatures matter for loading it:
  * only those need asking the kernel about before sanitizeBtf.
@@ -180,34 +192,10 @@ export function btfFeaturesUsed(btf: Btf): (keyof BtfFeatures)[] {
   const used = new Set<keyof BtfFeatures>();
   for (let id = btf.firstTypeId; id <= btf.lastTypeId; id++) {
     const t = btf.type(id);
-    switch (t.kind) {
-      case 'func':
-        used.add('func');
-        if (t.linkage === 'global') used.add('funcGlobal');
-        break;
-      case 'func_proto':
-        used.add('func');
-        break;
-      case 'var':
-      case 'datasec':
-        used.add('datasec');
-        break;
-      case 'float':
-        used.add('float');
-        break;
-      case 'decl_tag':
-        used.add('declTag');
-        break;
-      case 'type_tag':
-        used.add('typeTag');
-        break;
-      case 'enum64':
-        used.add('enum64');
-        break;
-      case 'enum':
-        if (t.signed) used.add('enum64');
-        break;
-    }
+    const f = FEATURE_OF_KIND[t.kind];
+    if (f) used.add(f);
+    if (t.kind === 'func' && t.linkage === 'global') used.add('funcGlobal');
+    if (t.kind === 'enum' && t.signed) used.add('enum64'); // signed enums came with ENUM64
   }
   return [...used];
 }

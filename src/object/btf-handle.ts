@@ -1,12 +1,12 @@
 // A BTF blob loaded into the kernel (BPF_BTF_LOAD): what maps and programs point at for their
 // key/value types, func_info and line_info. Like libbpf, the first attempt has no log; only a
 // failure pays for a second load that captures the kernel's BTF verifier log.
-import { BpfError } from '../errors.js';
+import { BpfError, UsageError } from '../errors.js';
 import { ERRNO } from '../errno-names.js';
 import { BPF_BTF_INFO, BTF_LOAD_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { bpfAttr, commandName, objInfo } from '../syscall/bpf.js';
-import { KernelObject, duplicateFd, openById, openPinned } from '../syscall/kernel-object.js';
+import { KernelObject, duplicateFd, openById } from '../syscall/kernel-object.js';
 import { stableBuffer } from '../syscall/libc.js';
 
 const { ENOSPC } = ERRNO;
@@ -32,19 +32,14 @@ export function btfInfoByFd(fd: number): BtfInfo {
 }
 
 export class BtfHandle extends KernelObject {
-  private constructor(fd: number, pinnedPath?: string) {
+  private constructor(fd: number) {
     // A leaked BTF fd costs kernel memory only (maps and programs hold their own references).
-    super(fd, 'btf', true, pinnedPath);
+    super(fd, 'btf', true);
   }
 
   /** Wraps a BTF fd someone else opened; the fd is duplicated (the caller keeps its own). */
   static fromFd(fd: number): BtfHandle {
     return new BtfHandle(duplicateFd('btf', fd));
-  }
-
-  /** Opens a BTF object pinned on a bpf filesystem. */
-  static fromPin(path: string): BtfHandle {
-    return new BtfHandle(openPinned('btf', path), path);
   }
 
   /** Opens a BTF object by id (a map's or program's `btfId`, the kernel's vmlinux/module BTF). */
@@ -58,6 +53,18 @@ export class BtfHandle extends KernelObject {
 
   protected idOf(fd: number): number {
     return btfInfoByFd(fd).id;
+  }
+
+  /** The kernel pins maps, programs and links only (BPF_OBJ_PIN answers EINVAL for BTF): a
+   * BTF object lives as long as an fd, a map or a program holds it. */
+  override pin(path: string): never {
+    void path;
+    throw new UsageError(`${this.describe()} cannot be pinned: the kernel pins maps, programs and links only; keep it alive through an fd, or a map or program that uses it`);
+  }
+
+  override unpin(path?: string): never {
+    void path;
+    throw new UsageError(`${this.describe()} cannot have a pin: the kernel pins maps, programs and links only`);
   }
 
   /** Loads encoded BTF; a rejection throws BpfError whose `log` is the kernel's BTF log. */

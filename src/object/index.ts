@@ -1,3 +1,3 @@
 export { BpfObject, type BpfObjectOptions, type LoadOptions } from './object.js';
-export { BtfHandle } from './btf-handle.js';
+export { BtfHandle, type BtfInfo } from './btf-handle.js';
 export { kernelConfig, kernelVersionCode } from './kconfig.js';

@@ -19,6 +19,8 @@ describe.runIf(isRoot)('views after close (child process)', () => {
       records: ['1234', '1234'],
       ringAfterClose: 'ClosedError',
       mappingsAfterGc: 0,
+      attrKeepsPointee: true,
+      attrReleasesPointee: true,
       fd0Open: false,
     });
     expect(out.mappingsWhileHeld).toBeGreaterThanOrEqual(3);

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 const c = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { maxBuffer: 1 << 30 }).toString();
 const named = ['bpf_cmd', 'bpf_map_type', 'bpf_prog_type', 'bpf_attach_type', 'bpf_link_type', 'bpf_func_id', 'bpf_core_relo_kind', 'bpf_stats_type', 'btf_func_linkage', 'bpf_task_fd_type', 'bpf_perf_event_type', 'bpf_cgroup_iter_order'];
 // Anonymous uapi enums get a descriptive name of ours, keyed by their first enumerator.
-const anon = { BPF_ANY: 'bpf_update_flags', BPF_F_NO_PREALLOC: 'bpf_map_create_flags', BPF_RB_NO_WAKEUP: 'bpf_ringbuf_flags', BPF_F_KPROBE_MULTI_RETURN: 'bpf_kprobe_multi_flags' };
+const anon = { BPF_ANY: 'bpf_update_flags', BPF_F_NO_PREALLOC: 'bpf_map_create_flags', BPF_RB_NO_WAKEUP: 'bpf_ringbuf_flags', BPF_F_KPROBE_MULTI_RETURN: 'bpf_kprobe_multi_flags', BPF_F_UPROBE_MULTI_RETURN: 'bpf_uprobe_multi_flags' };
 function body(text) {
   const out = [];
   for (const line of text.split('\n')) {

@@ -28,6 +28,8 @@ export const ifla = {
   IFLA_MTU: 4,
   IFLA_LINK: 5,
   IFLA_OPERSTATE: 16,
+  IFLA_LINKINFO: 18,
+  IFLA_NET_NS_FD: 28,
   IFLA_EXT_MASK: 29,
   IFLA_XDP: 43,
 } as const;
@@ -43,6 +45,38 @@ export const ifla_xdp = {
   IFLA_XDP_SKB_PROG_ID: 6,
   IFLA_XDP_HW_PROG_ID: 7,
   IFLA_XDP_EXPECTED_FD: 8,
+} as const;
+
+/** enum { IFLA_INFO_* }: the attributes nested in IFLA_LINKINFO. */
+export const ifla_info = {
+  IFLA_INFO_UNSPEC: 0,
+  IFLA_INFO_KIND: 1,
+  IFLA_INFO_DATA: 2,
+} as const;
+
+/** enum { IFLA_NETKIT_* } (6.7+): netkit's attributes in IFLA_INFO_DATA. PEER_INFO holds an
+ * ifinfomsg and the peer's own IFLA_* attributes. */
+export const ifla_netkit = {
+  IFLA_NETKIT_UNSPEC: 0,
+  IFLA_NETKIT_PEER_INFO: 1,
+  IFLA_NETKIT_PRIMARY: 2,
+  IFLA_NETKIT_POLICY: 3,
+  IFLA_NETKIT_PEER_POLICY: 4,
+  IFLA_NETKIT_MODE: 5,
+} as const;
+
+/** enum netkit_action (6.7+): a netkit program's verdicts, and the device policies (PASS = forward, DROP = blackhole). */
+export const netkit_action = {
+  NETKIT_NEXT: -1,
+  NETKIT_PASS: 0,
+  NETKIT_DROP: 2,
+  NETKIT_REDIRECT: 7,
+} as const;
+
+/** enum netkit_mode (6.7+). */
+export const netkit_mode = {
+  NETKIT_L2: 0,
+  NETKIT_L3: 1,
 } as const;
 
 /** enum { XDP_ATTACHED_* }: the value of IFLA_XDP_ATTACHED. */

@@ -7,9 +7,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as abi from '../../src/netlink/abi.js';
 import type { Layout } from '../../src/syscall/abi/layout.js';
+import { existsSync } from 'node:fs';
+import { features } from '../../src/features/index.js';
 import { compareEnumGroup, findNamed, flattenMembers, kernelEnumerators } from '../helpers/kernel-btf-dump.js';
 
-const enumGroups = { rtm: abi.rtm, ifla: abi.ifla, ifla_xdp: abi.ifla_xdp, xdp_attached: abi.xdp_attached, tca: abi.tca, tca_bpf: abi.tca_bpf, nlmsgerr_attrs: abi.nlmsgerr_attrs };
+const enumGroups = { rtm: abi.rtm, ifla: abi.ifla, ifla_xdp: abi.ifla_xdp, ifla_info: abi.ifla_info, xdp_attached: abi.xdp_attached, tca: abi.tca, tca_bpf: abi.tca_bpf, nlmsgerr_attrs: abi.nlmsgerr_attrs };
+/** netkit's enums (6.7): newer than the installed 6.1 headers, so only a kernel's BTF can check them. */
+const netkitGroups = { ifla_netkit: abi.ifla_netkit, netkit_action: abi.netkit_action, netkit_mode: abi.netkit_mode };
 const defineGroups = { sock: abi.sock, netlink: abi.netlink, nlm_f: abi.nlm_f, rtext: abi.rtext, xdp_flags: abi.xdp_flags, tc_h: abi.tc_h, tc_cls: abi.tc_cls, eth_p: abi.eth_p, misc: { IFNAMSIZ: abi.IFNAMSIZ } };
 const layouts: Layout<string>[] = [abi.NLMSGHDR, abi.NLATTR, abi.NLMSGERR, abi.SOCKADDR_NL, abi.IFINFOMSG, abi.TCMSG];
 
@@ -26,6 +30,34 @@ describe('netlink ABI against the kernel BTF', () => {
       checked += Object.keys(values).length - c.newer.length;
     }
     expect(checked).toBeGreaterThan(40);
+  });
+
+  it('netkit enums match the kernel where it has netkit (vmlinux or the netkit module BTF); a kernel without netkit has none', () => {
+    const moduleBtf = (): Map<string, number> => {
+      const out = new Map<string, number>();
+      if (!existsSync('/sys/kernel/btf/netkit')) return out;
+      const text = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/netkit', 'base', '/sys/kernel/btf/vmlinux'], { maxBuffer: 1 << 28 }).toString();
+      for (const m of text.matchAll(/^\t'(\w+)' val=(-?\d+)/gm)) out.set(m[1]!, Number(m[2]));
+      return out;
+    };
+    let checked = 0;
+    for (const [group, values] of Object.entries(netkitGroups)) {
+      const c = compareEnumGroup(values);
+      if (!c.absent) {
+        expect(c.mismatches, group).toEqual([]);
+        expect(c.collisions, group).toEqual([]);
+        checked += Object.keys(values).length - c.newer.length;
+        continue;
+      }
+      const mod = moduleBtf();
+      if (mod.size) {
+        for (const [name, value] of Object.entries(values)) if (mod.has(name)) (expect(mod.get(name), name).toBe(value), checked++);
+        continue;
+      }
+      // Not in any BTF: only a kernel without netkit may lack them.
+      expect(features.probe('netkit').status, `${group} is in no BTF of this kernel, which has netkit`).not.toBe('present');
+    }
+    if (features.has('netkit')) expect(checked).toBeGreaterThanOrEqual(10);
   });
 
   it('IFLA_XDP_* is complete: no attribute of the running kernel is missing', () => {

@@ -4,12 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as abi from '../../src/syscall/abi/bpf.js';
 import * as perf from '../../src/syscall/abi/perf.js';
+import * as netabi from '../../src/syscall/abi/net.js';
 import type { Layout } from '../../src/syscall/abi/layout.js';
 import { kernelAtLeast, kernelRelease } from '../../src/features/index.js';
 import {
   compareEnumGroup,
   compareLayout,
   findNamed,
+  kernelEnumerators,
   flattenDeep,
   flattenMembers,
   kernelBtfDump,
@@ -184,9 +186,52 @@ describe('perf_event_open ABI against the kernel BTF and uapi header', () => {
 
   it('syscall numbers used for tracing match the installed asm/unistd_64.h', () => {
     const hdr = readFileSync(`/usr/include/x86_64-linux-gnu/asm/unistd_64.h`, 'utf8');
-    for (const name of ['read', 'mprotect', 'ioctl', 'getpid', 'getppid', 'getpgid', 'perf_event_open', 'bpf', 'close', 'mmap', 'munmap', 'fcntl'] as const) {
+    for (const name of Object.keys(abi.SYS) as (keyof typeof abi.SYS)[]) {
       const m = new RegExp(`#define __NR_${name} (\\d+)`).exec(hdr);
       expect(Number(m?.[1]), name).toBe(abi.SYS[name]);
     }
+  });
+});
+
+describe('attach-point ABI outside bpf(2): tracepoints, uprobes, netfilter, sockets, setns', () => {
+  it('perf_type_id, and the uprobe PMU formats where sysfs publishes them', () => {
+    const c = compareEnumGroup(perf.perf_type_id);
+    expect(c.absent).toBe(false);
+    expect(c.mismatches).toEqual([]);
+    const format = (name: string): string | undefined => {
+      try {
+        return readFileSync(`/sys/bus/event_source/devices/uprobe/format/${name}`, 'utf8').trim();
+      } catch {
+        return undefined;
+      }
+    };
+    const retprobe = format('retprobe');
+    if (retprobe !== undefined) expect(retprobe).toBe('config:0');
+    const refCtr = format('ref_ctr_offset');
+    if (refCtr !== undefined) expect(refCtr).toBe(`config:${perf.PERF_UPROBE_REF_CTR_OFFSET_SHIFT}-63`);
+    expect(perf.UPROBE_PMU_TYPE_PATH).toMatch(/\/uprobe\/type$/);
+  });
+
+  it('netfilter hooks, protocol families and hook priorities match the kernel BTF', () => {
+    for (const [name, group] of Object.entries({ nf_inet_hooks: netabi.nf_inet_hooks, nfproto: netabi.nfproto })) {
+      const c = compareEnumGroup(group);
+      expect(c.absent, name).toBe(false);
+      expect(c.mismatches, name).toEqual([]);
+      expect(c.newer, name).toEqual([]);
+    }
+    const k = kernelEnumerators();
+    for (const name of ['NF_IP_PRI_FIRST', 'NF_IP_PRI_LAST', 'NF_IP_PRI_CONNTRACK_DEFRAG'] as const)
+      expect(Number(k.get(name)), name).toBe(netabi[name]);
+  });
+
+  it('socket options and CLONE_NEWNET match the installed uapi headers', () => {
+    const sock = readFileSync('/usr/include/asm-generic/socket.h', 'utf8');
+    const define = (hdr: string, name: string): string | undefined => new RegExp(`#define ${name}\\s+(\\w+)`).exec(hdr)?.[1];
+    for (const name of ['SOL_SOCKET', 'SO_ATTACH_FILTER', 'SO_DETACH_FILTER', 'SO_ATTACH_BPF', 'SO_DETACH_BPF', 'SO_GET_FILTER'] as const) {
+      let v = define(sock, name)!;
+      while (!/^\d+$/.test(v)) v = define(sock, v)!; // SO_DETACH_BPF is SO_DETACH_FILTER…
+      expect(netabi[name], name).toBe(Number(v));
+    }
+    expect(netabi.CLONE_NEWNET).toBe(Number(define(readFileSync('/usr/include/linux/sched.h', 'utf8'), 'CLONE_NEWNET')));
   });
 });

@@ -27,6 +27,10 @@ export const SYS = {
   perf_event_open: 298,
   // multi-program XDP: libxdp's lock on the bpffs xdp directory
   flock: 73,
+  // attach points: socket filters (SO_ATTACH_BPF is queried with getsockopt), and entering a
+  // network namespace for the attach calls that act on the caller's (netfilter, flow dissector)
+  getsockopt: 55,
+  setns: 308,
 } as const;
 
 /** flock(2) operations. */
@@ -59,6 +63,8 @@ export const BPF_F_AFTER = 1 << 4; // 6.6+, mprog
 export const BPF_F_ID = 1 << 5; // 6.6+, mprog
 /** mprog: the relative_fd/relative_id names a link, not a program. Same bit as the map flag. */
 export const BPF_F_LINK = 1 << 13; // 6.6+, mprog
+/** link_create.netfilter.flags: reassemble IP fragments before the program runs (6.6+). */
+export const BPF_F_NETFILTER_IP_DEFRAG = 1 << 0;
 export const BPF_F_STRICT_ALIGNMENT = 1 << 0;
 export const BPF_F_ANY_ALIGNMENT = 1 << 1;
 export const BPF_F_TEST_RND_HI32 = 1 << 2;
@@ -242,7 +248,7 @@ export const LINK_CREATE_ATTR = struct('bpf_attr.link_create', [
   ['expected_revision', 'u64'],
 ]);
 
-/** link_create's netfilter tail (its own `flags` member, after `priority`, is left 0). */
+/** link_create's netfilter tail (6.4+); its own `flags` (BPF_F_NETFILTER_IP_DEFRAG) is 6.6+. */
 export const LINK_CREATE_NETFILTER_ATTR = struct('bpf_attr.link_create', [
   ['prog_fd', 'u32'],
   ['target_fd', 'u32'],
@@ -251,6 +257,7 @@ export const LINK_CREATE_NETFILTER_ATTR = struct('bpf_attr.link_create', [
   ['pf', 'u32'],
   ['hooknum', 'u32'],
   ['priority', 's32'],
+  ['netfilter.flags', 'u32'],
 ]);
 
 /** link_create's kprobe_multi tail (5.18+). */
@@ -445,6 +452,14 @@ export const BPF_LINK_INFO_UNION = {
     [['type', 'u32'], ['kprobe.func_name', 'u64'], ['kprobe.name_len', 'u32'], ['kprobe.offset', 'u32'], ['kprobe.addr', 'u64'], ['kprobe.missed', 'u64'], ['kprobe.cookie', 'u64']],
     U,
   ),
+  /** perf_event links of uprobes (6.6+; `cookie` 6.9+, `ref_ctr_offset` 6.12+). */
+  perf_event_uprobe: struct(
+    'bpf_link_info.perf_event',
+    [['type', 'u32'], ['uprobe.file_name', 'u64'], ['uprobe.name_len', 'u32'], ['uprobe.offset', 'u32'], ['uprobe.cookie', 'u64'], ['uprobe.ref_ctr_offset', 'u64']],
+    U,
+  ),
+  /** perf_event links of tracepoints (6.6+; `cookie` 6.9+). */
+  perf_event_tracepoint: struct('bpf_link_info.perf_event', [['type', 'u32'], ['tracepoint.tp_name', 'u64'], ['tracepoint.name_len', 'u32'], ['tracepoint.cookie', 'u64']], U),
   tcx: struct('bpf_link_info.tcx', [['ifindex', 'u32'], ['attach_type', 'u32']], U),
   netkit: struct('bpf_link_info.netkit', [['ifindex', 'u32'], ['attach_type', 'u32']], U),
   sockmap: struct('bpf_link_info.sockmap', [['map_id', 'u32'], ['attach_type', 'u32']], U),

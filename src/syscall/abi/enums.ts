@@ -508,3 +508,7 @@ export const bpf_ringbuf_flags = {
 export const bpf_kprobe_multi_flags = {
   BPF_F_KPROBE_MULTI_RETURN: 1,
 } as const;
+
+export const bpf_uprobe_multi_flags = {
+  BPF_F_UPROBE_MULTI_RETURN: 1,
+} as const;

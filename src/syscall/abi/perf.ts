@@ -1,5 +1,5 @@
-// The one home of perf_event_open(2)'s ABI as tsbpf uses it: kprobes through the kprobe PMU,
-// attached to BPF programs. `struct perf_event_attr` up to PERF_ATTR_SIZE_VER6 (the kernel
+// The one home of perf_event_open(2)'s ABI as tsbpf uses it: kprobes and uprobes through their
+// PMUs, and tracepoints, attached to BPF programs. `struct perf_event_attr` up to PERF_ATTR_SIZE_VER6 (the kernel
 // takes a shorter struct than its own and zero-fills the rest); test/syscall/abi.test.ts checks
 // every member against the running kernel's BTF and the ioctl numbers against the uapi header.
 import { struct } from './layout.js';
@@ -30,6 +30,12 @@ export const PERF_EVENT_ATTR = struct('perf_event_attr', [
   ['aux_sample_size', 'u32'],
 ]);
 
+/** enum perf_type_id: the fixed PMU types (kprobe and uprobe PMUs have dynamic ones, read
+ * from sysfs). */
+export const perf_type_id = {
+  PERF_TYPE_TRACEPOINT: 2,
+} as const;
+
 /** PERF_ATTR_SIZE_VER6: what we pass as `size` (the layout above, padded). */
 export const PERF_ATTR_SIZE_VER6 = 120;
 
@@ -53,3 +59,14 @@ export const PERF_EVENT_IOC_SET_BPF = 0x40042408;
  * number, and which config bit makes a kretprobe (`config:0` → bit 0). */
 export const KPROBE_PMU_TYPE_PATH = '/sys/bus/event_source/devices/kprobe/type';
 export const KPROBE_PMU_RETPROBE_PATH = '/sys/bus/event_source/devices/kprobe/format/retprobe';
+
+/** The uprobe PMU (4.17+, CONFIG_UPROBE_EVENTS): type number, the retprobe bit (`config:0`), and
+ * where in `config` the reference counter's offset goes (`config:32-63`, 4.20+). */
+export const UPROBE_PMU_TYPE_PATH = '/sys/bus/event_source/devices/uprobe/type';
+export const UPROBE_PMU_RETPROBE_PATH = '/sys/bus/event_source/devices/uprobe/format/retprobe';
+export const UPROBE_PMU_REF_CTR_PATH = '/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset';
+/** PERF_UPROBE_REF_CTR_OFFSET_SHIFT (kernel/trace/trace_uprobe.c), when sysfs does not say. */
+export const PERF_UPROBE_REF_CTR_OFFSET_SHIFT = 32;
+
+/** Where tracefs is usually mounted, in the order tools look (the mount table decides). */
+export const TRACEFS_PATHS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'] as const;

@@ -6,6 +6,8 @@ import { ElfError } from '../errors.js';
 
 export const EM_BPF = 247;
 export const ET_REL = 1;
+export const ET_EXEC = 2;
+export const ET_DYN = 3;
 
 export const SHT_NULL = 0;
 export const SHT_PROGBITS = 1;
@@ -14,6 +16,7 @@ export const SHT_STRTAB = 3;
 export const SHT_RELA = 4;
 export const SHT_NOBITS = 8;
 export const SHT_REL = 9;
+export const SHT_DYNSYM = 11;
 
 export const SHF_WRITE = 0x1;
 export const SHF_ALLOC = 0x2;
@@ -34,6 +37,7 @@ export const STT_OBJECT = 1;
 export const STT_FUNC = 2;
 export const STT_SECTION = 3;
 export const STT_FILE = 4;
+export const STT_GNU_IFUNC = 10;
 
 export const STV_DEFAULT = 0;
 export const STV_INTERNAL = 1;
@@ -74,6 +78,8 @@ export interface ElfSection {
   readonly info: number;
   readonly addralign: number;
   readonly entsize: number;
+  /** sh_addr: where the section is loaded (0 in relocatable BPF objects). */
+  readonly addr: number;
   /** The file bytes (a view, not a copy). Empty for SHT_NOBITS. */
   readonly data: Uint8Array;
 }
@@ -132,7 +138,11 @@ export class ElfFile {
   readonly symtabIndex: number;
   private readonly byName = new Map<string, ElfSection>();
 
-  constructor(bytes: Uint8Array) {
+  /**
+   * `native: true` reads a host executable or shared library (ET_EXEC/ET_DYN of any machine:
+   * for uprobes, which need its symbols and section addresses) instead of a BPF object.
+   */
+  constructor(bytes: Uint8Array, opts: { native?: boolean } = {}) {
     this.bytes = bytes;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (bytes.byteLength < 16) throw new ElfError(`file is ${bytes.byteLength} bytes, too short for an ELF identification`, undefined, 0);
@@ -152,9 +162,13 @@ export class ElfFile {
     if (bytes.byteLength < EHDR_SIZE) throw new ElfError(`file is ${bytes.byteLength} bytes, too short for an ELF64 header`, undefined, 0);
     const eType = view.getUint16(16, true);
     const machine = view.getUint16(18, true);
-    // Old LLVMs wrote EM_NONE; libbpf accepts it too.
-    if (machine !== EM_BPF && machine !== 0) throw new ElfError(`e_machine is ${machine}, not EM_BPF (247): not a BPF object`, undefined, 18);
-    if (eType !== ET_REL) throw new ElfError(`e_type is ${eType}, not ET_REL: BPF objects are relocatable files`, undefined, 16);
+    if (opts.native) {
+      if (eType !== ET_EXEC && eType !== ET_DYN) throw new ElfError(`e_type is ${eType}, not ET_EXEC or ET_DYN: not an executable or shared library`, undefined, 16);
+    } else {
+      // Old LLVMs wrote EM_NONE; libbpf accepts it too.
+      if (machine !== EM_BPF && machine !== 0) throw new ElfError(`e_machine is ${machine}, not EM_BPF (247): not a BPF object`, undefined, 18);
+      if (eType !== ET_REL) throw new ElfError(`e_type is ${eType}, not ET_REL: BPF objects are relocatable files`, undefined, 16);
+    }
     const shoff = u64(view, 40, 'e_shoff');
     const shentsize = view.getUint16(58, true);
     let shnum = view.getUint16(60, true);
@@ -174,7 +188,7 @@ export class ElfFile {
       throw new ElfError(`section header table (${shnum} entries at ${shoff}) runs past the end of the file (${bytes.byteLength} bytes)`, undefined, shoff);
     if (shstrndx >= shnum) throw new ElfError(`section name table index ${shstrndx} is not a section (${shnum} sections)`, undefined, 62);
 
-    interface Raw { name: number; type: number; flags: number; offset: number; size: number; link: number; info: number; addralign: number; entsize: number }
+    interface Raw { name: number; type: number; flags: number; addr: number; offset: number; size: number; link: number; info: number; addralign: number; entsize: number }
     const raws: Raw[] = [];
     for (let i = 0; i < shnum; i++) {
       const at = shoff + i * SHDR_SIZE;
@@ -182,6 +196,7 @@ export class ElfFile {
         name: view.getUint32(at, true),
         type: view.getUint32(at + 4, true),
         flags: u64(view, at + 8, 'sh_flags', i),
+        addr: u64(view, at + 16, 'sh_addr', i),
         offset: u64(view, at + 24, 'sh_offset', i),
         size: u64(view, at + 32, 'sh_size', i),
         link: view.getUint32(at + 40, true),
@@ -205,7 +220,7 @@ export class ElfFile {
       const raw = raws[i]!;
       const name = i === 0 ? '' : shstr.get(raw.name, 'section name', i);
       const data = raw.type === SHT_NOBITS || raw.type === SHT_NULL ? new Uint8Array(0) : bytes.subarray(raw.offset, raw.offset + raw.size);
-      const s: ElfSection = { index: i, name, type: raw.type, flags: raw.flags, offset: raw.offset, size: raw.size, link: raw.link, info: raw.info, addralign: raw.addralign, entsize: raw.entsize, data };
+      const s: ElfSection = { index: i, name, type: raw.type, flags: raw.flags, offset: raw.offset, size: raw.size, link: raw.link, info: raw.info, addralign: raw.addralign, entsize: raw.entsize, addr: raw.addr, data };
       sections.push(s);
       if (name !== '' && !this.byName.has(name)) this.byName.set(name, s);
     }
@@ -239,6 +254,12 @@ export class ElfFile {
       if (cur.start < prev.end)
         throw new ElfError(`${rangeName(cur.what)} (bytes ${cur.start}..${cur.end}) overlaps ${rangeName(prev.what)} (bytes ${prev.start}..${prev.end})`, undefined, cur.start);
     }
+  }
+
+  /** The symbols of a symbol table section (SHT_SYMTAB or SHT_DYNSYM), checked like `symbols`. */
+  symbolsOf(table: ElfSection): ElfSymbol[] {
+    if (table.type !== SHT_SYMTAB && table.type !== SHT_DYNSYM) throw new ElfError(`section type ${table.type} is not a symbol table`, table.name);
+    return table.index === this.symtabIndex && this.symtabIndex !== 0 ? [...this.symbols] : this.readSymbols(table);
   }
 
   private readSymbols(symtab: ElfSection): ElfSymbol[] {

@@ -17,3 +17,11 @@ export { XdpMultiError, type XdpMultiProblem } from './xdp/multi/errors.js';
 export * as tc from './tc/index.js';
 /** tcx (6.6+): link-based TC attachment with ordering and revisions. */
 export * as tcx from './tcx/index.js';
+/** cgroups, the low level: BPF_PROG_ATTACH/DETACH/QUERY on a cgroup v2 directory (links: prog.attachCgroup). */
+export * as cgroup from './cgroup/index.js';
+/** netkit devices (6.7+) over rtnetlink, and their chains (attach through links). */
+export * as netkit from './netkit/index.js';
+/** Socket filters, sockmap hooks and the flow dissector, the low level (held by the socket, map or namespace). */
+export { socketFilter, sockmap, flowDissector, socketFd, type SocketRef } from './sockets/index.js';
+/** Network namespaces as attach targets: run a synchronous function inside one. */
+export { inNetns, type NetnsRef } from './netns/index.js';

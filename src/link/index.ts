@@ -18,8 +18,29 @@ export {
   attachKprobeLegacy,
   attachKprobeMultiLink,
   resolveKprobePattern,
-  PerfEventAttachment,
   type KprobeOptions,
   type KprobeMultiOptions,
 } from './kprobe.js';
 export { findKernelTarget, findProgramTarget, type KernelTarget, type ProgramTarget } from './targets.js';
+export { attachCgroupLink, type CgroupAttachType, type CgroupLinkOptions, type CgroupRelative } from './cgroup.js';
+export { attachNetnsLink, type NetnsAttachType } from './netns.js';
+export { attachSockmapLink, type SockmapAttachType, type MapRef } from './sockmap.js';
+export {
+  attachNetfilterLink,
+  type NetfilterHook,
+  type NetfilterLinkOptions,
+  type NetfilterFamily,
+  type NetfilterHookName,
+} from './netfilter.js';
+export { attachNetkitLink, type NetkitSide, type NetkitLinkOptions, type NetkitRelative } from './netkit.js';
+export { attachTracepointLink, attachTracepointLegacy, tracepointId, tracefsRoot, type TracepointOptions } from './tracepoint.js';
+export {
+  attachUprobeLink,
+  attachUprobeLegacy,
+  attachUprobeMultiLink,
+  resolveBinary,
+  type UprobeTarget,
+  type UprobeOptions,
+  type UprobeMultiOptions,
+} from './uprobe.js';
+export { PerfEventAttachment, type PerfEventKind } from './perf-event.js';

@@ -6,6 +6,8 @@ import { Attr } from '../syscall/attr.js';
 import { objInfo } from '../syscall/bpf.js';
 import { stableBuffer } from '../syscall/libc.js';
 import { attachTypeName, linkTypeName } from '../sysinfo/names.js';
+import { BPF_F_NETFILTER_IP_DEFRAG } from '../syscall/abi/bpf.js';
+import { netfilterFamilyName, netfilterHookName } from './netfilter-hooks.js';
 
 /** Lowercase `bpf_link_type` without `BPF_LINK_TYPE_`. */
 export type LinkTypeName =
@@ -45,14 +47,31 @@ export type LinkInfo = LinkInfoBase &
   (
     | { type: 'xdp'; ifindex: number }
     | { type: 'tcx'; ifindex: number; attachType: string; direction?: 'ingress' | 'egress' }
-    | { type: 'netkit'; ifindex: number; attachType: string }
+    | {
+        type: 'netkit';
+        /** The device the chain runs on: the primary for `netkit_primary`; for `netkit_peer` the
+         * peer, by its index in its own namespace (links attach through the primary's). */
+        ifindex: number;
+        attachType: string;
+      }
     | { type: 'netns'; netnsIno: number; attachType: string }
     | { type: 'cgroup'; cgroupId: bigint; attachType: string }
     | { type: 'tracing'; attachType: string; targetObjId: number; targetBtfId: number; cookie: bigint }
     | { type: 'raw_tracepoint'; tpName: string; cookie: bigint }
     | { type: 'iter'; targetName: string; mapId?: number }
     | { type: 'struct_ops'; mapId: number }
-    | { type: 'netfilter'; pf: number; hooknum: number; priority: number; flags: number }
+    | {
+        type: 'netfilter';
+        pf: number;
+        hooknum: number;
+        priority: number;
+        flags: number;
+        /** 'ipv4' / 'ipv6' and 'prerouting', 'local_in'…: pf and hooknum by name. */
+        family: string;
+        hook: string;
+        /** BPF_F_NETFILTER_IP_DEFRAG: the program sees reassembled datagrams. */
+        defrag: boolean;
+      }
     | { type: 'kprobe_multi'; count: number; flags: number; missed: bigint; retprobe: boolean }
     | { type: 'uprobe_multi'; path: string; count: number; flags: number; pid: number }
     | {
@@ -63,6 +82,10 @@ export type LinkInfo = LinkInfoBase &
         perfEventKind?: string;
         /** kprobes (6.6+): the probed function, offset into it and address. */
         kprobe?: { function: string; offset: number; address: bigint; missed: bigint; cookie: bigint };
+        /** uprobes (6.6+): the file and the offset in it (cookie 6.9+, refCtrOffset 6.12+; 0 before). */
+        uprobe?: { path: string; offset: number; cookie: bigint; refCtrOffset: bigint };
+        /** tracepoints (6.6+): 'category:name' as tracefs has it… or the bare name the kernel reports (cookie 6.9+). */
+        tracepoint?: { name: string; cookie: bigint };
       }
     | { type: 'sockmap'; mapId: number; attachType: string }
     | { type: `unknown(${number})` }
@@ -155,15 +178,22 @@ export function linkInfo(fd: number): LinkInfo {
       const mapId = rd(U.struct_ops, 'map_id');
       return { ...base, type: 'struct_ops', mapId, detached: mapId === 0 };
     }
-    case T.BPF_LINK_TYPE_NETFILTER:
+    case T.BPF_LINK_TYPE_NETFILTER: {
+      const pf = rd(U.netfilter, 'pf');
+      const hooknum = rd(U.netfilter, 'hooknum');
+      const flags = rd(U.netfilter, 'flags');
       return {
         ...base,
         type: 'netfilter',
-        pf: rd(U.netfilter, 'pf'),
-        hooknum: rd(U.netfilter, 'hooknum'),
+        pf,
+        hooknum,
         priority: attr.bytes.readInt32LE(U.netfilter.members.priority.offset),
-        flags: rd(U.netfilter, 'flags'),
+        flags,
+        family: netfilterFamilyName(pf),
+        hook: netfilterHookName(hooknum),
+        defrag: (flags & BPF_F_NETFILTER_IP_DEFRAG) !== 0,
       };
+    }
     case T.BPF_LINK_TYPE_KPROBE_MULTI: {
       const flags = rd(U.kprobe_multi, 'flags');
       return {
@@ -206,6 +236,7 @@ const PERF_EVENT_KINDS: Record<number, string> = {
  * buffer for the function name. Older kernels report the link type only. */
 function perfEventInfo(fd: number, base: LinkInfoBase, perfEventType: number): LinkInfo {
   const kind = PERF_EVENT_KINDS[perfEventType];
+  if (kind === 'uprobe' || kind === 'uretprobe' || kind === 'tracepoint') return perfEventNamedInfo(fd, base, perfEventType, kind);
   if (kind !== 'kprobe' && kind !== 'kretprobe')
     return { ...base, type: 'perf_event', perfEventType, ...(kind ? { perfEventKind: kind } : {}) };
   const K = U.perf_event_kprobe;
@@ -227,6 +258,39 @@ function perfEventInfo(fd: number, base: LinkInfoBase, perfEventType: number): L
       address: u64('kprobe.addr'),
       missed: u64('kprobe.missed'),
       cookie: u64('kprobe.cookie'),
+    },
+  };
+}
+
+/** uprobe and tracepoint perf links (6.6+): a second call with a buffer for the path or name. */
+function perfEventNamedInfo(fd: number, base: LinkInfoBase, perfEventType: number, kind: 'uprobe' | 'uretprobe' | 'tracepoint'): LinkInfo {
+  const attr = new Attr(BPF_LINK_INFO);
+  const name = stableBuffer(PATH_MAX);
+  const read = (): string => {
+    const end = name.indexOf(0);
+    return name.toString('utf8', 0, end < 0 ? name.length : end);
+  };
+  if (kind === 'tracepoint') {
+    const P = U.perf_event_tracepoint.members;
+    attr.setPointerAt(P['tracepoint.tp_name'].offset, name);
+    attr.bytes.writeUInt32LE(name.length, P['tracepoint.name_len'].offset);
+    objInfo(fd, attr, 'link info');
+    return { ...base, type: 'perf_event', perfEventType, perfEventKind: kind, tracepoint: { name: read(), cookie: attr.bytes.readBigUInt64LE(P['tracepoint.cookie'].offset) } };
+  }
+  const P = U.perf_event_uprobe.members;
+  attr.setPointerAt(P['uprobe.file_name'].offset, name);
+  attr.bytes.writeUInt32LE(name.length, P['uprobe.name_len'].offset);
+  objInfo(fd, attr, 'link info');
+  return {
+    ...base,
+    type: 'perf_event',
+    perfEventType,
+    perfEventKind: kind,
+    uprobe: {
+      path: read(),
+      offset: attr.bytes.readUInt32LE(P['uprobe.offset'].offset),
+      cookie: attr.bytes.readBigUInt64LE(P['uprobe.cookie'].offset),
+      refCtrOffset: attr.bytes.readBigUInt64LE(P['uprobe.ref_ctr_offset'].offset),
     },
   };
 }

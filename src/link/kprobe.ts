@@ -15,21 +15,22 @@ import { ERRNO } from '../errno-names.js';
 import { BpfError, NotSupportedError, UsageError, errnoName } from '../errors.js';
 import {
   LINK_CREATE_KPROBE_MULTI_ATTR,
-  LINK_CREATE_PERF_EVENT_ATTR,
   bpf_attach_type,
   bpf_cmd,
   bpf_kprobe_multi_flags,
 } from '../syscall/abi/bpf.js';
-import { KPROBE_PMU_RETPROBE_PATH, KPROBE_PMU_TYPE_PATH, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF } from '../syscall/abi/perf.js';
+import { KPROBE_PMU_RETPROBE_PATH, KPROBE_PMU_TYPE_PATH } from '../syscall/abi/perf.js';
 import { Attr } from '../syscall/attr.js';
 import { bpfAttr, cString } from '../syscall/bpf.js';
-import { FdOwner } from '../syscall/fd.js';
-import { addressOf, closeFd, stableBuffer } from '../syscall/libc.js';
-import { ioctl, perfEventAttr, perfEventOpen } from '../syscall/perf.js';
+import { addressOf, stableBuffer } from '../syscall/libc.js';
+import { perfEventAttr, perfEventOpen } from '../syscall/perf.js';
 import { kernelAtLeast } from './features.js';
 import { Link, progFd, type ProgramRef } from './link.js';
+import { PerfEventAttachment, perfEventLink, perfEventSetBpf, type PerfEventTarget } from './perf-event.js';
 
-const { EPERM, ENOENT, ESRCH, EACCES, EINVAL, EEXIST, EBADF, E2BIG, EOPNOTSUPP, EILSEQ, EBUSY, ENODEV } = ERRNO;
+export { PerfEventAttachment };
+
+const { EPERM, ENOENT, ESRCH, EACCES, EINVAL, EBADF, E2BIG, EOPNOTSUPP, EILSEQ, EBUSY, ENODEV } = ERRNO;
 const ENOTSUPP = 524;
 
 export interface KprobeOptions {
@@ -164,6 +165,15 @@ function checkFunction(what: string, fn: unknown, offset: number | undefined): v
     throw new UsageError(`${what}: offset must be a non-negative integer; got ${String(offset)}`);
 }
 
+function kprobeTarget(fn: string, offset: number, retprobe: boolean): PerfEventTarget {
+  return {
+    kind: retprobe ? 'kretprobe' : 'kprobe',
+    target: `${fn}${offset ? `+0x${offset.toString(16)}` : ''}`,
+    programType: 'kprobe',
+    legacyCall: 'prog.attachKprobeLegacy()',
+  };
+}
+
 /**
  * A kprobe (or kretprobe) on kernel function `fn` through a perf event and a bpf_link
  * (BPF_LINK_CREATE with BPF_PERF_EVENT, 5.15+). The link owns the event: closing it removes
@@ -176,56 +186,7 @@ export function attachKprobeLink(fn: string, prog: ProgramRef, opts: KprobeOptio
   const retprobe = opts.retprobe === true;
   if (retprobe && opts.offset) throw new UsageError(`${what}: a kretprobe cannot take an offset`);
   const pfd = openKprobeEvent(fn, opts.offset ?? 0, retprobe);
-  try {
-    const attr = new Attr(LINK_CREATE_PERF_EVENT_ATTR).set('prog_fd', fd).set('target_fd', pfd).set('attach_type', bpf_attach_type.BPF_PERF_EVENT);
-    if (cookie !== undefined) attr.set('perf_event.bpf_cookie', cookie);
-    const r = bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
-    if (r >= 0) return Link.adopt(r); // the link holds its own reference to the event
-    const errno = -r;
-    const where = `${what}: ${retprobe ? 'kretprobe' : 'kprobe'} on ${fn}`;
-    if (errno === EINVAL && !kernelAtLeast(release(), '5.15'))
-      throw new NotSupportedError(
-        'perf event links (BPF_LINK_CREATE with BPF_PERF_EVENT)',
-        '5.15',
-        'prog.attachKprobeLegacy() (PERF_EVENT_IOC_SET_BPF: the perf event fd owns the attachment; no pin, no link info, no cookie)',
-        errno,
-      );
-    const why =
-      errno === EINVAL
-        ? 'the program is not a kprobe program, or it was loaded for kprobe_multi (a kprobe.multi/ section): use attachKprobeMulti for those'
-        : errno === EEXIST
-          ? 'the perf event already runs a program'
-          : errno === EPERM || errno === EACCES
-            ? 'attaching kprobe programs needs root or CAP_BPF + CAP_PERFMON'
-            : undefined;
-    throw new BpfError({ errno, command: 'BPF_LINK_CREATE' }, `BPF_LINK_CREATE (${where}) failed: ${errnoName(errno)}${why ? ` — ${why}` : ''}`);
-  } finally {
-    closeFd(pfd);
-  }
-}
-
-/**
- * A perf event with a BPF program set on it by ioctl (PERF_EVENT_IOC_SET_BPF + ENABLE): how
- * kprobes were attached before perf links (5.15). The event's fd owns the attachment; it
- * cannot be pinned and has no link info. Never garbage-collected: a GC must not detach.
- */
-export class PerfEventAttachment extends FdOwner {
-  /** 'kprobe' or 'kretprobe'. */
-  readonly kind: 'kprobe' | 'kretprobe';
-  readonly function: string;
-  readonly offset: number;
-
-  /** @internal */
-  constructor(fd: number, kind: 'kprobe' | 'kretprobe', fn: string, offset: number) {
-    super(fd, 'perf event', false);
-    this.kind = kind;
-    this.function = fn;
-    this.offset = offset;
-  }
-
-  override describe(): string {
-    return `${this.kind} on ${this.function}`;
-  }
+  return perfEventLink(pfd, fd, cookie, kprobeTarget(fn, opts.offset ?? 0, retprobe), what);
 }
 
 /** The legacy attach: a kprobe perf event with the program set by ioctl. No cookie. */
@@ -237,22 +198,7 @@ export function attachKprobeLegacy(fn: string, prog: ProgramRef, opts: Omit<Kpro
   const retprobe = opts.retprobe === true;
   if (retprobe && opts.offset) throw new UsageError(`${what}: a kretprobe cannot take an offset`);
   const pfd = openKprobeEvent(fn, opts.offset ?? 0, retprobe);
-  let r = ioctl(pfd, PERF_EVENT_IOC_SET_BPF, fd);
-  if (r >= 0) r = ioctl(pfd, PERF_EVENT_IOC_ENABLE, 0);
-  if (r < 0) {
-    closeFd(pfd);
-    const errno = -r;
-    const why =
-      errno === EINVAL
-        ? 'the program is not a kprobe program (or was loaded for kprobe_multi)'
-        : errno === EEXIST
-          ? 'the perf event already runs a program'
-          : errno === EPERM || errno === EACCES
-            ? 'needs root or CAP_BPF + CAP_PERFMON'
-            : undefined;
-    throw new BpfError({ errno, command: 'ioctl(PERF_EVENT_IOC_SET_BPF)' }, `ioctl(PERF_EVENT_IOC_SET_BPF) (${what} on ${fn}) failed: ${errnoName(errno)}${why ? ` — ${why}` : ''}`);
-  }
-  return new PerfEventAttachment(pfd, retprobe ? 'kretprobe' : 'kprobe', fn, opts.offset ?? 0);
+  return perfEventSetBpf(pfd, fd, kprobeTarget(fn, opts.offset ?? 0, retprobe), what, opts.offset ?? 0, fn);
 }
 
 // ---- kprobe_multi ----

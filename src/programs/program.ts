@@ -18,6 +18,32 @@ import {
   type TraceAttachType,
   type TraceLinkOptions,
 } from '../link/index.js';
+import {
+  attachCgroupLink,
+  attachNetfilterLink,
+  attachNetkitLink,
+  attachNetnsLink,
+  attachSockmapLink,
+  attachTracepointLegacy,
+  attachTracepointLink,
+  attachUprobeLegacy,
+  attachUprobeLink,
+  attachUprobeMultiLink,
+  type CgroupAttachType,
+  type CgroupLinkOptions,
+  type MapRef,
+  type NetfilterHook,
+  type NetfilterLinkOptions,
+  type NetkitLinkOptions,
+  type NetkitSide,
+  type SockmapAttachType,
+  type TracepointOptions,
+  type UprobeMultiOptions,
+  type UprobeOptions,
+  type UprobeTarget,
+} from '../link/index.js';
+import type { CgroupRef } from '../cgroup/ref.js';
+import type { NetnsRef } from '../netns/index.js';
 import { parseProgramSection } from '../elf/sections.js';
 import { progTypeName } from '../sysinfo/names.js';
 import { programInfoByFd, xlatedInstructionsByFd, type ProgramInfo } from './info.js';
@@ -229,6 +255,158 @@ export class BpfProgram extends KernelObject {
     return [fn, o];
   }
 
+  /**
+   * Attaches this cgroup program to a cgroup v2 directory (path or fd) through a link. Left out,
+   * the attach type is the one the program was loaded for (`cgroup_skb/egress` →
+   * cgroup_inet_egress). `before`/`after`/`expectedRevision` need cgroup mprog (6.16).
+   */
+  attachCgroup(cgroup: CgroupRef, attachType?: CgroupAttachType | CgroupLinkOptions, opts: CgroupLinkOptions = {}): Link {
+    const what = this.#what('attachCgroup');
+    if (typeof attachType === 'object' && attachType !== null) {
+      opts = attachType;
+      attachType = undefined;
+    }
+    const at = (attachType ?? this.expectedAttachType) as CgroupAttachType | undefined;
+    if (at === undefined)
+      throw new UsageError(`${what}: name the cgroup attach type (e.g. 'cgroup_inet_egress'): the program was not loaded with one`);
+    return attachCgroupLink(cgroup, at, this, opts, what);
+  }
+
+  /** Attaches this sk_lookup program to a network namespace (default: this thread's) through a link (5.9+). */
+  attachSkLookup(netns?: NetnsRef): Link {
+    const what = this.#what('attachSkLookup');
+    if (this.type !== 'sk_lookup') throw new UsageError(`${what}: attachSkLookup is for sk_lookup programs${this.#otherCall()}`);
+    return attachNetnsLink(netns, 'sk_lookup', this, what);
+  }
+
+  /** Attaches this flow_dissector program to a network namespace (default: this thread's) through a link (5.7+). */
+  attachFlowDissector(netns?: NetnsRef): Link {
+    const what = this.#what('attachFlowDissector');
+    if (this.type !== 'flow_dissector') throw new UsageError(`${what}: attachFlowDissector is for flow_dissector programs${this.#otherCall()}`);
+    return attachNetnsLink(netns, 'flow_dissector', this, what);
+  }
+
+  /** Attaches this sk_msg/sk_skb program to a sockmap or sockhash through a link (6.10+). Left out, the attach type is the one it was loaded for. */
+  attachSockmap(map: MapRef, attachType?: SockmapAttachType): Link {
+    const what = this.#what('attachSockmap');
+    const at = attachType ?? (this.expectedAttachType as SockmapAttachType | undefined) ?? (this.type === 'sk_msg' ? 'sk_msg_verdict' : undefined);
+    if (at === undefined) throw new UsageError(`${what}: name the sockmap attach type ('sk_skb_stream_verdict', 'sk_skb_verdict', 'sk_skb_stream_parser' or 'sk_msg_verdict')`);
+    return attachSockmapLink(map, at, this, what);
+  }
+
+  /** Attaches this netfilter program to a netfilter hook through a link (6.4+). */
+  attachNetfilter(hook: NetfilterHook, opts: NetfilterLinkOptions = {}): Link {
+    const what = this.#what('attachNetfilter');
+    if (this.type !== 'netfilter') throw new UsageError(`${what}: attachNetfilter is for netfilter programs${this.#otherCall()}`);
+    return attachNetfilterLink(hook, this, opts, what);
+  }
+
+  /** Attaches this sched_cls program to one side of a netkit device (the primary's ifindex) through a link (6.7+). */
+  attachNetkit(ifindex: number, side: NetkitSide, opts: NetkitLinkOptions = {}): Link {
+    return attachNetkitLink(ifindex, side, this, opts, this.#what('attachNetkit'));
+  }
+
+  /**
+   * Attaches this tracepoint program to kernel tracepoint `category:name` through a perf event
+   * and a perf link (5.15+). Left out, both come from the section (`tracepoint/sock/inet_sock_set_state`).
+   */
+  attachTracepoint(category?: string | TracepointOptions, name?: string, opts: TracepointOptions = {}): Link {
+    const what = this.#what('attachTracepoint');
+    const [c, n, o] = this.#tracepointTarget(what, category, name, opts);
+    return attachTracepointLink(c, n, this, o, what);
+  }
+
+  /** As attachTracepoint, through the legacy PERF_EVENT_IOC_SET_BPF: the perf event owns it; no pin, info or cookie. */
+  attachTracepointLegacy(category?: string, name?: string): PerfEventAttachment {
+    const what = this.#what('attachTracepointLegacy');
+    const [c, n] = this.#tracepointTarget(what, category, name, {});
+    return attachTracepointLegacy(c, n, this, what);
+  }
+
+  /**
+   * Attaches this kprobe program as a uprobe (or uretprobe) on a function of an executable or
+   * shared library, through a perf event and a perf link (5.15+). Left out, the target and the
+   * retprobe flag come from the section (`uprobe//usr/lib/libssl.so.3:SSL_write`).
+   */
+  attachUprobe(target?: UprobeTarget | UprobeOptions, opts: UprobeOptions = {}): Link {
+    const what = this.#what('attachUprobe');
+    const [t, o] = this.#uprobeTarget(what, target, opts);
+    return attachUprobeLink(t, this, o, what);
+  }
+
+  /** As attachUprobe, through the legacy PERF_EVENT_IOC_SET_BPF: the perf event owns it; no pin, info or cookie. */
+  attachUprobeLegacy(target?: UprobeTarget | Omit<UprobeOptions, 'cookie'>, opts: Omit<UprobeOptions, 'cookie'> = {}): PerfEventAttachment {
+    const what = this.#what('attachUprobeLegacy');
+    const [t, o] = this.#uprobeTarget(what, target, opts);
+    return attachUprobeLegacy(t, this, o, what);
+  }
+
+  /**
+   * Attaches this uprobe_multi program (`uprobe.multi/<binary>:<glob>`) to many locations of one
+   * file through one link (6.6+). Left out, the binary, the pattern and the retprobe flag come
+   * from the section.
+   */
+  attachUprobeMulti(binary?: string | UprobeMultiOptions, opts: UprobeMultiOptions = {}): Link {
+    const what = this.#what('attachUprobeMulti');
+    if (this.type !== 'kprobe') throw new UsageError(`${what}: attachUprobeMulti is for kprobe programs${this.#otherCall()}`);
+    if ((this.expectedAttachType !== undefined || this.#loadedHere) && this.expectedAttachType !== 'trace_uprobe_multi')
+      throw new UsageError(`${what}: the program was loaded ${this.expectedAttachType ? `with expected attach type ${this.expectedAttachType}` : 'without an expected attach type'}; uprobe_multi needs trace_uprobe_multi (a uprobe.multi/ section); a uprobe/ program attaches with attachUprobe()`);
+    if (typeof binary === 'object' && binary !== null) {
+      opts = binary;
+      binary = undefined;
+    }
+    const o = { ...opts };
+    let b = binary;
+    const sec = this.section !== undefined ? parseProgramSection(this.section) : undefined;
+    const st = sec?.target?.kind === 'uprobe' ? sec.target : undefined;
+    if (b === undefined) {
+      if (!st) throw new UsageError(`${what}: name the binary (the program's section names none)`);
+      b = st.binary;
+    }
+    if (o.functions === undefined && o.pattern === undefined && o.offsets === undefined) {
+      if (!st?.function) throw new UsageError(`${what}: give { functions }, { pattern } or { offsets } (the program's section names no function)`);
+      o.pattern = st.function;
+    }
+    o.retprobe ??= st?.retprobe;
+    if (o.retprobe === undefined) delete o.retprobe;
+    return attachUprobeMultiLink(b, this, o, what);
+  }
+
+  #tracepointTarget<O extends TracepointOptions>(what: string, category: string | O | undefined, name: string | undefined, opts: O): [string, string, O] {
+    if (this.type !== 'tracepoint') throw new UsageError(`${what}: tracepoints attach tracepoint programs${this.#otherCall()}`);
+    if (typeof category === 'object' && category !== null) {
+      opts = category;
+      category = undefined;
+    }
+    if (category === undefined && name === undefined) {
+      const sec = this.section !== undefined ? parseProgramSection(this.section) : undefined;
+      if (sec?.target?.kind !== 'tracepoint') throw new UsageError(`${what}: name the tracepoint (category and name): the program's section${this.section ? ` '${this.section}'` : ''} does not`);
+      return [sec.target.category, sec.target.name, opts];
+    }
+    if (category === undefined || name === undefined) throw new UsageError(`${what}: give both the tracepoint's category and its name (e.g. 'sched', 'sched_switch')`);
+    return [category, name, opts];
+  }
+
+  #uprobeTarget<O extends UprobeOptions>(what: string, target: UprobeTarget | O | undefined, opts: O): [UprobeTarget, O] {
+    if (this.type !== 'kprobe') throw new UsageError(`${what}: uprobes attach kprobe programs${this.#otherCall()}`);
+    if (this.expectedAttachType === 'trace_uprobe_multi')
+      throw new UsageError(`${what}: the program was loaded for uprobe_multi (a uprobe.multi/ section): attach it with attachUprobeMulti()`);
+    if (target !== undefined && typeof target === 'object' && target !== null && !('binary' in target)) {
+      opts = target as O;
+      target = undefined;
+    }
+    const o = { ...opts };
+    if (target === undefined) {
+      const sec = this.section !== undefined ? parseProgramSection(this.section) : undefined;
+      if (sec?.target?.kind !== 'uprobe')
+        throw new UsageError(`${what}: name the binary and function ({ binary, function }): the program's section${this.section ? ` '${this.section}'` : ''} does not`);
+      const t = sec.target;
+      o.retprobe ??= t.retprobe;
+      return [{ binary: t.binary, ...(t.function !== undefined ? { function: t.function } : {}), offset: t.offset }, o];
+    }
+    return [target as UprobeTarget, o];
+  }
+
   #what(call: string): string {
     return `${call} of ${this.type} program ${this.functionName ?? this.name}`;
   }
@@ -244,7 +422,9 @@ export class BpfProgram extends KernelObject {
           : this.type === 'kprobe'
             ? at === 'trace_kprobe_multi'
               ? 'attachKprobeMulti()'
-              : 'attachKprobe()'
+              : at === 'trace_uprobe_multi'
+                ? 'attachUprobeMulti()'
+                : 'attachKprobe() or attachUprobe()'
             : this.type === 'tracing'
               ? at === 'trace_iter'
                 ? 'attachIter()'
@@ -256,7 +436,21 @@ export class BpfProgram extends KernelObject {
                 : this.type === 'xdp'
                   ? 'attachXdp()'
                   : this.type === 'sched_cls'
-                    ? 'attachTcx()'
-                    : undefined;
+                    ? 'attachTcx() or attachNetkit()'
+                    : this.type === 'tracepoint'
+                      ? 'attachTracepoint()'
+                      : this.type.startsWith('cgroup_') || this.type === 'sock_ops'
+                        ? 'attachCgroup()'
+                        : this.type === 'sk_lookup'
+                          ? 'attachSkLookup()'
+                          : this.type === 'flow_dissector'
+                            ? 'attachFlowDissector()'
+                            : this.type === 'sk_msg' || this.type === 'sk_skb'
+                              ? 'attachSockmap()'
+                              : this.type === 'netfilter'
+                                ? 'attachNetfilter()'
+                                : this.type === 'socket_filter'
+                                  ? 'socketFilter.attach(socket, prog)'
+                                  : undefined;
     return call ? `; this ${this.type} program attaches with ${call}` : '';
   }}

@@ -1,5 +1,5 @@
 // tsbpf link list|show|pin|detach
-import { ifname, listLinks, type LinkInfo } from '../../index.js';
+import { cgroup, ifname, listLinks, type LinkInfo } from '../../index.js';
 import { type Verb, positionals } from '../command.js';
 import { table } from '../output.js';
 import { openLink, parseRef } from '../refs.js';
@@ -19,17 +19,36 @@ function target(l: LinkInfo): string {
   if (typeof r.attachType === 'string') parts.push(r.attachType);
   if (typeof r.tpName === 'string') parts.push(`tp ${r.tpName}`);
   if (typeof r.targetName === 'string') parts.push(`iter ${r.targetName}`);
-  if (typeof r.cgroupId === 'bigint') parts.push(`cgroup ${r.cgroupId}`);
+  if (typeof r.cgroupId === 'bigint') parts.push(`cgroup ${cgroupPathOf(r.cgroupId) ?? '?'} (id ${r.cgroupId})`);
   if (typeof r.netnsIno === 'number') parts.push(`netns ${r.netnsIno}`);
   if (typeof r.mapId === 'number') parts.push(`map ${r.mapId}`);
+  if (l.type === 'netfilter') parts.push(`netfilter ${l.family} ${l.hook} priority ${l.priority}${l.defrag ? ' defrag' : ''}`);
+  if (l.type === 'kprobe_multi') parts.push(`${l.count} ${l.retprobe ? 'kretprobes' : 'kprobes'}`);
+  if (l.type === 'uprobe_multi') parts.push(`${l.flags & 1 ? 'uretprobes' : 'uprobes'} ${l.path} (${l.count})${l.pid ? ` pid ${l.pid}` : ''}`);
+  if (l.type === 'perf_event') {
+    if (l.kprobe) parts.push(`${l.perfEventKind} ${l.kprobe.function}${l.kprobe.offset ? `+0x${l.kprobe.offset.toString(16)}` : ''}`);
+    else if (l.uprobe) parts.push(`${l.perfEventKind} ${l.uprobe.path}+0x${l.uprobe.offset.toString(16)}`);
+    else if (l.tracepoint) parts.push(`tracepoint ${l.tracepoint.name}`);
+    else if (l.perfEventKind) parts.push(l.perfEventKind);
+  }
   if (l.detached) parts.push('(detached)');
   return parts.join(' ') || '-';
 }
 
+/** Where a cgroup id lives on the cgroup v2 mount (a directory walk, so only for display). */
+function cgroupPathOf(id: bigint): string | undefined {
+  try {
+    return id ? cgroup.cgroupPath(id) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function linkJson(l: LinkInfo) {
-  const r = l as LinkInfo & { ifindex?: number };
+  const r = l as LinkInfo & { ifindex?: number; cgroupId?: bigint };
   const name = typeof r.ifindex === 'number' && r.ifindex ? ifaceName(r.ifindex) : undefined;
-  return { ...l, ...(name !== undefined ? { ifname: name } : {}) };
+  const path = typeof r.cgroupId === 'bigint' ? cgroupPathOf(r.cgroupId) : undefined;
+  return { ...l, ...(name !== undefined ? { ifname: name } : {}), ...(path !== undefined ? { cgroupPath: path } : {}) };
 }
 
 const list: Verb = {

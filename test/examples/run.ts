@@ -1,6 +1,6 @@
 // Runs an example the way its header comment says, and lists what examples leave behind.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 export const root = new URL('../../', import.meta.url).pathname;
 const tsx = `${root}node_modules/.bin/tsx`;
@@ -56,7 +56,7 @@ export function interruptExample(name: string, args: string[], when: RegExp, sig
   });
 }
 
-/** Namespaces, interfaces and bpffs entries that the examples create (all named after a pid). */
+/** Namespaces, interfaces, bpffs entries and cgroups that the examples create (all named after a pid). */
 export function leftovers(): string[] {
   const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
@@ -66,7 +66,9 @@ export function leftovers(): string[] {
     .filter((l) => /^\d+: te[a-z]\d+[hn][@:]/.test(l))
     .map((l) => l.split(':')[1]!.trim());
   const pins = readdirSync('/sys/fs/bpf').filter((n) => n.startsWith('tsbpf-ex-'));
-  return [...ns, ...links, ...pins];
+  const cg2 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
+  const cgroups = cg2 ? readdirSync(cg2).filter((n) => n.startsWith('tsbpf-ex-')) : [];
+  return [...ns, ...links, ...pins, ...cgroups];
 }
 
 export const isRoot = process.getuid?.() === 0;

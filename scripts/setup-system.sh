@@ -17,3 +17,7 @@ apt_install_needed setup "${need[@]}"
 if [ "$(id -u)" = 0 ] && ! mountpoint -q /sys/fs/bpf; then
   mount -t bpf bpf /sys/fs/bpf
 fi
+# Tracepoints are found in tracefs (their ids): mount it where tools look first.
+if [ "$(id -u)" = 0 ] && ! grep -q ' tracefs ' /proc/self/mounts && [ -d /sys/kernel/tracing ]; then
+  mount -t tracefs nodev /sys/kernel/tracing
+fi

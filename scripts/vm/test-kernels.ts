@@ -31,6 +31,7 @@ export const HOST_ONLY = [
   'test/object/objdump.test.ts',
   'test/elf/fuzz.test.ts',
   'test/elf/reader.test.ts',
+  'test/elf/native.test.ts',
   'test/elf/sections.test.ts',
   'test/elf/xdp-tools.test.ts',
   'test/btf/hostile.test.ts',

@@ -7,24 +7,20 @@
 // CI runs a fixed seed for a few thousand steps (fewer in the QEMU guests, where JavaScript is
 // 5-6x slower). Longer or other walks on demand:
 //   TSBPF_TORTURE_STEPS=100000 TSBPF_TORTURE_SEED=42 npx vitest run test/lifetime/torture.test.ts
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/fd-guard.js';
+import { runChild } from './spawn.js';
 
 const CHILD = new URL('./fixtures/torture.ts', import.meta.url).pathname;
 const SEED = Number(process.env.TSBPF_TORTURE_SEED ?? 0x10c0ffee);
 const STEPS = Number(process.env.TSBPF_TORTURE_STEPS ?? (process.env.TSBPF_GUEST_KERNEL ? 600 : 3000));
 
 describe.runIf(isRoot)('lifetime torture (child process)', () => {
-  it(`${STEPS} random steps (seed ${SEED}) end without a signal, a rule broken, or an fd or mapping left`, () => {
+  it(`${STEPS} random steps (seed ${SEED}) end without a signal, a rule broken, or an fd or mapping left`, async () => {
     const pinDir = `/sys/fs/bpf/tsbpf-torture-${process.pid}`;
     // unshare --net: the child's links go on a loopback of its own, never on this machine's.
-    const r = spawnSync('unshare', ['--net', process.execPath, '--expose-gc', '--import', 'tsx', CHILD, String(SEED), String(STEPS), pinDir], {
-      encoding: 'utf8',
-      timeout: 30 * 60_000,
-      maxBuffer: 1 << 24,
-    });
+    const r = await runChild('unshare', ['--net', process.execPath, '--expose-gc', '--import', 'tsx', CHILD, String(SEED), String(STEPS), pinDir], 30 * 60_000);
     expect(existsSync(pinDir)).toBe(false);
     expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
     const { counts } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { counts: Record<string, number> };

@@ -4,6 +4,9 @@ export * from './maps/index.js';
 export * from './programs/index.js';
 export * from './link/index.js';
 export * from './object/index.js';
+/** The base every fd-owning class shares, and what maps, programs, links and BTF objects add to it. */
+export { FdOwner } from './syscall/fd.js';
+export { KernelObject } from './syscall/kernel-object.js';
 /** Feature probes: does this kernel have X (tcx, arena, a program type, a helper…)? */
 export { features, type FeatureAnswer, type FeatureInfo, type FeatureQuery, type FeatureStatus } from './features/index.js';
 export { Btf, CoreRelocationError, loadKernelBtf } from './btf/index.js';

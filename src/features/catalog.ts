@@ -53,12 +53,12 @@ export const NAMED_FEATURES = {
   sockmap_link: {
     title: 'sockmap links (BPF_LINK_CREATE on a sockmap or sockhash)',
     minKernel: '6.10',
-    alternative: 'BPF_PROG_ATTACH to the map (the map holds the program, not a link fd)',
+    alternative: "sockmap.attach(map, attachType, prog) (BPF_PROG_ATTACH: the map holds the program, not a link fd)",
   },
   cgroup_link: {
     title: 'cgroup links (BPF_LINK_CREATE on a cgroup)',
     minKernel: '5.7',
-    alternative: 'BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI (the cgroup holds the program, not a link fd)',
+    alternative: "cgroup.attach(cgroup, attachType, prog) (BPF_PROG_ATTACH in multi mode: the cgroup holds the program, not a link fd)",
   },
   cgroup_mprog: {
     title: 'cgroup links ordered with before/after (mprog, BPF_F_BEFORE/BPF_F_AFTER on cgroups)',

@@ -115,6 +115,8 @@ export function cgroupId(path: string): bigint {
  * bpf_skb_cgroup_id() report), or undefined when no directory has it (it was removed).
  */
 export function cgroupPath(id: bigint | number, root?: string): string | undefined {
+  if (typeof id === 'number' ? !Number.isSafeInteger(id) || id < 0 : typeof id !== 'bigint' || id < 0n)
+    throw new UsageError(`a cgroup id is a non-negative integer (number or bigint); got ${String(id)}`);
   const want = BigInt(id);
   const top = root ?? cgroup2Mounts()[0];
   if (top === undefined) return undefined;

@@ -82,7 +82,7 @@ export type LinkInfo = LinkInfoBase &
         perfEventKind?: string;
         /** kprobes (6.6+): the probed function, offset into it and address. */
         kprobe?: { function: string; offset: number; address: bigint; missed: bigint; cookie: bigint };
-        /** uprobes (6.6+): the file and the offset in it (cookie 6.9+, refCtrOffset 6.12+; 0 before). */
+        /** uprobes (6.6+): the file and the offset in it (cookie 6.9+, refCtrOffset 6.13+; 0 before). */
         uprobe?: { path: string; offset: number; cookie: bigint; refCtrOffset: bigint };
         /** tracepoints (6.6+): 'category:name' as tracefs has it… or the bare name the kernel reports (cookie 6.9+). */
         tracepoint?: { name: string; cookie: bigint };

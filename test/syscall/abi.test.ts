@@ -106,7 +106,14 @@ describe('bpf ABI against the kernel BTF', () => {
             continue;
           }
           const t = types.get(member.typeId)!;
-          cmp = compareLayout(ours, flattenDeep(t, anon.bitsOffset / 8));
+          let kernel = flattenDeep(t, anon.bitsOffset / 8);
+          // A layout of one variant of a nested union (perf_event's `uprobe.*`): compare it with
+          // that variant only, so a member newer than this kernel is judged against its own
+          // struct, not against where another variant (`kprobe.*`) has members.
+          const variants = new Set(ours.filter((m) => m.name.includes('.')).map((m) => m.name.split('.')[0]!));
+          if (variants.size)
+            kernel = new Map([...kernel].filter(([n]) => (n.includes('.') ? variants.has(n.split('.')[0]!) : ours.some((m) => m.name === n))));
+          cmp = compareLayout(ours, kernel);
         } else cmp = compareLayout(ours, flattenMembers(s));
       }
       expect(cmp.mismatches, layout.cName).toEqual([]);

@@ -452,7 +452,7 @@ export const BPF_LINK_INFO_UNION = {
     [['type', 'u32'], ['kprobe.func_name', 'u64'], ['kprobe.name_len', 'u32'], ['kprobe.offset', 'u32'], ['kprobe.addr', 'u64'], ['kprobe.missed', 'u64'], ['kprobe.cookie', 'u64']],
     U,
   ),
-  /** perf_event links of uprobes (6.6+; `cookie` 6.9+, `ref_ctr_offset` 6.12+). */
+  /** perf_event links of uprobes (6.6+; `cookie` 6.9+, `ref_ctr_offset` 6.13+). */
   perf_event_uprobe: struct(
     'bpf_link_info.perf_event',
     [['type', 'u32'], ['uprobe.file_name', 'u64'], ['uprobe.name_len', 'u32'], ['uprobe.offset', 'u32'], ['uprobe.cookie', 'u64'], ['uprobe.ref_ctr_offset', 'u64']],

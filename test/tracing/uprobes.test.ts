@@ -98,6 +98,18 @@ describe.runIf(isRoot)('uprobes', () => {
     expect(link.info().type).toBe('perf_event');
   });
 
+  needs('perf_link')("without arguments the target comes from the section, as libbpf's SEC(\"uretprobe/<binary>:<function>\")", async () => {
+    const t = start();
+    using obj = open(t.pid);
+    const p = obj.program('on_add_return');
+    p.section = `uretprobe/${exe}:tsbpf_add`;
+    using link = p.attachUprobe({ pid: t.pid });
+    await t.go();
+    expect(u64(obj, 'uretprobe_calls')).toBe(BigInt(N));
+    expect(s64(obj, 'uretprobe_ret')).toBe(BigInt(N - 1 + 1000));
+    expect(link.info().type).toBe('perf_event');
+  });
+
   it('the legacy attach (PERF_EVENT_IOC_SET_BPF): the perf event owns the uprobe; no cookie', async () => {
     const t = start();
     using obj = open(t.pid);
@@ -115,7 +127,9 @@ describe.runIf(isRoot)('uprobes', () => {
     const t = start();
     using obj = BpfObject.open(FIX).setConstant('target_tgid', t.pid).load({ programs: ['on_multi', 'on_multi_return'] });
     using link = obj.program('on_multi').attachUprobeMulti(exe, { functions: ['tsbpf_add', 'tsbpf_twice'], cookies: [1, 2], pid: t.pid });
-    using ret = obj.program('on_multi_return').attachUprobeMulti(exe, { pattern: 'tsbpf_*', retprobe: true, pid: t.pid });
+    // Binary, pattern and retprobe from the section: uretprobe.multi/<binary>:tsbpf_*.
+    obj.program('on_multi_return').section = `uretprobe.multi/${exe}:tsbpf_*`;
+    using ret = obj.program('on_multi_return').attachUprobeMulti({ pid: t.pid });
     // The pid reads back while the process lives (0 once it is gone).
     expect(link.info()).toMatchObject({ type: 'uprobe_multi', path: exe, count: 2, pid: t.pid });
     expect(ret.info()).toMatchObject({ type: 'uprobe_multi', count: 2, flags: 1 });

@@ -13,6 +13,9 @@ import { XDP, component, counters, privateBpffs, type PrivateBpffs } from './hel
 
 guardFdLeaks();
 
+/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
+const HOOK = 180_000;
+
 const T = 180_000; // guests run JavaScript 5-6x slower
 let fs: PrivateBpffs;
 let v: VethPair;
@@ -26,17 +29,17 @@ const comp = (verdict: number = XDP.pass): BpfObject => {
 beforeAll(() => {
   fs = privateBpffs();
   v = createVethPair();
-});
+}, HOOK);
 afterAll(() => {
   v?.destroy();
   fs?.unmount();
-});
+}, HOOK);
 afterEach(() => {
   xdp.multi.detachAll(v.hostIndex);
   for (const o of open.splice(0)) o.close();
   expect(xdp.query(v.hostIndex).attached).toBe('none');
   expect(fs.entries()).toEqual([]);
-});
+}, HOOK);
 
 describe('xdp.multi: programs in a dispatcher', () => {
   needs('trampoline')(

@@ -22,7 +22,10 @@ import { FIXTURE, component, eventually, privateBpffs, xdpLoaderStatus, type Pri
 
 guardFdLeaks();
 
-const T = 240_000;
+/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
+const HOOK = 180_000;
+
+const T = 400_000; // guests run JavaScript 5-6x slower, and share the cores
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let fs: PrivateBpffs;
 let v: VethPair;
@@ -36,17 +39,17 @@ const comp = (): BpfObject => {
 beforeAll(() => {
   fs = privateBpffs();
   v = createVethPair();
-});
+}, HOOK);
 afterAll(() => {
   v?.destroy();
   fs?.unmount();
-});
+}, HOOK);
 afterEach(() => {
   xdp.multi.detachAll(v.hostIndex);
   for (const o of open.splice(0)) o.close();
   expect(xdp.query(v.hostIndex).attached).toBe('none');
   expect(fs.entries()).toEqual([]);
-});
+}, HOOK);
 
 const gone = (id: number): boolean => {
   try {
@@ -183,7 +186,7 @@ describe('other processes', () => {
       `--outfile=${child}`,
       '--log-level=warning',
     ]);
-  });
+  }, HOOK);
 
   /** Starts the child; `next()` is its next line of output, and fails if it exits first. */
   const run = (...args: string[]): { proc: ChildProcess; next(): Promise<string>; exited: Promise<number | null> } => {
@@ -248,23 +251,29 @@ describe('other processes', () => {
   );
 
   needs('trampoline')(
-    'a process SIGKILLed while it adds and removes a program leaves the old state or the new one, and no pin behind',
+    'a process SIGKILLed in the middle of a change leaves the old state or the new one, and no pin behind',
     async () => {
       const a = comp();
       xdp.multi.attach(v.hostIndex, [{ object: a, program: 'mp_alpha' }], { mode: 'skb' });
       const aId = a.program('mp_alpha').info().id;
-      const seen = { midway: 0, kills: 0 };
-      // Killed at different moments after it reports a step, so that the kill lands in
-      // different phases of the next change.
-      for (const delayMs of [0, 30, 80, 150, 260]) {
+      const txn = (): string | undefined => fs.entries().find((e) => e.startsWith('tsbpf-txn-'));
+      const states = new Set<string>();
+      // The child adds and removes a program over and over. It is killed once an attach (or a
+      // detach) is under way — its txn directory exists — and then after a few more
+      // milliseconds, so that the kill lands in different phases (pinning, swapping, renaming).
+      const kills: ['attach' | 'detach', number][] = [['attach', 0], ['detach', 0], ['attach', 4], ['detach', 4], ['attach', 12], ['detach', 25]];
+      for (const [change, afterMs] of kills) {
         const c = run('churn', String(v.hostIndex), FIXTURE);
-        const first = await c.next();
-        expect(first).toMatch(/^attached \d+$/);
-        await new Promise((r) => setTimeout(r, delayMs));
+        expect(await c.next()).toMatch(/^attached \d+$/);
+        if (change === 'attach') expect(await c.next()).toMatch(/^detached \d+$/);
+        const deadline = Date.now() + 60_000;
+        while (!txn() && Date.now() < deadline);
+        expect(txn(), 'the child never started another change').toBeDefined();
+        if (afterMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, afterMs);
         c.proc.kill('SIGKILL');
         await c.exited;
-        seen.kills++;
-        if (fs.entries().some((e) => e.startsWith('tsbpf-txn-'))) seen.midway++;
+        const left = txn();
+        if (left) states.add(xdp.query(v.hostIndex).skbProgId === Number(left.split('-')[3]) ? 'swapped' : 'not swapped');
         const s = await consistent();
         // Old or new: mp_alpha, plus at most the one program the child was adding or removing.
         expect(s.programs[0]).toBe(aId);
@@ -272,9 +281,9 @@ describe('other processes', () => {
         if (s.programs.length === 2) xdp.multi.detach(v.hostIndex, s.programs[1]!);
         expect(v.ping(1).received).toBe(1);
       }
-      expect(seen.kills).toBe(5);
-      // How many kills caught a change half-way is up to timing; the checks above hold either way.
-      console.log(`SIGKILL test: ${seen.midway} of ${seen.kills} kills left a change half-way`);
+      // At least one kill caught a change half-way (its txn directory was left to recover).
+      expect(states.size).toBeGreaterThan(0);
+      console.log(`SIGKILL test: changes caught half-way, before and after their swap: ${[...states].join(', ')}`);
     },
     T,
   );

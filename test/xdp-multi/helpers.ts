@@ -26,10 +26,34 @@ export interface PrivateBpffs {
   unmount(): void;
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Unmounts what test processes of ours that died without cleaning up left mounted. */
+function sweepStale(): void {
+  for (const name of readdirSync('/tmp')) {
+    const m = /^tsbpf-xdp-multi-(\d+)-/.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    spawnSync('umount', [`/tmp/${name}`], { stdio: 'ignore' });
+    try {
+      rmdirSync(`/tmp/${name}`);
+    } catch {
+      /* still mounted, or not empty: not ours to force */
+    }
+  }
+}
+
 /** Mounts a bpf filesystem of our own and points LIBXDP_BPFFS at it (for this process and the
  * tools it runs). */
 export function privateBpffs(): PrivateBpffs {
-  const root = mkdtempSync('/tmp/tsbpf-xdp-multi-');
+  sweepStale();
+  const root = mkdtempSync(`/tmp/tsbpf-xdp-multi-${process.pid}-`);
   execFileSync('mount', ['-t', 'bpf', 'bpf', root]);
   process.env.LIBXDP_BPFFS = root;
   const maps = `${root}/maps`;

@@ -41,6 +41,9 @@ vi.mock('../../src/xdp/multi/dispatcher.js', async (importOriginal) => {
 
 guardFdLeaks();
 
+/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
+const HOOK = 180_000;
+
 const T = 180_000;
 let fs: PrivateBpffs;
 let v: VethPair;
@@ -54,17 +57,17 @@ const comp = (): BpfObject => {
 beforeAll(() => {
   fs = privateBpffs();
   v = createVethPair();
-});
+}, HOOK);
 afterAll(() => {
   v?.destroy();
   fs?.unmount();
-});
+}, HOOK);
 afterEach(() => {
   hooks.whileBuilding = undefined;
   xdp.detach(v.hostIndex);
   for (const o of open.splice(0)) o.close();
   fs.clear();
-});
+}, HOOK);
 
 describe('the hook changes between our read and our swap', () => {
   needs('trampoline')(

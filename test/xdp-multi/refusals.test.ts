@@ -17,22 +17,25 @@ import { V1_DISPATCHER, component, privateBpffs, type PrivateBpffs } from './hel
 
 guardFdLeaks();
 
+/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
+const HOOK = 180_000;
+
 let fs: PrivateBpffs;
 let v: VethPair;
 beforeAll(() => {
   fs = privateBpffs();
   v = createVethPair();
-});
+}, HOOK);
 afterAll(() => {
   v?.destroy();
   fs?.unmount();
-});
+}, HOOK);
 afterEach(() => {
   // Whatever a test left on the hook goes, with its pins; hand-made dispatchers too.
   xdp.detach(v.hostIndex);
   expect(xdp.query(v.hostIndex).attached).toBe('none');
   fs.clear();
-});
+}, HOOK);
 
 const config = (o: Partial<DispatcherConfig> = {}): DispatcherConfig => ({
   magic: DISPATCHER_MAGIC,

@@ -12,6 +12,9 @@ import { FIXTURE, component, counters, countersOfProgram, privateBpffs, xdpLoade
 
 guardFdLeaks();
 
+/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
+const HOOK = 180_000;
+
 const T = 180_000;
 let fs: PrivateBpffs;
 let v: VethPair;
@@ -25,17 +28,17 @@ const comp = (): BpfObject => {
 beforeAll(() => {
   fs = privateBpffs();
   v = createVethPair();
-});
+}, HOOK);
 afterAll(() => {
   v?.destroy();
   fs?.unmount();
-});
+}, HOOK);
 afterEach(() => {
   xdp.multi.detachAll(v.hostIndex);
   for (const o of open.splice(0)) o.close();
   expect(xdp.query(v.hostIndex).attached).toBe('none');
   expect(fs.entries()).toEqual([]);
-});
+}, HOOK);
 
 /** Both listings, as [name, id, priority]: ours and xdp-loader's. */
 function listings() {

@@ -210,11 +210,11 @@ describe('behaviour of loaded objects', () => {
   });
 
   it('a prog array slot initialised to a program that is not loaded is refused before anything is created, naming map, slot and program', () => {
-    const before = listPrograms().filter((p) => p.name === 'entry').length;
+    const before = listPrograms().filter((p) => p.info.name === 'entry').length;
     const e = thrown(() => BpfObject.open(`${FIX}map_in_map.o`).load({ programs: ['entry'] }));
     expect(e).toBeInstanceOf(UsageError);
     expect(e.message).toMatch(/^map 'jumps': failed to initialize slot \[1\] to prog 'tail_a': that program is not being loaded/);
-    expect(listPrograms().filter((p) => p.name === 'entry').length).toBe(before);
+    expect(listPrograms().filter((p) => p.info.name === 'entry').length).toBe(before);
     // With its tail programs it loads, and the slots hold them.
     using obj = BpfObject.open(`${FIX}map_in_map.o`).load({ programs: ['entry', 'tail_a', 'tail_b'] });
     expect(obj.map('jumps').lookup(u32(1))).toBe(obj.program('tail_a').info().id);

@@ -6,6 +6,7 @@
 import { readlinkSync, unlinkSync } from 'node:fs';
 import { BpfError, UsageError, errnoName } from '../errors.js';
 import { dupFd, fdById, objGet, objPin, type IdKind } from './bpf.js';
+import { preparePinDirectory } from './bpffs.js';
 import { FdOwner } from './fd.js';
 import { closeFd } from './libc.js';
 
@@ -125,10 +126,14 @@ export abstract class KernelObject extends FdOwner {
     return this.#pinnedPath;
   }
 
-  /** Pins the object at a path on a bpf filesystem: it then outlives this handle and process. */
+  /** Pins the object at a path on a bpf filesystem: it then outlives this handle and process.
+   * Missing directories of the path are created, as libbpf does, if they would be on bpffs;
+   * a path elsewhere is a UsageError. */
   pin(path: string): void {
     checkPinPath(path);
-    objPin(this.fd, path);
+    const fd = this.fd; // a closed handle is refused before any directory is made
+    preparePinDirectory(path);
+    objPin(fd, path);
     this.#pinnedPath = path;
   }
 

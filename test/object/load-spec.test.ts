@@ -3,7 +3,8 @@
 // existing maps replace declared ones, and object BTF is sanitised by what the kernel's probes
 // say it lacks.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BpfMap, BpfObject, UsageError, btf as btfApi, features, type FeatureAnswer } from '../../src/index.js';
 import type { BtfFeature } from '../../src/features/catalog.js';
@@ -93,6 +94,42 @@ describe('BpfMap.fromSpec', () => {
     using ro = BpfMap.fromSpec(spec.maps.get('.rodata')!);
     expect(ro.lookup(u32(0))).toEqual(spec.maps.get('.rodata')!.data);
     expect(() => ro.update(u32(0), spec.maps.get('.rodata')!.data!)).toThrow(/EPERM/);
+  });
+});
+
+describe('a pinRoot that does not exist yet', () => {
+  it('is created on bpffs (mode 0700, every missing level), as libbpf does, and the maps are pinned there', () => {
+    const root = `${pinRoot}/missing/a/b`;
+    expect(existsSync(`${pinRoot}/missing`)).toBe(false);
+    using obj = BpfObject.open(`${FIX}xdp_counter.o`, { pinRoot: root }).load();
+    expect(obj.map('proto_counts').pinnedPath).toBe(`${root}/proto_counts`);
+    expect(statSync(`${pinRoot}/missing`).mode & 0o777).toBe(0o700);
+    using again = BpfMap.fromPin(`${root}/proto_counts`);
+    expect(again.info().id).toBe(obj.map('proto_counts').info().id);
+    obj.map('proto_counts').unpin();
+  });
+
+  it('off bpffs is refused by name before any map is created or any directory made', () => {
+    const tmp = mkdtempSync(`${tmpdir()}/tsbpf-notbpffs-`);
+    try {
+      const e = thrown(() => BpfObject.open(`${FIX}xdp_counter.o`, { pinRoot: `${tmp}/pins` }).load());
+      expect(e).toBeInstanceOf(UsageError);
+      expect(e.message).toBe(`cannot pin at ${tmp}/pins/proto_counts: ${tmp} is not on a bpf filesystem (pins live on bpffs: mount -t bpf bpf /sys/fs/bpf, and pin below it)`);
+      expect(existsSync(`${tmp}/pins`)).toBe(false);
+      // No map outlives the refusal: guardFdLeaks() checks that every fd made was closed.
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('the same holds for programs and links pinned by hand', () => {
+    using obj = BpfObject.open(`${FIX}xdp_counter.o`, { pinRoot }).load();
+    const path = `${pinRoot}/progs/deeper/xdp_count`;
+    obj.program('xdp_count').pin(path);
+    expect(existsSync(path)).toBe(true);
+    obj.program('xdp_count').unpin();
+    expect(thrown(() => obj.program('xdp_count').pin('/tmp/tsbpf-no-such-dir/x')).message).toMatch(/^cannot pin at \/tmp\/tsbpf-no-such-dir\/x: \/tmp is not on a bpf filesystem/);
+    expect(existsSync('/tmp/tsbpf-no-such-dir')).toBe(false);
   });
 });
 

@@ -1,7 +1,7 @@
 // The ABI tables in src/syscall/abi must agree with the running kernel: enum values by name,
 // struct member offsets by name. A wrong entry here would corrupt every call that uses it.
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import * as abi from '../../src/syscall/abi/bpf.js';
 import * as perf from '../../src/syscall/abi/perf.js';
 import * as netabi from '../../src/syscall/abi/net.js';
@@ -240,5 +240,11 @@ describe('attach-point ABI outside bpf(2): tracepoints, uprobes, netfilter, sock
       expect(netabi[name], name).toBe(Number(v));
     }
     expect(netabi.CLONE_NEWNET).toBe(Number(define(readFileSync('/usr/include/linux/sched.h', 'utf8'), 'CLONE_NEWNET')));
+  });
+
+  it('BPF_FS_MAGIC matches linux/magic.h, and /sys/fs/bpf reports it', () => {
+    const m = /#define BPF_FS_MAGIC\s+(0x[0-9a-f]+)/.exec(readFileSync('/usr/include/linux/magic.h', 'utf8'));
+    expect(abi.BPF_FS_MAGIC).toBe(Number(m![1]));
+    expect(Number(statfsSync('/sys/fs/bpf').type)).toBe(abi.BPF_FS_MAGIC);
   });
 });

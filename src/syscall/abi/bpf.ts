@@ -33,6 +33,9 @@ export const SYS = {
   setns: 308,
 } as const;
 
+/** statfs(2) f_type of a bpf filesystem (uapi linux/magic.h). */
+export const BPF_FS_MAGIC = 0xcafe4a11;
+
 /** flock(2) operations. */
 export const LOCK_EX = 2;
 export const LOCK_UN = 8;

@@ -3,11 +3,9 @@
 // the directory itself, as libxdp does, so that tsbpf and libxdp users exclude each other.
 import { closeSync, constants, mkdirSync, openSync, readdirSync, rmdirSync, statfsSync, unlinkSync } from 'node:fs';
 import { BpfError } from '../../errors.js';
-import { LOCK_EX, LOCK_UN } from '../../syscall/abi/bpf.js';
+import { BPF_FS_MAGIC, LOCK_EX, LOCK_UN } from '../../syscall/abi/bpf.js';
 import { flock } from '../../syscall/libc.js';
 import { XdpMultiError } from './errors.js';
-
-const BPF_FS_MAGIC = 0xcafe4a11;
 
 /** The bpffs mount the protocol uses: $LIBXDP_BPFFS, or /sys/fs/bpf. */
 export function bpffsRoot(): string {

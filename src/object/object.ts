@@ -3,7 +3,7 @@
 // patched in, programs loaded with func_info/line_info, declarative map slots filled.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { BtfError, ClosedError, UsageError, withContext } from '../errors.js';
+import { BtfError, ClosedError, UsageError, VerifierError, withContext, withHint } from '../errors.js';
 import {
   Btf,
   CoreRelocator,
@@ -11,7 +11,6 @@ import {
   type BtfFeatures,
   decodeValue,
   type Decoded,
-  POISON_CALL_IMM,
   applyCoreRelocation,
   sanitizeBtf,
   type CoreRelo,
@@ -38,7 +37,7 @@ import { features } from '../features/index.js';
 import type { BtfFeature } from '../features/catalog.js';
 import { closeOnError } from '../syscall/kernel-object.js';
 import { BpfProgram } from '../programs/index.js';
-import { BPF_PSEUDO_BTF_ID, bpf_map_create_flags } from '../syscall/abi/bpf.js';
+import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, bpf_map_create_flags } from '../syscall/abi/bpf.js';
 import { BPF_CALL, INSN_SIZE, setInsnImm, setInsnSrc } from '../elf/insn.js';
 import { findKernelTarget, findProgramTarget, kernelTargetMissing, moduleBtfFd } from '../link/targets.js';
 import { closeFd } from '../syscall/libc.js';
@@ -112,12 +111,23 @@ export class BpfObject {
         const buf = readFileSync(pathOrBytes);
         bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
       } catch (e) {
-        throw new UsageError(`cannot read BPF object ${pathOrBytes}: ${(e as Error).message}`);
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new UsageError(`cannot read BPF object ${pathOrBytes}: ${(e as Error).message}`, {
+          cause: e,
+          ...(typeof code === 'string' ? { code } : {}),
+        });
       }
       name ??= objectNameFromPath(basename(pathOrBytes));
     } else if (pathOrBytes instanceof Uint8Array) bytes = pathOrBytes;
     else throw new UsageError('BpfObject.open takes a file path or the object bytes (Uint8Array)');
-    return new BpfObject(openObjectSpec(bytes, { ...opts, ...(name !== undefined ? { name } : {}) }), opts);
+    const specOpts = { ...opts, ...(name !== undefined ? { name } : {}) };
+    if (typeof pathOrBytes !== 'string') return new BpfObject(openObjectSpec(bytes, specOpts), opts);
+    try {
+      return new BpfObject(openObjectSpec(bytes, specOpts), opts);
+    } catch (e) {
+      // The parser sees bytes only: say which file they came from (same class, same fields).
+      throw withContext(e, `BPF object ${pathOrBytes}`);
+    }
   }
 
   /** An object over a spec already opened (`obj.spec` of another object, edited or not): the
@@ -429,7 +439,7 @@ export class BpfObject {
     const linked = linkProgram(spec, p.name);
     const insns = linked.instructions.slice();
     this.#applyCore(spec, p, linked, insns);
-    this.#patchRelocations(spec, linked, insns);
+    const missingKfuncs = this.#patchRelocations(spec, linked, insns);
     // func_info and line_info point into BTF FUNCs: a kernel without them gets neither.
     const btf = this.#btfHandle && this.#btfFeatures.func !== false ? this.#extInfo(linked) : undefined;
     // A module's BTF object is held open only through the load (the program keeps its own reference).
@@ -452,7 +462,7 @@ export class BpfObject {
       prog.functionName = p.name;
       this.#programs.set(p.name, prog);
     } catch (e) {
-      throw withContext(e, `program '${p.name}' (section '${p.sectionName}')`);
+      throw withContext(withMissingKfuncHint(e, missingKfuncs), `program '${p.name}' (section '${p.sectionName}')`);
     } finally {
       if (btfObjFd !== undefined) closeFd(btfObjFd);
     }
@@ -472,7 +482,10 @@ export class BpfObject {
     }
   }
 
-  #patchRelocations(spec: ObjectSpec, linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>, insns: Uint8Array): void {
+  /** Resolves map, data, ksym and kfunc relocations in place; returns the calls left to __weak
+   * kfuncs the kernel lacks (instruction index and name), for the verifier error's hint. */
+  #patchRelocations(spec: ObjectSpec, linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>, insns: Uint8Array): MissingKfuncCall[] {
+    const missing: MissingKfuncCall[] = [];
     const setImm = (i: number, v: number): void => setInsnImm(insns, i, v | 0);
     const setSrc = (i: number, src: number): void => setInsnSrc(insns, i, src);
     const setOff = (i: number, off: number): void => {
@@ -522,11 +535,15 @@ export class BpfObject {
             setImm(r.insn, k.id);
             setOff(r.insn, 0); // vmlinux, not a module: no fd_array slot
           } else {
-            // An unresolved __weak kfunc: an invalid call the verifier reports only if reached.
+            // An unresolved __weak kfunc: a kfunc call to BTF id 0, which the verifier accepts
+            // as long as the call is dead code (guarded by `if (kfunc)`) and refuses if reached.
+            // These are libbpf 1.1's instructions (Debian 12's, and bpftool's here), so the
+            // program's tag is libbpf's; libbpf 1.2 instead poisons the call as an invalid helper.
             insns[r.insn * INSN_SIZE] = BPF_CALL;
-            setSrc(r.insn, 0);
+            setSrc(r.insn, BPF_PSEUDO_KFUNC_CALL);
             setOff(r.insn, 0);
-            setImm(r.insn, POISON_CALL_IMM);
+            setImm(r.insn, 0);
+            missing.push({ insn: r.insn, name: r.extern });
           }
           break;
         }
@@ -535,6 +552,7 @@ export class BpfObject {
           break; // linkProgram resolved them
       }
     }
+    return missing;
   }
 
   #extInfo(linked: LinkedProgram<FuncInfo, LineInfo, CoreRelo>) {
@@ -669,4 +687,23 @@ function encodeValue(name: string, size: number, value: number | bigint | boolea
     u >>= 8n;
   }
   return out;
+}
+
+/** A call left to a __weak kfunc the running kernel lacks. */
+interface MissingKfuncCall {
+  readonly insn: number;
+  readonly name: string;
+}
+
+/**
+ * The verifier refuses a reachable call to a missing __weak kfunc with a line that names
+ * neither ("call #0", then "R0 !read_ok" or "invalid kernel function call not eliminated"):
+ * say which kfunc it was and how such calls are written.
+ */
+function withMissingKfuncHint(e: unknown, calls: readonly MissingKfuncCall[]): unknown {
+  if (!(e instanceof VerifierError) || calls.length === 0) return e;
+  const reached = calls.filter((c) => new RegExp(`^${c.insn}: \\(85\\) call [\\w-]*#0\\b`, 'm').test(e.log ?? ''));
+  if (reached.length === 0) return e;
+  const names = [...new Set(reached.map((c) => `'${c.name}'`))].join(', ');
+  return withHint(e, `the verifier reached a call to the __weak kfunc ${names}, which this kernel lacks: call it only under \`if (${reached[0]!.name})\` (bpf_ksym_exists), so that the call is dead code where the kfunc is missing`);
 }

@@ -85,7 +85,8 @@ describe('program tags equal libbpf (bpftool prog loadall) on the same objects',
     });
   }
 
-  for (const f of ['xdp_counter', 'globals', 'calls', 'map_in_map', 'obj_kernel']) {
+  // weak_kfunc: a guarded call to a __weak kfunc no kernel has, rewritten as libbpf rewrites it.
+  for (const f of ['xdp_counter', 'globals', 'calls', 'map_in_map', 'obj_kernel', 'weak_kfunc']) {
     // obj_kernel calls the kfunc bpf_rcu_read_lock (6.2): older kernels get the parity test below.
     (f === 'obj_kernel' ? needs('kfunc:bpf_rcu_read_lock') : it)(`fixture ${f}.o`, () => {
       const theirs = libbpfTagsOf(`${FIX}${f}.o`);
@@ -101,6 +102,17 @@ describe('program tags equal libbpf (bpftool prog loadall) on the same objects',
     const e = thrown(() => BpfObject.open(`${FIX}obj_kernel.o`).load());
     expect(e).toBeInstanceOf(UsageError);
     expect(e.message).toMatch(/ksym extern 'bpf_rcu_read_lock': the kernel has no kfunc of that name/);
+  });
+
+  it('a reachable call to a missing __weak kfunc: refused by the verifier as with libbpf, and the error names the kfunc', () => {
+    expect(libbpfTagsOf(`${FIX}weak_kfunc_reached.o`)).toHaveProperty('error');
+    const e = thrown(() => BpfObject.open(`${FIX}weak_kfunc_reached.o`).load());
+    expect(e).toBeInstanceOf(VerifierError);
+    expect(e.message).toMatch(/^program 'weak_reached' \(section 'xdp'\): BPF_PROG_LOAD .*EACCES/);
+    expect(e.message).toMatch(/\(the verifier reached a call to the __weak kfunc 'bpf_tsbpf_missing_kfunc', which this kernel lacks: call it only under `if \(bpf_tsbpf_missing_kfunc\)`/);
+    // The guarded call loads and runs: the kfunc is skipped, the program passes the packet.
+    using ok = BpfObject.open(`${FIX}weak_kfunc.o`).load();
+    expect(ok.program('weak_guarded').testRun({ data: frame(64, 0x0800) }).retval).toBe(2 /* XDP_PASS */);
   });
 
   it('legacy "maps" section: libbpf 1.x refuses the object, tsbpf loads it', () => {

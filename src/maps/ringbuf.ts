@@ -2,30 +2,52 @@
 // kernel maps a consumer page (ours to write), a producer page and the data area twice in a
 // row, so a record that wraps around the end is still contiguous. Reading costs no syscall.
 //
-// Lifetime: the mappings are unmapped only when no view of them is reachable (src/syscall/
-// libc.ts), and no view of them ever leaves this file: the data pages are read-only (the
-// kernel allows no other mapping of them), and a JavaScript write through a view of them would
-// kill the process. A record is copied into the reader's own scratch buffer for its callback.
-import { BpfError, ClosedError, UsageError, errnoName } from '../errors.js';
+// Waiting costs none on the main thread either: the async forms (wait, read, records,
+// batches, `for await`) sleep in epoll_wait on a worker thread (src/syscall/epoll.ts says why
+// a worker and not koffi's async calls), which the kernel wakes when a record is committed.
+// The thread starts on the first async call; poll() and drain() never need it.
+//
+// Process lifetime: a pending wait keeps Node running (like a socket being read) unless the
+// reader was opened with `keepAlive: false`; an idle, stopped or aborted reader never holds
+// the process. close() ends the thread, which closes its fds before close() returns.
+//
+// Lifetime of memory: the mappings are unmapped only when no view of them is reachable
+// (src/syscall/libc.ts), and no view of them ever leaves this file: the data pages are
+// read-only (the kernel allows no other mapping of them), and a JavaScript write through a
+// view of them would kill the process. A record is copied into the reader's own scratch
+// buffer for its callback.
+import { BpfError, UsageError, errnoName, type ClosedError } from '../errors.js';
 import {
   BPF_RINGBUF_BUSY_BIT,
   BPF_RINGBUF_DISCARD_BIT,
   BPF_RINGBUF_HDR_SZ,
+  FdOwner,
   MAP_SHARED,
   PROT_READ,
   PROT_WRITE,
+  dupFd,
   mmapFd,
 } from '../syscall/index.js';
+import { EpollWaiter } from '../syscall/epoll.js';
 import { fdOf, type FdLike } from './create.js';
+import { waitReadable, type WaitOptions } from './event-wait.js';
 import { mapInfoByFd } from './info.js';
 import { PAGE_SIZE } from './types.js';
 
-export interface RingReadOptions {
-  /** Give up and resolve with [] after this long (default: wait forever). */
-  timeoutMs?: number;
-  /** How often to look at the producer position while waiting (default 5 ms). */
-  intervalMs?: number;
+export interface RingOpenOptions {
+  /** Whether a pending wait keeps the process alive (default true). */
+  keepAlive?: boolean;
+}
+
+export interface RingReadOptions extends WaitOptions {
   /** At most this many records (default: all that are ready). */
+  max?: number;
+}
+
+export interface RingIterateOptions {
+  /** Ends the iteration: the loop throws `signal.reason` (an AbortError by default). */
+  signal?: AbortSignal;
+  /** At most this many records per batch (default: all that are ready). */
   max?: number;
 }
 
@@ -38,7 +60,10 @@ interface RingViews {
   words: Uint32Array;
 }
 
-export class RingBuffer {
+// A reader dropped without close() must not leave its thread parked forever.
+const stopWaiter = new FinalizationRegistry<EpollWaiter>((w) => w.close());
+
+export class RingBuffer extends FdOwner implements AsyncIterable<Uint8Array> {
   /** The data area's size in bytes (the map's max_entries). */
   readonly size: number;
   readonly #mask: number;
@@ -46,10 +71,17 @@ export class RingBuffer {
   #views: RingViews | undefined;
   /** Where a record is copied for its callback; grows to the largest record seen. */
   #scratch = new Uint8Array(256);
+  #waiter: EpollWaiter | undefined;
+  readonly #keepAlive: boolean;
+  readonly #name: string;
 
-  private constructor(size: number, consumer: Uint8Array, rest: Uint8Array) {
+  private constructor(fd: number, size: number, consumer: Uint8Array, rest: Uint8Array, name: string, opts: RingOpenOptions) {
+    // The fd is our own duplicate (for epoll); the GC safety net closes it if we are dropped.
+    super(fd, 'ring buffer', true);
     this.size = size;
     this.#mask = size - 1;
+    this.#name = name;
+    this.#keepAlive = opts.keepAlive ?? true;
     const data = rest.subarray(PAGE_SIZE);
     this.#views = {
       consumer: new BigUint64Array(consumer.buffer, consumer.byteOffset, 1),
@@ -59,20 +91,26 @@ export class RingBuffer {
     };
   }
 
-  /** Maps a ring buffer map (a BpfMap of type 'ringbuf', or its fd) for reading. The mapping
-   * keeps the ring alive in the kernel until close(), even if the map's fd is closed. */
-  static open(map: FdLike): RingBuffer {
-    const fd = fdOf(map, 'RingBuffer.open');
-    const info = mapInfoByFd(fd, `ring buffer fd ${fd}`);
+  /** Maps a ring buffer map (a BpfMap of type 'ringbuf', or its fd) for reading. The reader
+   * holds its own fd and mapping: the ring stays alive in the kernel until close(), even if
+   * the map's fd is closed. */
+  static open(map: FdLike, opts: RingOpenOptions = {}): RingBuffer {
+    const mapFd = fdOf(map, 'RingBuffer.open');
+    const info = mapInfoByFd(mapFd, `ring buffer fd ${mapFd}`);
     if (info.type !== 'ringbuf')
       throw new UsageError(`RingBuffer.open needs a ringbuf map, got a ${info.type} map${info.name ? ` '${info.name}'` : ''}`);
     const size = info.maxEntries;
-    const consumer = mmapFd(fd, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+    const consumer = mmapFd(mapFd, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
     if (typeof consumer === 'number') throw mmapError(-consumer, 'consumer page');
     // On failure the consumer page goes when its view is collected, like every mapping.
-    const rest = mmapFd(fd, PAGE_SIZE + 2 * size, PROT_READ, MAP_SHARED, PAGE_SIZE);
+    const rest = mmapFd(mapFd, PAGE_SIZE + 2 * size, PROT_READ, MAP_SHARED, PAGE_SIZE);
     if (typeof rest === 'number') throw mmapError(-rest, 'producer page and data');
-    return new RingBuffer(size, consumer, rest);
+    const fd = dupFd(mapFd, 'RingBuffer.open');
+    return new RingBuffer(fd, size, consumer, rest, info.name, opts);
+  }
+
+  override describe(): string {
+    return this.#name ? `ring buffer '${this.#name}'` : 'ring buffer';
   }
 
   /** Bytes produced and not yet consumed (committed or still being written). */
@@ -86,32 +124,49 @@ export class RingBuffer {
    * record still being written, after `max` records, or when `onRecord` returns false (that
    * record counts as consumed). Discarded records are skipped. The view passed to `onRecord`
    * is the reader's scratch copy of the record, only valid during the call: copy what you
-   * keep (a later record overwrites it).
+   * keep (a later record overwrites it). Never blocks (libbpf's ring_buffer__consume).
    * Returns the number of records handed over.
    */
   poll(onRecord: (data: Uint8Array) => unknown, max = Infinity): number {
     const v = this.#open();
-    let cons = Number(Atomics.load(v.consumer, 0));
+    const start0 = Number(Atomics.load(v.consumer, 0));
     const prod = Number(Atomics.load(v.producer, 0));
+    // `done`: the end of the last record handled. The consumer position is published every 64
+    // records and at the end, not after each one (a BigInt and a seq-cst store per record are
+    // a measurable share of a batch); the kernel wakes nobody while we lag, and a waiter's
+    // epoll_wait looks at the level (data between the positions), so nothing is missed.
+    let done = start0;
+    let stored = start0;
     let n = 0;
-    while (cons < prod && n < max) {
-      const off = cons & this.#mask;
-      // The length word is written last by the producer (with the busy bit cleared).
-      const len = Atomics.load(v.words, off / 4);
-      if (len & BPF_RINGBUF_BUSY_BIT) break;
-      const dataLen = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-      cons += Math.ceil((dataLen + BPF_RINGBUF_HDR_SZ) / 8) * 8;
-      let more: unknown = true;
-      if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+    try {
+      while (done < prod && n < max) {
+        const off = done & this.#mask;
+        // The length word is written last by the producer (with the busy bit cleared).
+        const len = Atomics.load(v.words, off / 4);
+        if (len & BPF_RINGBUF_BUSY_BIT) break;
+        const dataLen = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+        const next = done + ((dataLen + BPF_RINGBUF_HDR_SZ + 7) & ~7);
+        if (len & BPF_RINGBUF_DISCARD_BIT) {
+          done = next;
+          continue;
+        }
         n++;
         const start = off + BPF_RINGBUF_HDR_SZ;
         if (this.#scratch.length < dataLen) this.#scratch = new Uint8Array(Math.max(dataLen, this.#scratch.length * 2));
         this.#scratch.set(v.data.subarray(start, start + dataLen));
-        more = onRecord(this.#scratch.subarray(0, dataLen));
+        // A throwing callback leaves its record unconsumed (it comes again), the earlier ones not.
+        const more = onRecord(this.#scratch.subarray(0, dataLen));
+        done = next;
+        // The callback may have closed the reader: its mappings are no longer ours to write.
+        if (this.#views === undefined) return n;
+        if (more === false) break;
+        if ((n & 63) === 0) {
+          Atomics.store(v.consumer, 0, BigInt(done));
+          stored = done;
+        }
       }
-      // Free the space as soon as the record is handled, so producers can reuse it.
-      Atomics.store(v.consumer, 0, BigInt(cons));
-      if (more === false) break;
+    } finally {
+      if (done !== stored && this.#views !== undefined) Atomics.store(v.consumer, 0, BigInt(done));
     }
     return n;
   }
@@ -126,37 +181,104 @@ export class RingBuffer {
   }
 
   /**
-   * Waits until at least one record is ready, then returns copies of the ready ones. Waiting
-   * watches the producer position in shared memory every `intervalMs` (no epoll, no syscall):
-   * fine for tools and tests, a few milliseconds of latency.
+   * Resolves with true once a record is ready (at once if one is), false after `timeoutMs`.
+   * Rejects with the signal's reason on abort, and with ClosedError if the reader is closed
+   * meanwhile. `while (await ring.wait()) ring.poll(onRecord)` is libbpf's ring_buffer__poll.
+   */
+  async wait(opts: WaitOptions = {}): Promise<boolean> {
+    if (this.pending > 0) return true;
+    const got = await waitReadable(this.#ensureWaiter(), opts, () => this.closedError());
+    return got !== undefined;
+  }
+
+  /**
+   * Waits until at least one record is ready, then returns copies of the ready ones (up to
+   * `max`); [] after `timeoutMs`. Woken by the kernel, not by a timer.
    */
   async read(opts: RingReadOptions = {}): Promise<Uint8Array[]> {
-    const interval = opts.intervalMs ?? 5;
-    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
     for (;;) {
       const got = this.drain(opts.max);
-      if (got.length || Date.now() >= deadline) return got;
-      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(interval, deadline - Date.now()))));
+      if (got.length) return got;
+      // A record still being written (or only discarded ones) counts as ready: wait again.
+      if (!(await this.wait(opts))) return this.drain(opts.max);
     }
   }
 
-  get closed(): boolean {
-    return this.#views === undefined;
+  /**
+   * The records as they come, in batches (copies). Ends when the reader is closed; throws the
+   * signal's reason when it is aborted. Breaking out of the loop leaves the reader open.
+   */
+  async *batches(opts: RingIterateOptions = {}): AsyncGenerator<Uint8Array[], void, undefined> {
+    for (;;) {
+      if (this.closed) return;
+      opts.signal?.throwIfAborted();
+      const got = this.drain(opts.max);
+      if (got.length) {
+        yield got;
+        continue;
+      }
+      try {
+        await this.wait({ ...(opts.signal ? { signal: opts.signal } : {}) });
+      } catch (e) {
+        if (this.closed && !opts.signal?.aborted) return;
+        throw e;
+      }
+    }
   }
 
-  /** Stops reading: later calls throw ClosedError. The mappings (and the ring's memory in the
-   * kernel) go when no record view a callback kept is reachable any more. */
-  close(): void {
+  /** The records as they come, one at a time (copies): `for await (const r of ring.records({ signal }))`. */
+  async *records(opts: RingIterateOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    for await (const batch of this.batches(opts)) yield* batch;
+  }
+
+  /** `for await (const r of ring)`: records() without a signal. */
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.records();
+  }
+
+  /** Stops reading: later calls throw ClosedError, a pending wait rejects with it and an
+   * iteration ends. The waiting thread ends and closes its fds shortly after (closedAsync);
+   * the mappings (and the ring's memory in the kernel) go when no record view a callback
+   * kept is reachable any more. */
+  protected override released(): void {
     this.#views = undefined;
+    const w = this.#waiter;
+    if (w) {
+      stopWaiter.unregister(this);
+      w.close(this.closedError());
+    }
   }
 
-  [Symbol.dispose](): void {
+  /** close(), then resolves once the waiting thread (if any) has ended and closed its fds. */
+  async closedAsync(): Promise<void> {
+    const w = this.#waiter;
     this.close();
+    await w?.exited;
+  }
+
+  #ensureWaiter(): EpollWaiter {
+    if (this.#waiter) return this.#waiter;
+    const fd = this.fd;
+    const w = new EpollWaiter(this.describe(), { keepAlive: this.#keepAlive });
+    try {
+      w.add(fd, 0);
+    } catch (e) {
+      w.close();
+      throw e;
+    }
+    stopWaiter.register(this, w, this);
+    this.#waiter = w;
+    return w;
   }
 
   #open(): RingViews {
-    if (this.#views === undefined) throw new ClosedError('ring buffer');
+    if (this.#views === undefined) throw this.closedError();
     return this.#views;
+  }
+
+  /** For RingBufferSet: the error its waits reject with once this ring is closed. */
+  static closedErrorOf(r: RingBuffer): ClosedError {
+    return r.closedError();
   }
 }
 

@@ -75,7 +75,7 @@ describe('RingBuffer', () => {
     const t = Date.now();
     expect(await rb.read({ timeoutMs: 30 })).toEqual([]);
     expect(Date.now() - t).toBeGreaterThanOrEqual(25);
-    const pending = rb.read({ timeoutMs: 5000, intervalMs: 2 });
+    const pending = rb.read({ timeoutMs: 5000 });
     setTimeout(() => withWriter(map, 42, (run) => run()), 20);
     const got = await pending;
     expect(got.map((d) => readU64(d))).toEqual([42n]);

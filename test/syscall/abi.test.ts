@@ -5,6 +5,7 @@ import { readFileSync, statfsSync } from 'node:fs';
 import * as abi from '../../src/syscall/abi/bpf.js';
 import * as perf from '../../src/syscall/abi/perf.js';
 import * as netabi from '../../src/syscall/abi/net.js';
+import * as epoll from '../../src/syscall/abi/epoll.js';
 import type { Layout } from '../../src/syscall/abi/layout.js';
 import { kernelAtLeast, kernelRelease } from '../../src/features/index.js';
 import {
@@ -246,5 +247,44 @@ describe('attach-point ABI outside bpf(2): tracepoints, uprobes, netfilter, sock
     const m = /#define BPF_FS_MAGIC\s+(0x[0-9a-f]+)/.exec(readFileSync('/usr/include/linux/magic.h', 'utf8'));
     expect(abi.BPF_FS_MAGIC).toBe(Number(m![1]));
     expect(Number(statfsSync('/sys/fs/bpf').type)).toBe(abi.BPF_FS_MAGIC);
+  });
+});
+
+describe('event readers: perf buffer records, the perf mmap page, epoll and eventfd', () => {
+  it('perf enums a perf buffer uses match the kernel BTF', () => {
+    for (const [name, group] of Object.entries({
+      perf_sw_ids: perf.perf_sw_ids,
+      perf_event_sample_format: perf.perf_event_sample_format,
+      perf_event_type: perf.perf_event_type,
+    })) {
+      const c = compareEnumGroup(group);
+      expect(c.absent, name).toBe(false);
+      expect(c.mismatches, name).toEqual([]);
+      expect(c.newer, name).toEqual([]);
+    }
+  });
+
+  it('perf_event_mmap_page positions and perf_event_header size match the kernel BTF', () => {
+    const page = flattenMembers(findNamed('STRUCT', 'perf_event_mmap_page')!);
+    for (const [name, off] of Object.entries(perf.PERF_EVENT_MMAP_PAGE)) expect(page.get(name), name).toBe(off);
+    expect(findNamed('STRUCT', 'perf_event_header')!.size).toBe(perf.PERF_EVENT_HEADER_SIZE);
+  });
+
+  it('epoll and eventfd constants match include/uapi/linux/eventpoll.h and the kernel BTF', () => {
+    const hdr = readFileSync('/usr/include/linux/eventpoll.h', 'utf8');
+    const fcntl = readFileSync('/usr/include/asm-generic/fcntl.h', 'utf8');
+    const octal = (name: string): number => parseInt(new RegExp(`#define ${name}\\s+(0\\d+)`).exec(fcntl)![1]!, 8);
+    expect(hdr).toMatch(/#define EPOLL_CLOEXEC O_CLOEXEC/);
+    expect(epoll.EPOLL_CLOEXEC).toBe(octal('O_CLOEXEC'));
+    // eventfd.h: EFD_CLOEXEC = O_CLOEXEC, EFD_NONBLOCK = O_NONBLOCK.
+    expect(epoll.EFD_CLOEXEC).toBe(octal('O_CLOEXEC'));
+    expect(epoll.EFD_NONBLOCK).toBe(octal('O_NONBLOCK'));
+    expect(Number(/#define EPOLL_CTL_ADD (\d+)/.exec(hdr)![1])).toBe(epoll.EPOLL_CTL_ADD);
+    expect(Number(/#define EPOLL_CTL_DEL (\d+)/.exec(hdr)![1])).toBe(epoll.EPOLL_CTL_DEL);
+    expect(Number(/#define EPOLLIN\s+\(__poll_t\)(0x[0-9a-f]+)/.exec(hdr)![1])).toBe(epoll.EPOLLIN);
+    // x86_64 packs struct epoll_event (EPOLL_PACKED): u32 events, then u64 data at 4.
+    const ev = findNamed('STRUCT', 'epoll_event')!;
+    expect(ev.size).toBe(epoll.EPOLL_EVENT_SIZE);
+    expect(flattenMembers(ev).get('data')).toBe(epoll.EPOLL_EVENT_DATA_OFFSET);
   });
 });

@@ -31,6 +31,12 @@ export const SYS = {
   // network namespace for the attach calls that act on the caller's (netfilter, flow dissector)
   getsockopt: 55,
   setns: 308,
+  // event readers: ring and perf buffers woken through epoll, stopped through an eventfd
+  write: 1,
+  epoll_wait: 232,
+  epoll_ctl: 233,
+  eventfd2: 290,
+  epoll_create1: 291,
 } as const;
 
 /** statfs(2) f_type of a bpf filesystem (uapi linux/magic.h). */

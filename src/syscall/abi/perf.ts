@@ -33,7 +33,38 @@ export const PERF_EVENT_ATTR = struct('perf_event_attr', [
 /** enum perf_type_id: the fixed PMU types (kprobe and uprobe PMUs have dynamic ones, read
  * from sysfs). */
 export const perf_type_id = {
+  PERF_TYPE_SOFTWARE: 1,
   PERF_TYPE_TRACEPOINT: 2,
+} as const;
+
+/** enum perf_sw_ids: the software event a perf buffer's per-CPU fds are opened as. */
+export const perf_sw_ids = {
+  PERF_COUNT_SW_BPF_OUTPUT: 10,
+} as const;
+
+/** enum perf_event_sample_format: a BPF output sample carries only its raw bytes. */
+export const perf_event_sample_format = {
+  PERF_SAMPLE_RAW: 1 << 10,
+} as const;
+
+/** enum perf_event_type: the record kinds a perf buffer's ring holds for BPF output. */
+export const perf_event_type = {
+  PERF_RECORD_LOST: 2,
+  PERF_RECORD_SAMPLE: 9,
+} as const;
+
+/** `struct perf_event_header` is { u32 type; u16 misc; u16 size }; a lost record follows it
+ * with { u64 id; u64 lost }, a raw sample with { u32 size; u8 data[size] }. */
+export const PERF_EVENT_HEADER_SIZE = 8;
+
+/** Where the ring's positions live in the first page of a perf mmap (struct
+ * perf_event_mmap_page): data_head is the kernel's, data_tail ours. data_offset and
+ * data_size (4.1+) say where the data pages start; older kernels put them at one page. */
+export const PERF_EVENT_MMAP_PAGE = {
+  data_head: 1024,
+  data_tail: 1032,
+  data_offset: 1040,
+  data_size: 1048,
 } as const;
 
 /** PERF_ATTR_SIZE_VER6: what we pass as `size` (the layout above, padded). */
@@ -45,6 +76,8 @@ export const PERF_ATTR_BIT = {
   inherit: 1,
   exclude_user: 4,
   exclude_kernel: 5,
+  /** Wake readers by bytes (wakeup_watermark) instead of by events (wakeup_events). */
+  watermark: 14,
 } as const;
 
 /** perf_event_open(2) flags. */

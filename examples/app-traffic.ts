@@ -19,6 +19,7 @@ import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, cgroup, type Link } from '../src/index.js';
+import { runTag, sweepDeadRuns } from './lib/leftovers.js';
 import { fail, onExit, parseArgs, requireRoot, sleep } from './lib/testbed.js';
 
 const opts = parseArgs('app-traffic', { seconds: 5, cgroup: '' });
@@ -40,7 +41,9 @@ const APP_SCRIPT =
   "process.stdin.on('end',()=>{clearInterval(t);setTimeout(()=>{console.log(JSON.stringify({sent,echoed}));d.close()},300)});process.stdin.resume();";
 
 const demo = opts.cgroup === '';
-const root = demo ? join(cgroup.cgroup2Root(), `tsbpf-ex-${process.pid}`) : opts.cgroup;
+// Our cgroup is named after this process and its start time, so that a later run can remove it
+// if this one is killed before it can (examples/lib/leftovers.ts).
+const root = demo ? join(cgroup.cgroup2Root(), runTag('tsbpf-ex-')) : opts.cgroup;
 const made: string[] = [];
 const children: ChildProcess[] = [];
 let obj: BpfObject | undefined;
@@ -71,6 +74,7 @@ const cleanup = onExit(() => {
 });
 
 if (demo) {
+  sweepDeadRuns();
   mkdirSync(root);
   made.push(root);
   for (const app of APPS) {

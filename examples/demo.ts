@@ -9,7 +9,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, ifindex, type Link } from '../src/index.js';
-import { sweepDeadRuns } from './lib/leftovers.js';
+import { runTag, sweepDeadRuns } from './lib/leftovers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PROTOCOLS = ['icmp', 'tcp', 'udp', 'arp', 'ipv6', 'other'] as const;
@@ -61,11 +61,15 @@ function checkPrivileges(): void {
   if (missing.length) fail(`cannot run: missing ${missing.join('; ')}. Try: sudo npm run demo`);
 }
 
-/** The namespace and veth pair, named uniquely per run, with an idempotent teardown. */
+/**
+ * The namespace and veth pair, named after this process with an idempotent teardown. The
+ * namespace is `tsbpf-demo-<pid>-<start time>` and the host end carries that as its alias, so
+ * that a later run can tell a dead demo's leftovers from a live one's (examples/lib/leftovers.ts).
+ */
 class Testbed {
-  readonly ns = `tsbpf-demo-${process.pid}`;
-  readonly hostIf = `tsd${process.pid % 100000}h`;
-  readonly nsIf = `tsd${process.pid % 100000}n`;
+  readonly ns = runTag('tsbpf-demo-');
+  readonly hostIf = `tsd${process.pid}h`;
+  readonly nsIf = `tsd${process.pid}n`;
   hostAddr = '';
   nsAddr = '';
   private up = false;
@@ -96,12 +100,13 @@ class Testbed {
 
   create(): void {
     // A demo killed with SIGKILL left its namespace and veth pair: clear those of dead runs.
-    sweepDeadRuns('tsbpf-demo-', 'demo.ts');
+    sweepDeadRuns();
     this.pickSubnet();
     this.up = true;
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     ip('netns', 'add', this.ns);
     ip('link', 'add', this.hostIf, 'type', 'veth', 'peer', 'name', this.nsIf, 'netns', this.ns);
+    ip('link', 'set', 'dev', this.hostIf, 'alias', this.ns);
     // IPv6 autoconfiguration would add router/neighbour solicitations nobody asked for.
     execFileSync('sysctl', ['-qw', `net.ipv6.conf.${this.hostIf}.disable_ipv6=1`]);
     ip('addr', 'add', `${this.hostAddr}/30`, 'dev', this.hostIf);

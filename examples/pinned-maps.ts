@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfObject, readU64Number, u32, u64 } from '../src/index.js';
+import { runTag, sweepDeadRuns } from './lib/leftovers.js';
 import { fail, onExit, parseArgs, requireRoot, sleep } from './lib/testbed.js';
 
 const opts = parseArgs('pinned-maps', { seconds: 3 });
@@ -23,7 +24,9 @@ requireRoot('pinned-maps', 'CAP_BPF to load programs and pin maps on /sys/fs/bpf
 if (opts.seconds < 1) fail('pinned-maps', '--seconds must be at least 1');
 const here = dirname(fileURLToPath(import.meta.url));
 const objectPath = join(here, 'bpf', 'pinned_counter.o');
-const pinRoot = `/sys/fs/bpf/tsbpf-ex-${process.pid}`;
+// Named after this process and its start time, so that a later run can remove it if this one is
+// killed before it can (examples/lib/leftovers.ts).
+const pinRoot = `/sys/fs/bpf/${runTag('tsbpf-ex-')}`;
 const pinPath = `${pinRoot}/shared_counts`;
 
 let obj: BpfObject | undefined;
@@ -34,6 +37,7 @@ const cleanup = onExit(() => {
   rmSync(pinRoot, { recursive: true, force: true }); // the pin, if still there, and its directory
 });
 
+sweepDeadRuns();
 mkdirSync(pinRoot);
 obj = BpfObject.open(objectPath, { pinRoot }).load();
 const map = obj.map('shared_counts');

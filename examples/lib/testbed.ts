@@ -1,7 +1,7 @@
 // What the network examples share: argument parsing, cleanup on exit or Ctrl-C, and a private
 // network namespace joined to this one by a veth pair that only the example's traffic uses.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { sweepDeadRuns } from './leftovers.js';
+import { runTag, sweepDeadRuns } from './leftovers.js';
 
 /** Parses `--name value` pairs (and bare `--flag`s) against defaults; exits 2 on anything else. */
 export function parseArgs<T extends Record<string, number | boolean | string>>(
@@ -76,9 +76,11 @@ function ipToInt(a: string): number {
 }
 
 /**
- * A namespace `tsbpf-ex-<pid>` and a veth pair `te<letter><pid>h` (here, where programs attach)
- * / `te<letter><pid>n` (inside the namespace, where traffic starts). IPv6 is off and neighbours
- * are static, so the only packets on the link are the ones the example sends.
+ * A namespace `tsbpf-ex-<pid>-<start time>` and a veth pair `te<letter><pid>h` (here, where
+ * programs attach; its alias is the namespace's name) / `te<letter><pid>n` (inside the
+ * namespace, where traffic starts). IPv6 is off and neighbours are static, so the only packets
+ * on the link are the ones the example sends. The names let a later run clear what a killed one
+ * left (examples/lib/leftovers.ts).
  */
 export class Testbed {
   readonly ns: string;
@@ -89,7 +91,7 @@ export class Testbed {
   #up = false;
 
   constructor(letter: string) {
-    this.ns = `tsbpf-ex-${process.pid}`;
+    this.ns = runTag('tsbpf-ex-');
     this.hostIf = `te${letter}${process.pid}h`;
     this.nsIf = `te${letter}${process.pid}n`;
   }
@@ -125,10 +127,11 @@ export class Testbed {
     this.#pickSubnet();
     this.#up = true;
     // An example killed with SIGKILL left its namespace and veth pair: clear those of dead runs.
-    sweepDeadRuns('tsbpf-ex-', 'examples/');
+    sweepDeadRuns();
     const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     ip('netns', 'add', this.ns);
     ip('link', 'add', this.hostIf, 'type', 'veth', 'peer', 'name', this.nsIf, 'netns', this.ns);
+    ip('link', 'set', 'dev', this.hostIf, 'alias', this.ns);
     execFileSync('sysctl', ['-qw', `net.ipv6.conf.${this.hostIf}.disable_ipv6=1`]);
     ip('netns', 'exec', this.ns, 'sysctl', '-qw', `net.ipv6.conf.${this.nsIf}.disable_ipv6=1`);
     ip('addr', 'add', `${this.hostAddr}/30`, 'dev', this.hostIf);

@@ -1,14 +1,21 @@
 // The README's main job, run as CI runs it: a short non-interactive demo whose JSON counters
 // must match the traffic it sent, and that leaves no namespace or interface behind.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { startExample } from '../examples/run.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const tsx = `${root}node_modules/.bin/tsx`;
 
 function leftovers(): string[] {
-  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('tsbpf-demo-'));
-  const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).split('\n').filter((l) => /: tsd\d+h[@:]/.test(l));
+  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0]!) // a namespace with an id is listed as `name (id: N)`
+    .filter((l) => l.startsWith('tsbpf-demo-'));
+  const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /^\d+: (tsd\d+h)[@:]/.exec(l)?.[1])
+    .filter((n): n is string => n !== undefined);
   return [...ns, ...links];
 }
 
@@ -37,29 +44,28 @@ describe('npm run demo', () => {
     expect(leftovers()).toEqual(before);
   });
 
-  it('a demo killed with SIGKILL leaves its namespace; the next run clears it (its process is gone)', async () => {
-    const killed = spawn(tsx, ['examples/demo.ts', '--seconds', '30', '--json'], { cwd: root, stdio: 'ignore', detached: true });
-    // The demo's own node process names the namespace after its pid: wait for it to appear.
-    const started = Date.now();
-    let ns: string | undefined;
-    while (!ns && Date.now() - started < 30_000) {
-      ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-        .split('\n')
-        .map((l) => l.split(' ')[0]!)
-        .find((n) => n.startsWith('tsbpf-demo-') && !before.includes(n));
-      if (!ns) await new Promise((r) => setTimeout(r, 100));
+  it('a demo killed with SIGKILL leaves its namespace and veth; the next run clears them and keeps a live demo’s', async () => {
+    const killed = await startExample('demo', ['--seconds', '60', '--json'], /tsbpf demo — XDP on/);
+    await killed.kill('SIGKILL'); // the whole process group: nothing gets to clean up
+    const left = leftovers().filter((l) => !before.includes(l));
+    // Its namespace, tagged with the dead demo's pid and start time, and the host end of its pair.
+    expect(left).toHaveLength(2);
+    expect(left.find((l) => /^tsbpf-demo-\d+-\d+$/.test(l)), left.join()).toBeDefined();
+    expect(left.find((l) => /^tsd\d+h$/.test(l)), left.join()).toBeDefined();
+
+    // A demo that is running: the next run must not touch its things.
+    const live = await startExample('demo', ['--seconds', '60', '--json'], /tsbpf demo — XDP on/);
+    try {
+      const liveThings = leftovers().filter((l) => !before.includes(l) && !left.includes(l));
+      expect(liveThings).toHaveLength(2);
+      const r = spawnSync(tsx, ['examples/demo.ts', '--seconds', '1'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(leftovers().sort()).toEqual([...before, ...liveThings].sort());
+    } finally {
+      await live.kill('SIGINT');
     }
-    expect(ns, 'the demo never created its namespace').toBeDefined();
-    // Kill the whole process group (tsx and the demo under it): nothing gets to clean up.
-    process.kill(-killed.pid!, 'SIGKILL');
-    await new Promise((r) => killed.once('exit', r));
-    await new Promise((r) => setTimeout(r, 200));
-    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(ns!);
-    const r = spawnSync(tsx, ['examples/demo.ts', '--seconds', '1'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, r.stderr).toBe(0);
-    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(ns!);
     expect(leftovers()).toEqual(before);
-  });
+  }, 180_000);
 
   it('without root it says exactly what is missing', () => {
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', tsx, 'examples/demo.ts', '--seconds', '1'], {

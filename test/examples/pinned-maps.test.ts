@@ -11,7 +11,7 @@ describe.runIf(isRoot)('examples/pinned-maps.ts', () => {
     const r = runExample('pinned-maps', ['--seconds', '2']);
     expect(r.status, r.stderr).toBe(0);
     const out = r.json();
-    expect(out.pinPath).toMatch(/^\/sys\/fs\/bpf\/tsbpf-ex-\d+\/shared_counts$/);
+    expect(out.pinPath).toMatch(/^\/sys\/fs\/bpf\/tsbpf-ex-\d+-\d+\/shared_counts$/);
     expect(out.fromB).toMatchObject({ mapId: out.mapId, mapName: 'shared_counts', readOnlyUpdate: 'EPERM' });
     // B writes one update every 250 ms for 2 s; A reads exactly what B wrote.
     expect(out.fromB.updates).toBeGreaterThanOrEqual(6);

@@ -56,10 +56,56 @@ export function interruptExample(name: string, args: string[], when: RegExp, sig
   });
 }
 
+/** An example running in a process group of its own (tsx and the example under it), so that a
+ * SIGKILL reaches the example itself: tsx cannot pass on a signal it never sees. */
+export interface Started {
+  pid: number;
+  stdout: () => string;
+  /** Signals the whole group and resolves when tsx has exited. */
+  kill: (signal: NodeJS.Signals) => Promise<void>;
+}
+
+/** Starts an example and resolves once its stdout matches `when`. */
+export function startExample(name: string, args: string[], when: RegExp): Promise<Started> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(tsx, [`examples/${name}.ts`, ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    // 'close': exited and its pipes closed (no fd of ours left open).
+    const exited = new Promise<void>((r) => p.once('close', () => r()));
+    const kill = async (signal: NodeJS.Signals): Promise<void> => {
+      try {
+        process.kill(-p.pid!, signal);
+      } catch {
+        // already gone
+      }
+      await exited;
+    };
+    const timer = setTimeout(() => {
+      void kill('SIGKILL');
+      reject(new Error(`${name} did not print ${when} in 60 s:\n${out}\n${err}`));
+    }, 60_000);
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (when.test(out)) {
+        clearTimeout(timer);
+        resolve({ pid: p.pid!, stdout: () => out, kill });
+      }
+    });
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? sig}) before printing ${when}:\n${out}\n${err}`));
+    });
+  });
+}
+
 /** Namespaces, interfaces, bpffs entries and cgroups that the examples create (all named after a pid). */
 export function leftovers(): string[] {
   const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
+    .map((l) => l.split(' ')[0]!) // a namespace with an id is listed as `name (id: N)`
     .filter((l) => l.startsWith('tsbpf-ex-'));
   const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })
     .split('\n')

@@ -246,6 +246,13 @@ export function notSupportedMessage(feature: string, minKernel: string | undefin
 /** Bad input from the caller (wrong key size, unknown map type...): no kernel call was made. */
 export class UsageError extends TsbpfError {
   override name = 'UsageError';
+  /** When the trouble is a file the caller named: the file system's errno name ('ENOENT',
+   * 'EACCES', 'EISDIR'…), as Node's own errors carry it. */
+  readonly code?: string;
+  constructor(message?: string, options?: ErrorOptions & { code?: string }) {
+    super(message, options);
+    if (options?.code !== undefined) this.code = options.code;
+  }
 }
 
 /** A method was called on a kernel object (map, program, link, BTF, ring buffer…) after its

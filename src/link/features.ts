@@ -52,6 +52,8 @@ export interface LinkCreateContext {
   interfaceExists?: boolean;
   /** tcx: a relative program or link was given. */
   relative?: string;
+  /** XDP: who holds the hook, read when the kernel said EBUSY (`holder.self`: our program). */
+  xdpHolder?: () => { who: string; linkId: number | undefined; self: boolean } | undefined;
 }
 
 /**
@@ -71,11 +73,20 @@ export function linkCreateError(errno: number, ctx: LinkCreateContext, supported
   const say = (why: string): BpfError => new BpfError({ errno, command }, `${command} (${hook}) failed: ${code} — ${why}`);
   if (ctx.feature === 'xdp') {
     switch (errno) {
-      case EBUSY:
+      case EBUSY: {
+        // Name what is in the way as xdp.attach does, and only the remedy that can work for it.
+        const h = ctx.xdpHolder?.();
+        if (h?.self)
+          return say(`the program is already attached there: ${h.who}; a program is on a hook once (a second link to it is refused)`);
+        if (h && h.linkId !== undefined)
+          return say(`the hook holds ${h.who}: a link never replaces another; update that link (link.update) or close or unpin it first`);
+        if (h)
+          return say(`the hook holds ${h.who}: a link never replaces it; detach it first (xdp.detach, tsbpf xdp detach, ip link set dev <if> xdp off)`);
         return say(
           'the interface already has an XDP program in this mode (a bpf_link, or one attached over netlink): a link never replaces it. ' +
             'Close or unpin the owning link, or detach the netlink program (xdp.detach / ip link set dev <if> xdp off) first',
         );
+      }
       case EEXIST:
         return say(
           "another XDP mode is in use on this interface: native ('drv') and generic ('skb') XDP can't be active at once, " +

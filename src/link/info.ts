@@ -8,6 +8,7 @@ import { stableBuffer } from '../syscall/libc.js';
 import { attachTypeName, linkTypeName } from '../sysinfo/names.js';
 import { BPF_F_NETFILTER_IP_DEFRAG } from '../syscall/abi/bpf.js';
 import { netfilterFamilyName, netfilterHookName } from './netfilter-hooks.js';
+import { readHolders } from '../xdp/occupant.js';
 
 /** Lowercase `bpf_link_type` without `BPF_LINK_TYPE_`. */
 export type LinkTypeName =
@@ -45,7 +46,14 @@ interface LinkInfoBase {
 /** `attachType` is the lowercase `bpf_attach_type` without `BPF_` ('tcx_ingress', 'xdp'...). */
 export type LinkInfo = LinkInfoBase &
   (
-    | { type: 'xdp'; ifindex: number }
+    | {
+        type: 'xdp';
+        ifindex: number;
+        /** The mode the kernel runs it in (the link's info lacks it: read from the interface,
+         * as xdp.query reports it); undefined once detached or if the interface is in another
+         * network namespace. */
+        mode?: 'skb' | 'drv' | 'hw';
+      }
     | { type: 'tcx'; ifindex: number; attachType: string; direction?: 'ingress' | 'egress' }
     | {
         type: 'netkit';
@@ -139,7 +147,8 @@ export function linkInfo(fd: number): LinkInfo {
   switch (typeId) {
     case T.BPF_LINK_TYPE_XDP: {
       const ifindex = rd(U.xdp, 'ifindex');
-      return { ...base, type: 'xdp', ifindex, detached: ifindex === 0 };
+      const mode = ifindex === 0 ? undefined : readHolders(ifindex).find((h) => h.linkId === base.id)?.mode;
+      return { ...base, type: 'xdp', ifindex, ...(mode ? { mode } : {}), detached: ifindex === 0 };
     }
     case T.BPF_LINK_TYPE_TCX: {
       const ifindex = rd(U.tcx, 'ifindex');

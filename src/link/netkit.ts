@@ -9,7 +9,7 @@ import { ERRNO } from '../errno-names.js';
 import { LINK_CREATE_ATTR, bpf_attach_type, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { bpfAttr } from '../syscall/bpf.js';
-import { checkIfindex } from '../tcx/direction.js';
+import { resolveIface, type Iface } from './iface.js';
 import { EBADF, EEXIST, EINVAL, ENODEV, ENOENT, ERANGE, ESTALE } from './features.js';
 import { Link, progFd, type ProgramRef } from './link.js';
 import { placement, type TcxLinkOptions, type TcxRelative } from './tcx.js';
@@ -47,9 +47,9 @@ export function netkitWhy(errno: number, ifindex: number): string | undefined {
 }
 
 /** Attaches a sched_cls program to one side of a netkit device (by the primary's ifindex). */
-export function attachNetkitLink(ifindex: number, side: NetkitSide, prog: ProgramRef, opts: NetkitLinkOptions = {}, what = 'attach a netkit link'): Link {
+export function attachNetkitLink(iface: Iface, side: NetkitSide, prog: ProgramRef, opts: NetkitLinkOptions = {}, what = 'attach a netkit link'): Link {
   const fd = progFd(prog);
-  checkIfindex(ifindex);
+  const ifindex = resolveIface(iface);
   checkSide(side, what);
   const { flags, relative, what: rel } = placement(opts);
   const attr = new Attr(LINK_CREATE_ATTR)

@@ -14,7 +14,8 @@ import { Attr } from '../syscall/attr.js';
 import { bpfAttr } from '../syscall/bpf.js';
 import { EINVAL, haveLinkFeature, linkCreateError, notSupported } from './features.js';
 import { Link, progFd, type ProgramRef } from './link.js';
-import { TCX_ATTACH_TYPE, checkDirection, checkIfindex, type TcxDirection } from '../tcx/direction.js';
+import { TCX_ATTACH_TYPE, checkDirection, type TcxDirection } from '../tcx/direction.js';
+import { resolveIface, type Iface } from './iface.js';
 import { query } from '../tcx/query.js';
 
 export type { TcxDirection };
@@ -69,9 +70,9 @@ export function placement(opts: TcxLinkOptions): { flags: number; relative: numb
 }
 
 /** Attaches a sched_cls program to an interface's tcx chain and returns the Link that owns it. */
-export function attachTcxLink(ifindex: number, direction: TcxDirection, prog: ProgramRef, opts: TcxLinkOptions = {}): Link {
+export function attachTcxLink(iface: Iface, direction: TcxDirection, prog: ProgramRef, opts: TcxLinkOptions = {}): Link {
   const fd = progFd(prog);
-  checkIfindex(ifindex);
+  const ifindex = resolveIface(iface);
   checkDirection(direction);
   const { flags, relative, what } = placement(opts);
   const attr = new Attr(LINK_CREATE_ATTR)

@@ -9,8 +9,18 @@ import { Attr } from '../syscall/attr.js';
 import { bpfAttr } from '../syscall/bpf.js';
 import { interfaceName } from '../syscall/libc.js';
 import { EINVAL, haveLinkFeature, linkCreateError } from './features.js';
-import { checkIfindex } from '../tcx/direction.js';
+import { resolveIface, type Iface } from './iface.js';
 import { Link, progFd, type ProgramRef } from './link.js';
+import { describeHolders, readHolders } from '../xdp/occupant.js';
+import { programIdentity } from '../netlink/programs.js';
+
+function programIdOf(fd: number): number | undefined {
+  try {
+    return programIdentity(fd).id;
+  } catch {
+    return undefined;
+  }
+}
 
 export type XdpMode = 'skb' | 'drv' | 'hw';
 
@@ -28,9 +38,9 @@ const MODE_FLAGS: Record<XdpMode, number> = {
 };
 
 /** Attaches an XDP program to an interface through a link and returns the Link that owns it. */
-export function attachXdpLink(ifindex: number, prog: ProgramRef, opts: XdpLinkOptions = {}): Link {
+export function attachXdpLink(iface: Iface, prog: ProgramRef, opts: XdpLinkOptions = {}): Link {
   const fd = progFd(prog);
-  checkIfindex(ifindex);
+  const ifindex = resolveIface(iface);
   let flags = 0;
   if (opts.mode !== undefined) {
     const f = MODE_FLAGS[opts.mode];
@@ -44,7 +54,19 @@ export function attachXdpLink(ifindex: number, prog: ProgramRef, opts: XdpLinkOp
     .set('flags', flags);
   const r = bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
   if (r < 0) {
-    const ctx = { feature: 'xdp' as const, ifindex, interfaceExists: interfaceName(ifindex) !== undefined, ...(opts.mode ? { where: opts.mode } : {}) };
+    const ctx = {
+      feature: 'xdp' as const,
+      ifindex,
+      interfaceExists: interfaceName(ifindex) !== undefined,
+      ...(opts.mode ? { where: opts.mode } : {}),
+      xdpHolder: () => {
+        const list = readHolders(ifindex, opts.mode);
+        const who = describeHolders(list);
+        if (!who) return undefined;
+        const selfId = programIdOf(fd);
+        return { who, linkId: list.find((h) => h.linkId !== undefined)?.linkId, self: list.some((h) => h.progId === selfId) };
+      },
+    };
     // Only EINVAL can mean "no XDP links here" (the release is checked only then: distribution
     // kernels backport links, so the real call decides first).
     throw linkCreateError(-r, ctx, -r === EINVAL ? haveLinkFeature('xdp') : true);

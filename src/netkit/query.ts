@@ -5,7 +5,7 @@ import { EINVAL } from '../link/features.js';
 import { NETKIT_ATTACH_TYPE, checkSide, netkitNotSupported, netkitWhy, type NetkitSide } from '../link/netkit.js';
 import { progQuery, type AttachedProgram } from '../link/prog-query.js';
 import { features } from '../features/index.js';
-import { checkIfindex } from '../tcx/direction.js';
+import { resolveIface, type Iface } from '../link/iface.js';
 
 export interface NetkitChain {
   revision: number;
@@ -14,8 +14,8 @@ export interface NetkitChain {
 }
 
 /** The programs on one side of a netkit device (the primary's ifindex), in the order they run. */
-export function query(ifindex: number, side: NetkitSide): NetkitChain {
-  checkIfindex(ifindex);
+export function query(iface: Iface, side: NetkitSide): NetkitChain {
+  const ifindex = resolveIface(iface);
   checkSide(side, 'netkit.query');
   const r = progQuery(ifindex, NETKIT_ATTACH_TYPE[side], { mprog: true });
   if (typeof r !== 'number') return { revision: r.revision, programs: r.programs };

@@ -138,13 +138,13 @@ export class BpfProgram extends KernelObject {
 
   /** Attaches this XDP program to an interface through a bpf_link (see `attachXdpLink`).
    * The link owns the attachment: keep it (or pin it) for as long as the program should run. */
-  attachXdp(ifindex: number, opts: XdpLinkOptions = {}): Link {
-    return attachXdpLink(ifindex, this, opts);
+  attachXdp(iface: number | string, opts: XdpLinkOptions = {}): Link {
+    return attachXdpLink(iface, this, opts);
   }
 
   /** Attaches this sched_cls program to an interface's tcx chain (see `attachTcxLink`). */
-  attachTcx(ifindex: number, direction: 'ingress' | 'egress', opts: TcxLinkOptions = {}): Link {
-    return attachTcxLink(ifindex, direction, this, opts);
+  attachTcx(iface: number | string, direction: 'ingress' | 'egress', opts: TcxLinkOptions = {}): Link {
+    return attachTcxLink(iface, direction, this, opts);
   }
 
   /** Attaches a raw_tracepoint program to tracepoint `name`, or a tp_btf program (no name:
@@ -302,8 +302,8 @@ export class BpfProgram extends KernelObject {
   }
 
   /** Attaches this sched_cls program to one side of a netkit device (the primary's ifindex) through a link (6.7+). */
-  attachNetkit(ifindex: number, side: NetkitSide, opts: NetkitLinkOptions = {}): Link {
-    return attachNetkitLink(ifindex, side, this, opts, this.#what('attachNetkit'));
+  attachNetkit(iface: number | string, side: NetkitSide, opts: NetkitLinkOptions = {}): Link {
+    return attachNetkitLink(iface, side, this, opts, this.#what('attachNetkit'));
   }
 
   /**

@@ -51,7 +51,8 @@ export interface TcAttachOptions {
   handle?: number;
   /** Filter priority, 1..65535 (lower runs first). Default: the kernel picks, returned. */
   priority?: number;
-  /** Ethernet protocol the filter sees. Default: all. */
+  /** Ethernet protocol the filter sees. Default: all; with `replace`, the replaced filter's
+   * (the kernel refuses a replace whose protocol differs, so it is read and carried over). */
   protocol?: TcProtocol;
   /** Swap the program of the filter at (handle, priority); both must be given. */
   replace?: boolean;
@@ -104,6 +105,21 @@ function protocolNumber(p: TcProtocol | undefined): number {
   if (n === undefined || !Number.isInteger(n) || n < 0 || n > 0xffff)
     throw new UsageError(`tc protocol must be 'all', 'ip', 'ipv6', 'arp' or an ETH_P_* number, got ${String(p)}`);
   return n;
+}
+
+function protocolName(n: number): string {
+  const name = Object.entries(PROTOCOLS).find(([, v]) => v === n)?.[0];
+  return name ? `'${name}'` : `0x${n.toString(16).padStart(4, '0')}`;
+}
+
+/** The filter a replace will swap, or undefined if there is none (the replace creates it). */
+function existingFilter(s: NetlinkSocket, hook: TcHook, id: TcFilterId, context: () => string): TcFilter | undefined {
+  try {
+    return getFilter(s, hook, id, context);
+  } catch (e) {
+    if (e instanceof NetlinkRequestError && (e.errno === ENOENT || e.errno === EINVAL)) return undefined;
+    throw e;
+  }
 }
 
 function checkFilterId(id: Partial<TcFilterId>, what: string, required: boolean): void {
@@ -314,13 +330,16 @@ export function attach(hook: TcHook, opts: TcAttachOptions): TcAttachment {
   if (!opts || typeof opts !== 'object') throw new UsageError('tc.attach(hook, { prog, ... })');
   checkFilterId(opts, 'tc.attach', !!opts.replace);
   const fd = programFd(opts.prog);
-  const protocol = protocolNumber(opts.protocol);
+  const given = opts.protocol === undefined ? undefined : protocolNumber(opts.protocol);
   const self = programIdentity(fd);
   requireProgramType(self, bpf_prog_type.BPF_PROG_TYPE_SCHED_CLS, 'tc.attach');
   const handle = opts.handle ?? 0;
   const priority = opts.priority ?? 0;
   return withSocket((s) => {
     const context = (): string => `tc.attach ${describeProgram(self.id, self.name)} to ${hookLabel(s, hook)}`;
+    // A replace keeps the filter's protocol unless told otherwise: read it first.
+    const current = opts.replace ? existingFilter(s, hook, { handle, priority }, context) : undefined;
+    const protocol = given ?? current?.protocol ?? eth_p.ETH_P_ALL;
     const req = newRequest(
       rtm.RTM_NEWTFILTER,
       nlm_f.NLM_F_CREATE | nlm_f.NLM_F_ECHO | (opts.replace ? nlm_f.NLM_F_REPLACE : nlm_f.NLM_F_EXCL),
@@ -354,6 +373,11 @@ export function attach(hook: TcHook, opts: TcAttachOptions): TcAttachment {
       }
       if (e instanceof NetlinkRequestError && e.errno === ENOENT && hook.attachPoint !== 'custom')
         throw e.explain('the clsact qdisc is gone; call tc.hookCreate() again');
+      if (e instanceof NetlinkRequestError && e.errno === EINVAL && opts.replace && current && current.protocol !== protocol)
+        throw e.explain(
+          `the filter at handle ${handle} priority ${priority} matches protocol ${protocolName(current.protocol)}, and a replace cannot change it ` +
+            `(asked for ${protocolName(protocol)}); omit protocol to keep it, or detach the filter and attach anew`,
+        );
       throw e;
     }
     // NLM_F_ECHO: the kernel sends the new filter back, with the handle and priority it chose.

@@ -6,7 +6,8 @@ import { Attr } from '../syscall/attr.js';
 import { bpfAttr } from '../syscall/bpf.js';
 import { stableBuffer } from '../syscall/libc.js';
 import { EINVAL, ENODEV, ENOSPC, haveLinkFeature, notSupported } from '../link/features.js';
-import { TCX_ATTACH_TYPE, checkDirection, checkIfindex, type TcxDirection } from './direction.js';
+import { TCX_ATTACH_TYPE, checkDirection, type TcxDirection } from './direction.js';
+import { resolveIface, type Iface } from '../link/iface.js';
 
 export interface TcxEntry {
   progId: number;
@@ -25,8 +26,8 @@ export interface TcxChain {
 const MPROG_MAX = 64;
 
 /** Lists the programs on an interface's tcx hook, in the order they run. */
-export function query(ifindex: number, direction: TcxDirection): TcxChain {
-  checkIfindex(ifindex);
+export function query(iface: Iface, direction: TcxDirection): TcxChain {
+  const ifindex = resolveIface(iface);
   checkDirection(direction);
   for (let cap = MPROG_MAX; ; cap *= 2) {
     const progIds = stableBuffer(cap * 4);

@@ -10,13 +10,12 @@ import {
   describeProgram,
   programFd,
   programIdentity,
-  programNameById,
   type ProgramRef,
   requireProgramType,
-  xdpLinksOn,
 } from '../netlink/programs.js';
 import { type NetlinkSocket, newRequest, withSocket } from '../netlink/socket.js';
 import { ERRNO } from '../errno-names.js';
+import { XDP_MODES, describeHolders, holders, idInMode, modesInUse } from './occupant.js';
 
 const { EBUSY, EEXIST, EOPNOTSUPP, EINVAL } = ERRNO;
 
@@ -52,20 +51,11 @@ const MODE_FLAG: Record<XdpMode, number> = {
   drv: xdp_flags.XDP_FLAGS_DRV_MODE,
   hw: xdp_flags.XDP_FLAGS_HW_MODE,
 };
-const MODES: readonly XdpMode[] = ['skb', 'drv', 'hw'];
-
+const MODES = XDP_MODES;
 
 function checkMode(mode: unknown): asserts mode is XdpMode | undefined {
   if (mode !== undefined && !MODES.includes(mode as XdpMode))
     throw new UsageError(`XDP mode must be 'skb', 'drv' or 'hw', got ${JSON.stringify(mode)}`);
-}
-
-function idInMode(state: XdpState, mode: XdpMode): number {
-  return mode === 'skb' ? state.skbProgId : mode === 'drv' ? state.drvProgId : state.hwProgId;
-}
-
-function modesInUse(state: XdpState): XdpMode[] {
-  return MODES.filter((m) => idInMode(state, m) !== 0);
 }
 
 function ifLabel(s: NetlinkSocket, ifindex: number): string {
@@ -100,17 +90,7 @@ function queryWith(s: NetlinkSocket, ifindex: number): XdpState {
 
 /** Who holds a hook, in words: `program 42 "fw" in drv mode, held by bpf_link 7`. */
 function occupant(ifindex: number, state: XdpState, mode: XdpMode | undefined): string | undefined {
-  const m = mode ?? (modesInUse(state).length === 1 ? modesInUse(state)[0] : undefined);
-  const parts: string[] = [];
-  for (const each of m ? [m] : modesInUse(state)) {
-    const id = idInMode(state, each);
-    if (!id) continue;
-    const link = xdpLinksOn(ifindex).find((l) => l.progId === id);
-    parts.push(
-      `${describeProgram(id, programNameById(id))} in ${each} mode, ${link ? `held by bpf_link ${link.linkId}` : 'attached through netlink (no bpf_link)'}`,
-    );
-  }
-  return parts.length ? parts.join('; ') : undefined;
+  return describeHolders(holders(ifindex, state, mode));
 }
 
 /** Rewrites a refused SETLINK into a message that says what is there and what to do. */

@@ -1,7 +1,7 @@
 // The public entry point on hostile bytes: BpfObject.open (and, for whatever still opens,
 // load()) throws only tsbpf's typed errors, never a RangeError/TypeError, and leaks no fd.
-import { readdirSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BpfObject, TsbpfError } from '../../src/index.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
 import { mutate, rng, structuralFields } from '../elf/fuzz-helpers.js';
@@ -12,6 +12,11 @@ const srcs = names.map((n) => new Uint8Array(readFileSync(FIX + n)));
 const fields = srcs.map(structuralFields);
 
 guardFdLeaks();
+
+// Objects that declare maps pinned by name are pinned under this root; pinning makes missing
+// directories of the path (as libbpf does), so the root is created and must go at the end.
+const pinRoot = `/sys/fs/bpf/tsbpf-hostile-${process.pid}`;
+afterAll(() => rmSync(pinRoot, { recursive: true, force: true }));
 
 describe('BpfObject on hostile bytes', () => {
   it('open: 5000 mutated objects, only typed errors', async () => {
@@ -38,7 +43,7 @@ describe('BpfObject on hostile bytes', () => {
       const k = next() % srcs.length;
       let obj: BpfObject;
       try {
-        obj = BpfObject.open(mutate(srcs[k]!, fields[k]!, next), { pinRoot: `/sys/fs/bpf/tsbpf-hostile-${process.pid}-does-not-exist` });
+        obj = BpfObject.open(mutate(srcs[k]!, fields[k]!, next), { pinRoot });
       } catch {
         continue;
       }

@@ -18,7 +18,7 @@ import dgram from 'node:dgram';
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, cgroup, type Link } from '../src/index.js';
+import { BpfObject, cgroup, type Link } from 'tsbpf';
 import { runTag, sweepDeadRuns } from './lib/leftovers.js';
 import { fail, onExit, parseArgs, requireRoot, sleep } from './lib/testbed.js';
 

@@ -9,8 +9,8 @@
 //   sudo npx tsx examples/assembler.ts [--drop-ethertype 0x88b5]
 //
 // The last line of output is JSON with every number the test (test/examples) checks.
-import { ProgramBuilder, R0, R1, R2, R3, R4, R6, R7, R10, assemble, decode, disassemble, helperName } from '../src/asm/index.js';
-import { BpfMap, BpfProgram, readU32, readU64Number } from '../src/index.js';
+import { ProgramBuilder, R0, R1, R2, R3, R4, R6, R7, R10, assemble, decode, disassemble, helperName } from 'tsbpf/asm';
+import { BpfMap, BpfProgram, readU32, readU64Number } from 'tsbpf';
 import { fail, onExit, parseArgs, requireRoot } from './lib/testbed.js';
 
 const XDP_DROP = 1;

@@ -15,7 +15,7 @@
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, RingBuffer, type Link } from '../src/index.js';
+import { BpfObject, RingBuffer, type Link } from 'tsbpf';
 import { Testbed, fail, onExit, parseArgs, requireRoot, sleep } from './lib/testbed.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 

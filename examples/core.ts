@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, readU32, readU64Number } from '../src/index.js';
+import { BpfObject, readU32, readU64Number } from 'tsbpf';
 import { onExit, parseArgs, requireRoot } from './lib/testbed.js';
 
 parseArgs('core', {});

@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, ifindex, type Link } from '../src/index.js';
+import { BpfObject, ifindex, type Link } from 'tsbpf';
 import { runTag, sweepDeadRuns } from './lib/leftovers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

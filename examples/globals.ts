@@ -11,7 +11,7 @@
 // The last line of output is JSON with every number the test (test/examples) checks.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, UsageError, readU32, readU64Number } from '../src/index.js';
+import { BpfObject, UsageError, readU32, readU64Number } from 'tsbpf';
 import { fail, onExit, parseArgs, requireRoot, sleep } from './lib/testbed.js';
 
 const ACTIONS: Record<string, number> = { drop: 1, pass: 2, tx: 3 }; // XDP_DROP, XDP_PASS, XDP_TX

@@ -3,7 +3,7 @@
 // and writes back: key 1 = how many updates B made, key 2 = the run count B saw last.
 //
 //   sudo npx tsx examples/pinned-maps-b.ts /sys/fs/bpf/<dir>/shared_counts [seconds]
-import { BpfError, BpfMap, readU64Number, u32, u64 } from '../src/index.js';
+import { BpfError, BpfMap, readU64Number, u32, u64 } from 'tsbpf';
 
 const [path, secondsArg = '2'] = process.argv.slice(2);
 if (!path) {

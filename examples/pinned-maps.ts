@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, readU64Number, u32, u64 } from '../src/index.js';
+import { BpfObject, readU64Number, u32, u64 } from 'tsbpf';
 import { runTag, sweepDeadRuns } from './lib/leftovers.js';
 import { fail, onExit, parseArgs, requireRoot, sleep } from './lib/testbed.js';
 

@@ -14,7 +14,7 @@
 // The last line of output is JSON with every number the test (test/examples) checks.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, ifindex, readU64Number, tc } from '../src/index.js';
+import { BpfObject, ifindex, readU64Number, tc } from 'tsbpf';
 import { Testbed, fail, onExit, parseArgs, requireRoot, sleep, udpCounter, type UdpCounter } from './lib/testbed.js';
 
 const opts = parseArgs('tc-rewrite', { seconds: 3, from: 1111, to: 2222, ttl: 42 });

@@ -12,7 +12,7 @@
 // The last line of output is JSON with every number the test (test/examples) checks.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfError, BpfObject, ifindex, readU64Number, tcx, u32, type Link } from '../src/index.js';
+import { BpfError, BpfObject, ifindex, readU64Number, tcx, u32, type Link } from 'tsbpf';
 import { Testbed, fail, onExit, parseArgs, requireRoot, sleep } from './lib/testbed.js';
 
 const opts = parseArgs('tcx-chain', { seconds: 4 });

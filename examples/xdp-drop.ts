@@ -13,7 +13,7 @@
 // The last line of output is JSON with every number the test (test/examples) checks.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfObject, ifindex, sumU64, u16, u32, u64, type Link } from '../src/index.js';
+import { BpfObject, ifindex, sumU64, u16, u32, u64, type Link } from 'tsbpf';
 import { Testbed, onExit, parseArgs, requireRoot, sleep, udpCounter, type UdpCounter } from './lib/testbed.js';
 
 const opts = parseArgs('xdp-drop', { seconds: 5, port: 7777, icmp: false });

@@ -10,6 +10,10 @@ export { KernelObject } from './syscall/kernel-object.js';
 /** Feature probes: does this kernel have X (tcx, arena, a program type, a helper…)? */
 export { features, type FeatureAnswer, type FeatureInfo, type FeatureQuery, type FeatureStatus } from './features/index.js';
 export { Btf, CoreRelocationError, loadKernelBtf } from './btf/index.js';
+/** Values through BTF: what typed maps and skeletons decode to and encode from. */
+export { BtfValueError, valueCodec, type BtfValue, type Init, type ValueCodec, type ValueShape } from './btf/index.js';
+/** Skeletons (`tsbpf gen skeleton`): a typed module per BPF object, and the runtime it calls. */
+export * from './skeleton/index.js';
 /** BTF: parse, inspect and encode type information; CO-RE. */
 export * as btf from './btf/index.js';
 export { ifindex, ifname, listInterfaces, type InterfaceInfo, type XdpState, type XdpAttached } from './netlink/index.js';

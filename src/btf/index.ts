@@ -10,3 +10,4 @@ export * from './patch.js';
 export * from './kernel.js';
 export * from './maps.js';
 export { btfTypeName, decodeValue, formatDecoded, type Decoded } from './value.js';
+export { valueCodec, BtfValueError, type BtfValue, type Init, type ValueCodec, type ValueShape } from './codec.js';

@@ -8,3 +8,5 @@ export { possibleCpus } from './cpus.js';
 export { MAP_TYPES, MAP_FLAGS, mapTypeName, type MapType, type MapFlagName, type MapFlags } from './types.js';
 export { u8, u16, u32, u64, readU16, readU32, readI32, readU64, readU64Number, lpmKey, sumU64 } from './bytes.js';
 export { RingBuffer, type RingReadOptions } from './ringbuf.js';
+export { TypedMap, typedMap, typedPerCpuMap, type TypedInit } from './typed.js';
+export { btfObjectById, type MapBtfTypes } from './map-btf.js';

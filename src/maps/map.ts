@@ -27,6 +27,9 @@ import type { MapSpec } from '../elf/spec.js';
 import { E2BIG, EBADF, EBUSY, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSOCK, ENOTSUPP, EOPNOTSUPP, EPERM } from './errno.js';
 import { mapInfoByFd, type MapInfo } from './info.js';
 import { mapTypeName, PAGE_SIZE, parseMapType, traitsOf, type MapType, type TypeTraits } from './types.js';
+import { typedMap, typedPerCpuMap, type TypedMap } from './typed.js';
+import type { MapBtfTypes } from './map-btf.js';
+import type { BtfValue } from '../btf/codec.js';
 
 const C = bpf_cmd;
 const ELEM_SIZE = MAP_ELEM_ATTR.size;
@@ -334,6 +337,20 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
   as<U extends MapType>(type: U): BpfMap<U> {
     if (this.typeId !== parseMapType(type)) throw new UsageError(`${this.#describe()} is not a ${type} map`);
     return this as unknown as BpfMap<U>;
+  }
+
+  /**
+   * This map with keys and values as plain JavaScript values, by BTF (src/maps/typed.ts): K and
+   * V are the decoded types you expect (`tsbpf gen skeleton` writes them for you). The BTF is
+   * `types` when given, else what the kernel recorded for the map. Per-CPU maps: typedPerCpu().
+   */
+  typed<K = BtfValue, V = BtfValue>(types?: MapBtfTypes): TypedMap<K, V, V> {
+    return typedMap<K, V>(this, types);
+  }
+
+  /** typed() for per-CPU maps: a lookup returns one value per possible CPU. */
+  typedPerCpu<K = BtfValue, V = BtfValue>(types?: MapBtfTypes): TypedMap<K, V, V[]> {
+    return typedPerCpuMap<K, V>(this, types);
   }
 
   // ---- lifetime ----

@@ -1,0 +1,104 @@
+// What a skeleton knows about an object, derived the same way by the generator (to write the
+// module) and by the runtime (to check that the object it opens is the one the module was
+// generated from): which maps get a typed view, which globals each data section exposes, and a
+// digest of every decoded shape, so a changed struct layout is caught at open, not misread.
+import { createHash } from 'node:crypto';
+import { valueCodec, type ValueShape } from '../btf/codec.js';
+import type { Btf } from '../btf/btf.js';
+import type { MapSpec, ObjectSpec } from '../elf/spec.js';
+import { traitsOf, parseMapType } from '../maps/types.js';
+
+export type MapView = 'typed' | 'percpu' | 'bytes';
+
+export interface SkeletonMap {
+  /** The map's name in the object (`obj.map(name)`). */
+  readonly name: string;
+  /** The property under `skel.maps`. */
+  readonly prop: string;
+  readonly view: MapView;
+  /** Typed views: the digest of the key and value shapes. */
+  readonly digest?: string;
+}
+
+export interface SkeletonSection {
+  /** The data map ('.rodata', '.bss', '.data.counters'). */
+  readonly map: string;
+  /** The property on the skeleton ('rodata', 'bss', 'data_counters'). */
+  readonly prop: string;
+  /** `.rodata*`: set before load, read-only after. */
+  readonly constant: boolean;
+  /** Variables with their shape digests. */
+  readonly vars: readonly { readonly name: string; readonly digest: string }[];
+}
+
+/** Everything the generated module passes to the runtime. */
+export interface SkeletonDesc {
+  readonly name: string;
+  readonly maps: readonly SkeletonMap[];
+  readonly programs: readonly string[];
+  readonly sections: readonly SkeletonSection[];
+}
+
+/** A stable digest of shapes (which include sizes, names and member order). */
+export function shapeDigest(...shapes: (ValueShape | undefined)[]): string {
+  return createHash('sha256').update(JSON.stringify(shapes)).digest('hex').slice(0, 16);
+}
+
+function viewOf(spec: MapSpec): MapView {
+  if (spec.kind !== 'btf' || spec.btfValueType === undefined) return 'bytes';
+  const traits = traitsOf(parseMapType(spec.type));
+  if (traits.fdToId || traits.fdValue || traits.ringSize || spec.type === 'perf_event_array' || spec.type === 'arena') return 'bytes';
+  if (spec.keySize > 0 && !spec.btfKeyType) return 'bytes';
+  return traits.perCpu ? 'percpu' : 'typed';
+}
+
+/** 'data.counters' → 'data_counters': section names as properties. */
+export function sectionProp(section: string): string {
+  return section.replace(/^\./, '').replace(/[^A-Za-z0-9_$]/g, '_');
+}
+
+/** The key/value codecs of a typed map. */
+export function mapCodecs(btf: Btf, spec: MapSpec) {
+  return {
+    key: spec.keySize > 0 && spec.btfKeyType ? valueCodec(btf, spec.btfKeyType) : undefined,
+    value: valueCodec(btf, spec.btfValueType!),
+  };
+}
+
+/** What a skeleton of `spec` holds. */
+export function describeObject(spec: ObjectSpec): SkeletonDesc {
+  const btf = spec.btf;
+  const declared = new Set([...spec.maps.values()].filter((m) => m.kind !== 'data' && m.kind !== 'kconfig').map((m) => m.name));
+  const maps: SkeletonMap[] = [];
+  for (const m of spec.maps.values()) {
+    let prop = m.name;
+    if (m.kind === 'data' || m.kind === 'kconfig') {
+      // libbpf's skel->maps.bss; the section name itself if a declared map took that name.
+      prop = sectionProp(m.name);
+      if (declared.has(prop)) prop = m.name;
+    }
+    const view = btf ? viewOf(m) : 'bytes';
+    if (view === 'bytes' || !btf) maps.push({ name: m.name, prop, view });
+    else {
+      const c = mapCodecs(btf, m);
+      maps.push({ name: m.name, prop, view, digest: shapeDigest(c.key?.shape, c.value.shape) });
+    }
+  }
+  const sections: SkeletonSection[] = [];
+  if (btf) {
+    const byMap = new Map<string, { name: string; digest: string }[]>();
+    for (const v of spec.variables.values()) {
+      // As bpftool's skeletons: global variables only (static and __hidden ones stay private).
+      if (!v.global || v.btfType === undefined) continue;
+      const list = byMap.get(v.map) ?? [];
+      list.push({ name: v.name, digest: shapeDigest(valueCodec(btf, v.btfType).shape) });
+      byMap.set(v.map, list);
+    }
+    for (const [map, vars] of byMap) {
+      const m = spec.maps.get(map);
+      if (!m || m.kind !== 'data') continue;
+      sections.push({ map, prop: sectionProp(map), constant: m.freeze, vars });
+    }
+  }
+  return { name: spec.name, maps, programs: [...spec.programs.keys()], sections };
+}

@@ -12,6 +12,7 @@ import { linkVerbs } from './cmd/link.js';
 import { xdpVerbs } from './cmd/xdp.js';
 import { tcVerbs } from './cmd/tc.js';
 import { tcxVerbs } from './cmd/tcx.js';
+import { genVerbs } from './cmd/gen.js';
 
 const GROUPS: Record<string, { summary: string; verbs: Verb[] }> = {
   obj: { summary: 'inspect and load BPF object files', verbs: objVerbs },
@@ -21,6 +22,7 @@ const GROUPS: Record<string, { summary: string; verbs: Verb[] }> = {
   xdp: { summary: 'XDP: attach, detach, status', verbs: xdpVerbs },
   tc: { summary: 'legacy tc (clsact + cls_bpf): hooks, attach, detach, list', verbs: tcVerbs },
   tcx: { summary: 'tcx (6.6+, link based): attach, detach, list', verbs: tcxVerbs },
+  gen: { summary: 'generate code: a typed TypeScript skeleton of an object file', verbs: genVerbs },
 };
 
 const GLOBAL: Record<string, OptionSpec> = {

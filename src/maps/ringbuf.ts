@@ -16,7 +16,7 @@
 // read-only (the kernel allows no other mapping of them), and a JavaScript write through a
 // view of them would kill the process. A record is copied into the reader's own scratch
 // buffer for its callback.
-import { BpfError, UsageError, errnoName, type ClosedError } from '../errors.js';
+import { BpfError, ClosedError, UsageError, errnoName } from '../errors.js';
 import {
   BPF_RINGBUF_BUSY_BIT,
   BPF_RINGBUF_DISCARD_BIT,
@@ -276,9 +276,153 @@ export class RingBuffer extends FdOwner implements AsyncIterable<Uint8Array> {
     return this.#views;
   }
 
-  /** For RingBufferSet: the error its waits reject with once this ring is closed. */
-  static closedErrorOf(r: RingBuffer): ClosedError {
-    return r.closedError();
+}
+
+export type RingCallback = (data: Uint8Array, ring: RingBuffer) => unknown;
+
+export interface RingSetRecord {
+  /** Which ring of the set the record came from. */
+  ring: RingBuffer;
+  /** A copy of the record. */
+  data: Uint8Array;
+}
+
+/**
+ * Several ring buffers read together, woken by one epoll set and one thread (libbpf's
+ * ring_buffer__add): `add()` each map with its callback, then `poll()` (never blocks),
+ * `await wait()`, `run({ signal })`, or iterate. The set owns the rings it opened: close()
+ * closes them. Process lifetime as for RingBuffer.
+ */
+export class RingBufferSet implements AsyncIterable<RingSetRecord>, Disposable {
+  readonly #rings: { ring: RingBuffer; onRecord: RingCallback | undefined }[] = [];
+  #waiter: EpollWaiter | undefined;
+  readonly #keepAlive: boolean;
+  #closed = false;
+
+  constructor(opts: RingOpenOptions = {}) {
+    this.#keepAlive = opts.keepAlive ?? true;
+  }
+
+  /** Opens a ring buffer map into the set; its records go to `onRecord` in poll() and run()
+   * (with the same scratch-view rule as RingBuffer.poll), and to records() either way. */
+  add(map: FdLike, onRecord?: RingCallback): RingBuffer {
+    this.#check();
+    if (onRecord !== undefined && typeof onRecord !== 'function') throw new UsageError('RingBufferSet.add: onRecord must be a function');
+    const ring = RingBuffer.open(map, { keepAlive: this.#keepAlive });
+    try {
+      this.#waiter?.add(ring.fd, this.#rings.length);
+    } catch (e) {
+      ring.close();
+      throw e;
+    }
+    this.#rings.push({ ring, onRecord });
+    return ring;
+  }
+
+  get rings(): readonly RingBuffer[] {
+    return this.#rings.map((r) => r.ring);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Hands every ready record of every ring to its callback; returns how many. Never blocks
+   * (libbpf's ring_buffer__consume). `max` bounds the records taken from each ring. */
+  poll(max = Infinity): number {
+    this.#check();
+    let n = 0;
+    for (const { ring, onRecord } of this.#rings) {
+      if (onRecord === undefined) throw new UsageError(`RingBufferSet.poll: ${ring.describe()} was added without a callback (read it with records())`);
+      n += ring.poll((d) => onRecord(d, ring), max);
+      if (this.#closed) break;
+    }
+    return n;
+  }
+
+  /** Resolves with true once any ring has a record, false after `timeoutMs`; rejects with
+   * the signal's reason on abort and with ClosedError if the set is closed meanwhile. */
+  async wait(opts: WaitOptions = {}): Promise<boolean> {
+    this.#check();
+    if (this.#rings.some((r) => r.ring.pending > 0)) return true;
+    return (await waitReadable(this.#ensureWaiter(), opts, () => this.#closedError())) !== undefined;
+  }
+
+  /** poll() whenever the kernel says there is something, until the signal aborts (then it
+   * resolves) or the set is closed (also resolves). Errors of callbacks reject. */
+  async run(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = opts;
+    while (!this.#closed && !signal?.aborted) {
+      this.poll();
+      try {
+        await this.wait(signal ? { signal } : {});
+      } catch (e) {
+        if (this.#closed || signal?.aborted) return;
+        throw e;
+      }
+    }
+  }
+
+  /** Every ring's records as they come, as copies with the ring they came from. Ends when the
+   * set is closed; throws the signal's reason on abort. */
+  async *records(opts: RingIterateOptions = {}): AsyncGenerator<RingSetRecord, void, undefined> {
+    for (;;) {
+      if (this.#closed) return;
+      opts.signal?.throwIfAborted();
+      const out: RingSetRecord[] = [];
+      for (const { ring } of this.#rings) for (const data of ring.drain(opts.max)) out.push({ ring, data });
+      if (out.length) {
+        yield* out;
+        continue;
+      }
+      try {
+        await this.wait(opts.signal ? { signal: opts.signal } : {});
+      } catch (e) {
+        if (this.#closed && !opts.signal?.aborted) return;
+        throw e;
+      }
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<RingSetRecord, void, undefined> {
+    return this.records();
+  }
+
+  /** Closes the rings and ends the waiting thread (its fds are closed before this returns). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#waiter) {
+      stopWaiter.unregister(this);
+      this.#waiter.close(this.#closedError());
+    }
+    for (const { ring } of this.#rings) ring.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #ensureWaiter(): EpollWaiter {
+    if (this.#waiter) return this.#waiter;
+    const w = new EpollWaiter('ring buffer set', { keepAlive: this.#keepAlive });
+    try {
+      this.#rings.forEach(({ ring }, i) => w.add(ring.fd, i));
+    } catch (e) {
+      w.close();
+      throw e;
+    }
+    stopWaiter.register(this, w, this);
+    this.#waiter = w;
+    return w;
+  }
+
+  #closedError(): ClosedError {
+    return new ClosedError('ring buffer set');
+  }
+
+  #check(): void {
+    if (this.#closed) throw this.#closedError();
   }
 }
 

@@ -76,6 +76,18 @@ Atomics.notify(ctl, ${CLOSED});
 
 const koffiPath = createRequire(import.meta.url).resolve('koffi');
 
+// When Node exits it terminates its workers and joins their threads, and terminating cannot
+// interrupt a thread inside epoll_wait: a process whose reader was not closed would hang at
+// exit. So every live waiter is stopped from the 'exit' event, which runs first.
+const live = new Set<EpollWaiter>();
+let exitHooked = false;
+function stopAllAtExit(): void {
+  // A pending wait is left pending, not rejected: nothing can run after 'exit' anyway, and
+  // a rejection nobody handles would turn a clean exit into a failure.
+  for (const w of [...live]) w.close(LEAVE_PENDING);
+}
+const LEAVE_PENDING = Symbol('leave pending');
+
 function fail(errno: number, command: string, context: string): never {
   throw new BpfError({ errno, command, context });
 }
@@ -199,6 +211,7 @@ export class EpollWaiter {
   close(reason?: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
+    live.delete(this);
     const w = this.#worker;
     if (w === undefined) {
       closeFd(this.#ep);
@@ -222,7 +235,7 @@ export class EpollWaiter {
     }
     const p = this.#pending;
     this.#pending = undefined;
-    p?.reject(reason ?? this.#closedError());
+    if (reason !== LEAVE_PENDING) p?.reject(reason ?? this.#closedError());
   }
 
   /** Resolves when the thread has ended and the epoll fd and eventfd are closed. */
@@ -238,13 +251,20 @@ export class EpollWaiter {
     if (this.#worker) return this.#worker;
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
+      // The parent's flags (--input-type=module would make the source an ES module, --import
+      // hooks would load a TypeScript toolchain) are not for this thread.
+      execArgv: [],
       workerData: { koffi: koffiPath, ep: this.#ep, efd: this.#efd, max: 64, ctl: this.#ctl.buffer, nr: { epoll_wait: SYS.epoll_wait, close: SYS.close } },
       // The thread needs little: a koffi binding and a 768-byte buffer.
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
       stdout: false,
       stderr: false,
     });
-    w.unref();
+    live.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on('exit', stopAllAtExit);
+    }
     w.on('message', (m: { tokens?: number[]; errno?: number }) => {
       if (m.errno !== undefined) {
         const e = new BpfError({ errno: m.errno, command: 'epoll_wait', context: this.#context });
@@ -269,6 +289,7 @@ export class EpollWaiter {
         closeFd(this.#efd);
         Atomics.store(this.#ctl, CLOSED, 1);
       }
+      live.delete(this);
       if (!this.#closed) {
         this.#closed = true;
         this.#error ??= new BpfError({ errno: 9, command: 'epoll_wait', context: `${this.#context}: the waiting thread ended` });
@@ -276,6 +297,8 @@ export class EpollWaiter {
       }
       resolveExit();
     });
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    w.unref();
     this.#worker = w;
     return w;
   }

@@ -1,0 +1,379 @@
+// A reader for BPF_MAP_TYPE_PERF_EVENT_ARRAY maps, where programs write with
+// bpf_perf_event_output: one perf event per CPU (PERF_TYPE_SOFTWARE / PERF_COUNT_SW_BPF_OUTPUT),
+// its fd stored in the map at the CPU's index, each with its own mmap'd ring. The kernel
+// writes raw samples (PERF_RECORD_SAMPLE) into the ring of the CPU the program ran on, and,
+// when a ring was full, a PERF_RECORD_LOST with the number of samples it had to drop.
+//
+// Unlike a BPF ring buffer, the data area is mapped once: a record that crosses its end is
+// split, and is copied out in two parts. Records are 8-byte aligned and at least 8 bytes,
+// so a header never is.
+//
+// Waiting is as for RingBuffer (src/maps/ringbuf.ts): one epoll set over every CPU's fd, slept
+// on by a worker thread; the same process-lifetime rules. Lifetime of memory: the rings are
+// mapped through mmapFd (unmapped when their view is collected), no view of them leaves this
+// file, and after close() every read is a ClosedError.
+import { readFileSync } from 'node:fs';
+import { BpfError, UsageError, errnoName } from '../errors.js';
+import {
+  Attr,
+  FdOwner,
+  MAP_ELEM_ATTR,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  bpfRaw,
+  bpf_cmd,
+  closeFd,
+  dupFd,
+  mmapFd,
+  stableBuffer,
+} from '../syscall/index.js';
+import { EpollWaiter } from '../syscall/epoll.js';
+import {
+  PERF_ATTR_BIT,
+  PERF_EVENT_HEADER_SIZE,
+  PERF_EVENT_IOC_ENABLE,
+  PERF_EVENT_MMAP_PAGE,
+  perf_event_sample_format,
+  perf_event_type,
+  perf_sw_ids,
+  perf_type_id,
+} from '../syscall/abi/perf.js';
+import { ioctl, perfEventAttr, perfEventOpen } from '../syscall/perf.js';
+import { fdOf, type FdLike } from './create.js';
+import { waitReadable, type WaitOptions } from './event-wait.js';
+import { mapInfoByFd } from './info.js';
+import { PAGE_SIZE } from './types.js';
+
+export interface PerfBufferOptions {
+  /** Data pages per CPU, a power of two (default 8: 32 KiB per CPU). */
+  pages?: number;
+  /** Wake a waiting reader once a CPU has written this many samples (default 1). */
+  wakeupEvents?: number;
+  /** Instead of wakeupEvents: wake once a CPU's ring holds this many bytes (perf's watermark). */
+  watermark?: number;
+  /** The CPUs to read (default: every online CPU). Each needs a slot in the map. */
+  cpus?: readonly number[];
+  /** Whether a pending wait keeps the process alive (default true). */
+  keepAlive?: boolean;
+}
+
+export interface PerfRecord {
+  cpu: number;
+  /** A copy of the sample's bytes (the kernel pads the size to 8 bytes, minus 4, as libbpf sees it). */
+  data: Uint8Array;
+}
+
+export interface PerfPollOptions {
+  /** At most this many samples in all (default: all that are ready). */
+  max?: number;
+  /** Called for each PERF_RECORD_LOST, with the number of samples that CPU dropped. */
+  onLost?: (cpu: number, count: number) => void;
+}
+
+export interface PerfIterateOptions {
+  signal?: AbortSignal;
+  max?: number;
+}
+
+interface CpuRing {
+  cpu: number;
+  fd: number;
+  /** The first page: data_head (the kernel's) and data_tail (ours) as u64 words. */
+  meta: BigUint64Array;
+  data: Uint8Array;
+  words: DataView;
+  mask: number;
+  lost: number;
+}
+
+const HEAD = PERF_EVENT_MMAP_PAGE.data_head / 8;
+const TAIL = PERF_EVENT_MMAP_PAGE.data_tail / 8;
+const { PERF_RECORD_SAMPLE, PERF_RECORD_LOST } = perf_event_type;
+
+const stopWaiter = new FinalizationRegistry<{ waiter: EpollWaiter | undefined; fds: number[] }>((x) => {
+  x.waiter?.close();
+  for (const fd of x.fds) closeFd(fd);
+});
+
+export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
+  /** The CPUs read, in the order of their rings. */
+  readonly cpus: readonly number[];
+  /** Data bytes per CPU. */
+  readonly size: number;
+  #rings: CpuRing[] | undefined;
+  #scratch = new Uint8Array(256);
+  /** Held for the GC safety net: the perf fds and the waiter, closed if we are dropped. */
+  readonly #owned: { waiter: EpollWaiter | undefined; fds: number[] };
+  readonly #keepAlive: boolean;
+  readonly #name: string;
+  readonly #elem: Attr<keyof typeof MAP_ELEM_ATTR.members>;
+  readonly #key = stableBuffer(4);
+
+  private constructor(mapFd: number, name: string, rings: CpuRing[], size: number, keepAlive: boolean) {
+    super(mapFd, 'perf buffer', true);
+    this.#name = name;
+    this.#rings = rings;
+    this.cpus = rings.map((r) => r.cpu);
+    this.size = size;
+    this.#keepAlive = keepAlive;
+    this.#owned = { waiter: undefined, fds: rings.map((r) => r.fd) };
+    this.#elem = new Attr(MAP_ELEM_ATTR).set('map_fd', mapFd).setPointer('key', this.#key);
+    stopWaiter.register(this, this.#owned, this);
+  }
+
+  /**
+   * Opens one perf event per CPU, maps its ring, and puts its fd into the map at the CPU's
+   * index (replacing what was there: this reader is now the one the program writes to).
+   */
+  static open(map: FdLike, opts: PerfBufferOptions = {}): PerfBuffer {
+    const mapFd = fdOf(map, 'PerfBuffer.open');
+    const info = mapInfoByFd(mapFd, `perf buffer fd ${mapFd}`);
+    const label = info.name ? ` '${info.name}'` : '';
+    if (info.type !== 'perf_event_array') throw new UsageError(`PerfBuffer.open needs a perf_event_array map, got a ${info.type} map${label}`);
+    const pages = opts.pages ?? 8;
+    if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0 || pages > 1 << 20)
+      throw new UsageError(`PerfBuffer.open: pages must be a power of two (1, 2, 4, …), got ${String(pages)}`);
+    if (opts.wakeupEvents !== undefined && opts.watermark !== undefined)
+      throw new UsageError('PerfBuffer.open: give wakeupEvents or watermark, not both');
+    const wakeup = opts.watermark ?? opts.wakeupEvents ?? 1;
+    const size = pages * PAGE_SIZE;
+    if (!Number.isInteger(wakeup) || wakeup < 1 || wakeup > (opts.watermark !== undefined ? size : 0xffffffff))
+      throw new UsageError(
+        opts.watermark !== undefined
+          ? `PerfBuffer.open: watermark must be 1 to ${size} bytes (the ring's size), got ${String(wakeup)}`
+          : `PerfBuffer.open: wakeupEvents must be a positive integer, got ${String(wakeup)}`,
+      );
+    const cpus = opts.cpus ?? onlineCpus();
+    for (const c of cpus) {
+      if (!Number.isInteger(c) || c < 0) throw new UsageError(`PerfBuffer.open: ${String(c)} is not a CPU number`);
+      if (c >= info.maxEntries)
+        throw new UsageError(
+          `PerfBuffer.open: the map${label} has ${info.maxEntries} slots, too few for CPU ${c} (size it to the number of possible CPUs, or pass cpus)`,
+        );
+    }
+    if (cpus.length === 0 || new Set(cpus).size !== cpus.length) throw new UsageError('PerfBuffer.open: cpus must list distinct CPUs');
+
+    const attr = perfEventAttr()
+      .set('type', perf_type_id.PERF_TYPE_SOFTWARE)
+      .set('config', perf_sw_ids.PERF_COUNT_SW_BPF_OUTPUT)
+      .set('sample_type', perf_event_sample_format.PERF_SAMPLE_RAW)
+      .set('sample_period', 1)
+      .set('wakeup_events', wakeup)
+      .set('bits', opts.watermark !== undefined ? 1n << BigInt(PERF_ATTR_BIT.watermark) : 0n);
+    const ownFd = dupFd(mapFd, 'PerfBuffer.open');
+    const rings: CpuRing[] = [];
+    const key = stableBuffer(4);
+    const value = stableBuffer(4);
+    const elem = new Attr(MAP_ELEM_ATTR).set('map_fd', ownFd).setPointer('key', key).setPointer('value', value);
+    try {
+      for (const cpu of cpus) {
+        const fd = perfEventOpen(attr, -1, cpu);
+        if (fd < 0) throw new BpfError({ errno: -fd, command: 'perf_event_open', context: `perf buffer${label}, CPU ${cpu}` });
+        const ring: CpuRing = { cpu, fd, meta: new BigUint64Array(8), data: new Uint8Array(0), words: new DataView(new ArrayBuffer(8)), mask: size - 1, lost: 0 };
+        rings.push(ring);
+        const m = mmapFd(fd, PAGE_SIZE + size, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+        if (typeof m === 'number')
+          throw new BpfError({ errno: -m, command: 'mmap', context: `perf buffer${label}, CPU ${cpu}` }, `mmap of the perf buffer${label} ring of CPU ${cpu} (${pages} pages) failed: ${errnoName(-m)}`);
+        ring.meta = new BigUint64Array(m.buffer, m.byteOffset, PAGE_SIZE / 8);
+        // data_offset/data_size are 0 before Linux 4.1: the data pages then follow the first.
+        const dataOffset = Number(ring.meta[PERF_EVENT_MMAP_PAGE.data_offset / 8]) || PAGE_SIZE;
+        ring.data = m.subarray(dataOffset, dataOffset + size);
+        ring.words = new DataView(m.buffer, m.byteOffset + dataOffset, size);
+        const e = ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+        if (e < 0) throw new BpfError({ errno: -e, command: 'ioctl(PERF_EVENT_IOC_ENABLE)', context: `perf buffer${label}, CPU ${cpu}` });
+        key.writeUInt32LE(cpu);
+        value.writeUInt32LE(fd);
+        const u = bpfRaw(bpf_cmd.BPF_MAP_UPDATE_ELEM, elem.address, elem.size, elem);
+        if (u < 0) throw new BpfError({ errno: -u, command: 'BPF_MAP_UPDATE_ELEM', context: `perf buffer${label}: storing CPU ${cpu}'s perf event` });
+      }
+    } catch (e) {
+      for (const r of rings) {
+        key.writeUInt32LE(r.cpu);
+        bpfRaw(bpf_cmd.BPF_MAP_DELETE_ELEM, elem.address, elem.size, elem);
+        closeFd(r.fd);
+      }
+      closeFd(ownFd);
+      throw e;
+    }
+    return new PerfBuffer(ownFd, info.name, rings, size, opts.keepAlive ?? true);
+  }
+
+  override describe(): string {
+    return this.#name ? `perf buffer '${this.#name}'` : 'perf buffer';
+  }
+
+  /** Samples a CPU's ring lost because it was full (as PERF_RECORD_LOST reported them so far);
+   * without a CPU, all CPUs' together. Counted as records are read. */
+  lost(cpu?: number): number {
+    const rings = this.#open();
+    if (cpu === undefined) return rings.reduce((n, r) => n + r.lost, 0);
+    const r = rings.find((x) => x.cpu === cpu);
+    if (!r) throw new UsageError(`${this.describe()} does not read CPU ${cpu} (it reads ${this.cpus.join(', ')})`);
+    return r.lost;
+  }
+
+  /** Bytes written and not yet read, over all CPUs. */
+  get pending(): number {
+    let n = 0;
+    for (const r of this.#open()) n += Number(Atomics.load(r.meta, HEAD) - r.meta[TAIL]!);
+    return n;
+  }
+
+  /**
+   * Hands each ready sample to `onRecord` with its CPU, CPU by CPU, oldest first per CPU, and
+   * frees its space (libbpf's perf_buffer__consume). The view is the reader's scratch copy,
+   * valid during the call only. Stops after `max` samples, or when `onRecord` returns false.
+   * Lost-sample records add to lost() and go to `onLost`. Never blocks. Returns the number
+   * of samples handed over.
+   */
+  poll(onRecord: (data: Uint8Array, cpu: number) => unknown, opts: PerfPollOptions = {}): number {
+    const rings = this.#open();
+    const max = opts.max ?? Infinity;
+    let n = 0;
+    for (const r of rings) {
+      const head = Number(Atomics.load(r.meta, HEAD));
+      let tail = Number(r.meta[TAIL]);
+      try {
+        while (tail < head && n < max) {
+          const off = tail & r.mask;
+          const type = r.words.getUint32(off, true);
+          const size = r.words.getUint16(off + 6, true);
+          if (size < PERF_EVENT_HEADER_SIZE) throw new BpfError({ errno: 5, command: 'perf buffer read', context: `${this.describe()}, CPU ${r.cpu}: a record of ${size} bytes` });
+          const body = this.#copy(r, off + PERF_EVENT_HEADER_SIZE, size - PERF_EVENT_HEADER_SIZE);
+          if (type === PERF_RECORD_SAMPLE) {
+            const raw = new DataView(body.buffer, body.byteOffset, body.length);
+            const len = Math.min(raw.getUint32(0, true), body.length - 4);
+            n++;
+            const more = onRecord(body.subarray(4, 4 + len), r.cpu);
+            tail += size;
+            if (this.#rings === undefined) return n;
+            if (more === false) return n;
+          } else {
+            if (type === PERF_RECORD_LOST) {
+              const count = Number(new DataView(body.buffer, body.byteOffset, 16).getBigUint64(8, true));
+              r.lost += count;
+              tail += size;
+              opts.onLost?.(r.cpu, count);
+              if (this.#rings === undefined) return n;
+            } else tail += size; // nothing else is asked for; skip what a newer kernel might add
+          }
+        }
+      } finally {
+        if (this.#rings !== undefined) Atomics.store(r.meta, TAIL, BigInt(tail));
+      }
+      if (n >= max) break;
+    }
+    return n;
+  }
+
+  /** Copies out the ready samples (up to `max`), with their CPUs. */
+  drain(max = Infinity): PerfRecord[] {
+    const out: PerfRecord[] = [];
+    this.poll((d, cpu) => {
+      out.push({ cpu, data: d.slice() });
+    }, { max });
+    return out;
+  }
+
+  /** As RingBuffer.wait: true once any CPU has data, false after `timeoutMs`. With
+   * wakeupEvents > 1 or a watermark, the kernel wakes only at that fill level. */
+  async wait(opts: WaitOptions = {}): Promise<boolean> {
+    if (this.pending > 0) return true;
+    return (await waitReadable(this.#ensureWaiter(), opts, () => this.closedError())) !== undefined;
+  }
+
+  /** Waits for samples, then returns copies of the ready ones; [] after `timeoutMs`. */
+  async read(opts: WaitOptions & { max?: number } = {}): Promise<PerfRecord[]> {
+    for (;;) {
+      const got = this.drain(opts.max);
+      if (got.length) return got;
+      if (!(await this.wait(opts))) return this.drain(opts.max);
+    }
+  }
+
+  /** Samples as they come, in batches; ends on close, throws the signal's reason on abort. */
+  async *batches(opts: PerfIterateOptions = {}): AsyncGenerator<PerfRecord[], void, undefined> {
+    for (;;) {
+      if (this.closed) return;
+      opts.signal?.throwIfAborted();
+      const got = this.drain(opts.max);
+      if (got.length) {
+        yield got;
+        continue;
+      }
+      try {
+        await this.wait(opts.signal ? { signal: opts.signal } : {});
+      } catch (e) {
+        if (this.closed && !opts.signal?.aborted) return;
+        throw e;
+      }
+    }
+  }
+
+  async *records(opts: PerfIterateOptions = {}): AsyncGenerator<PerfRecord, void, undefined> {
+    for await (const b of this.batches(opts)) yield* b;
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<PerfRecord, void, undefined> {
+    return this.records();
+  }
+
+  /** Empties the map's slots this reader filled, closes the perf events and the waiting
+   * thread; reads afterwards are ClosedErrors. */
+  protected override released(): void {
+    const rings = this.#rings!;
+    this.#rings = undefined;
+    stopWaiter.unregister(this);
+    this.#owned.waiter?.close(this.closedError());
+    for (const r of rings) {
+      // As libbpf does: the slot is emptied even if another reader has filled it since (the
+      // kernel has no lookup of this map type from user space to tell).
+      this.#key.writeUInt32LE(r.cpu);
+      bpfRaw(bpf_cmd.BPF_MAP_DELETE_ELEM, this.#elem.address, this.#elem.size, this.#elem);
+      closeFd(r.fd);
+    }
+  }
+
+  /** `len` bytes of a CPU's ring from `off`, into the scratch buffer (in two parts if the
+   * record crosses the end of the ring). */
+  #copy(r: CpuRing, off: number, len: number): Uint8Array {
+    if (this.#scratch.length < len) this.#scratch = new Uint8Array(Math.max(len, this.#scratch.length * 2));
+    const start = off & r.mask;
+    const first = Math.min(len, r.data.length - start);
+    this.#scratch.set(r.data.subarray(start, start + first));
+    if (first < len) this.#scratch.set(r.data.subarray(0, len - first), first);
+    return this.#scratch.subarray(0, len);
+  }
+
+  #ensureWaiter(): EpollWaiter {
+    if (this.#owned.waiter) return this.#owned.waiter;
+    const rings = this.#open();
+    const w = new EpollWaiter(this.describe(), { keepAlive: this.#keepAlive });
+    try {
+      rings.forEach((r, i) => w.add(r.fd, i));
+    } catch (e) {
+      w.close();
+      throw e;
+    }
+    this.#owned.waiter = w;
+    return w;
+  }
+
+  #open(): CpuRing[] {
+    if (this.#rings === undefined) throw this.closedError();
+    return this.#rings;
+  }
+}
+
+/** The online CPUs, from /sys/devices/system/cpu/online (`0-3,8-11`). */
+export function onlineCpus(): number[] {
+  const text = readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+  const out: number[] = [];
+  for (const part of text.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new BpfError({ errno: 22, command: 'read /sys/devices/system/cpu/online' }, `cannot parse the online CPU list "${text}"`);
+    for (let c = Number(m[1]); c <= Number(m[2] ?? m[1]); c++) out.push(c);
+  }
+  return out;
+}

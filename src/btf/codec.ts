@@ -73,6 +73,9 @@ export type ValueShape =
       /** The resolved BTF type id (one interface per id). */
       readonly typeId: number;
       readonly fields: readonly (readonly [string, ValueShape])[];
+      /** Members of anonymous unions, flattened into `fields`: one list per union, of which an
+       * encoded value may set one member. */
+      readonly exclusive: readonly (readonly string[])[];
     };
 
 export interface ValueCodec<T = BtfValue> {
@@ -400,13 +403,19 @@ function compositeNode(c: Compiler, id: number, name: string, ctype: string, dep
     if (f.name) shapeFields.push([f.name, f.node.shape]);
     else if (f.node.shape.kind === 'object') shapeFields.push(...f.node.shape.fields);
   }
+  const exclusive: string[][] = [];
+  for (const f of fields)
+    if (!f.name && f.node.shape.kind === 'object') {
+      if (f.node.shape.union) exclusive.push(f.node.shape.fields.map(([n]) => n));
+      exclusive.push(...f.node.shape.exclusive.map((g) => [...g]));
+    }
   const isAnonMember = (f: Field): boolean => !f.name;
   const ownerOf = (key: string): Field | undefined =>
     fields.find((f) => f.name === key) ?? fields.find((f) => isAnonMember(f) && f.node.shape.kind === 'object' && f.node.shape.fields.some(([n]) => n === key));
   return {
     size,
     ctype,
-    shape: { kind: 'object', name, union, typeId: id, fields: shapeFields },
+    shape: { kind: 'object', name, union, typeId: id, fields: shapeFields, exclusive },
     decode(b, dv, at) {
       const out: { [k: string]: BtfValue } = {};
       for (let i = 0; i < fields.length; i++) {

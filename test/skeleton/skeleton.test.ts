@@ -1,0 +1,486 @@
+// Skeletons end to end: for every fixture with BTF (test/fixtures/*.o and bpf/*.o) the generated
+// module type-checks under `tsc --strict` (importing 'tsbpf', mapped to the source tree), loads,
+// and reads back through its typed maps and globals exactly the bytes the byte-level API sees.
+// skeleton_types.o is also run: its program's counters read through the skeleton agree with
+// hand-decoded bytes and with bpftool's BTF-formatted dump.
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BpfMap,
+  BpfObject,
+  BpfProgram,
+  BtfValueError,
+  ElfError,
+  Skeleton,
+  TypedMap,
+  UsageError,
+  generateSkeleton,
+  valueCodec,
+  type ValueShape,
+} from '../../src/index.js';
+import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
+import { thrown } from '../helpers/thrown.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const OBJECTS = [
+  ...readdirSync(join(ROOT, 'test/fixtures')).filter((f) => f.endsWith('.o')).map((f) => join(ROOT, 'test/fixtures', f)),
+  ...readdirSync(join(ROOT, 'bpf')).filter((f) => f.endsWith('.o')).map((f) => join(ROOT, 'bpf', f)),
+].sort();
+const base = (f: string) => f.split('/').pop()!.replace(/\.o$/, '');
+const pinRoot = `/sys/fs/bpf/tsbpf-skel-${process.pid}`;
+const dir = mkdtempSync(join(tmpdir(), 'tsbpf-skel-'));
+const SRC_INDEX = join(ROOT, 'src', 'index.js');
+
+/** Which objects have BTF (skeletons), which have none, which do not open at all. */
+const withBtf: string[] = [];
+const without: { file: string; why: string }[] = [];
+for (const f of OBJECTS) {
+  try {
+    const o = BpfObject.open(f);
+    if (o.btf) withBtf.push(f);
+    else without.push({ file: f, why: 'no BTF' });
+  } catch (e) {
+    without.push({ file: f, why: (e as Error).message });
+  }
+}
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(pinRoot, { recursive: true, force: true });
+});
+
+// ---- values made from shapes: one of every member, in range of its C type ----
+
+/** A value of `shape` (every struct member, one member per union), deterministic in `seed`. */
+function sampleOf(shape: ValueShape, seed: number): unknown {
+  switch (shape.kind) {
+    case 'number': {
+      const span = 2 ** Math.min(shape.signed ? shape.bits - 1 : shape.bits, 20);
+      const v = (seed * 7919 + 13) % span;
+      return shape.signed && seed % 2 ? -v : v;
+    }
+    case 'bigint':
+      if (shape.signed) return (seed % 2 ? -1n : 1n) * (2n ** BigInt(shape.bits - 2) + BigInt(seed));
+      return 2n ** BigInt(shape.bits - 1) + BigInt(seed);
+    case 'boolean':
+      return seed % 2 === 0;
+    case 'string':
+      return `tsbpf${seed}`.slice(0, shape.length);
+    case 'bytes':
+      return Uint8Array.from({ length: shape.length }, (_, i) => (seed + i * 31) & 0xff);
+    case 'enum':
+      return shape.names.length ? shape.names[seed % shape.names.length] : 1;
+    case 'array':
+      return Array.from({ length: shape.length }, (_, i) => sampleOf(shape.of, seed + i + 1));
+    case 'object': {
+      const skip = new Set(shape.exclusive.flatMap((g) => g.slice(1)));
+      const fields = shape.union ? shape.fields.slice(0, 1) : shape.fields.filter(([n]) => !skip.has(n));
+      return Object.fromEntries(fields.map(([n, s], i) => [n, sampleOf(s, seed + i + 1)]));
+    }
+  }
+}
+
+/** `decoded` holds what `input` (a sampleOf value) asked for. */
+function expectMatches(shape: ValueShape, input: unknown, decoded: unknown, path: string): void {
+  if (shape.kind === 'object') {
+    expect(decoded, path).toBeTypeOf('object');
+    for (const [n, s] of shape.fields)
+      if ((input as Record<string, unknown>)[n] !== undefined) expectMatches(s, (input as Record<string, unknown>)[n], (decoded as Record<string, unknown>)[n], `${path}.${n}`);
+  } else if (shape.kind === 'array') {
+    expect(Array.isArray(decoded), path).toBe(true);
+    (input as unknown[]).forEach((x, i) => expectMatches(shape.of, x, (decoded as unknown[])[i], `${path}[${i}]`));
+  } else if (shape.kind === 'bigint') expect(decoded, path).toBe(BigInt(input as number));
+  else expect(decoded, path).toEqual(input);
+}
+
+function dataBytes(obj: BpfObject, section: string): Uint8Array {
+  return obj.map(section).lookup(new Uint8Array(4)) as Uint8Array;
+}
+
+// ---- generation and tsc ----
+
+describe('generated skeletons type-check under tsc --strict', () => {
+  it('every fixture object either has BTF or says why it cannot have a skeleton', () => {
+    expect(withBtf.length).toBeGreaterThan(20);
+    expect(withBtf).toContain(join(ROOT, 'test/fixtures/skeleton_types.o'));
+    expect(withBtf).toContain(join(ROOT, 'bpf/xdp-dispatcher.o'));
+    for (const { file, why } of without) {
+      const e = thrown(() => generateSkeleton(readFileSync(file), { fileName: file }));
+      expect(e, file).toBeInstanceOf(why === 'no BTF' ? UsageError : ElfError);
+      expect((e as Error).message, file).toContain(why === 'no BTF' ? 'has no BTF (build it with clang -g)' : why.replace(/^.*?ELF: /, ''));
+    }
+  });
+
+  it('tsc --strict --noEmit accepts every skeleton and a strict tool using one, and rejects misuse', async () => {
+    for (const f of withBtf) writeFileSync(join(dir, `${base(f)}.skel.ts`), generateSkeleton(readFileSync(f), { fileName: f }));
+    // A tool written against a skeleton: every read is its C type's TS type, no narrowing, no casts.
+    writeFileSync(
+      join(dir, 'tool.ts'),
+      `import { open, type flow_key, type flow_stats, type sample, type backend_t } from './skeleton_types.skel.js';
+import { BtfValueError, type BpfMap, type BpfProgram } from 'tsbpf';
+
+export function tool(): bigint {
+  using skel = open();
+  skel.rodata.drop_port = 53;
+  skel.rodata.watch = { saddr: 0x0100007f, dport: 99 };
+  skel.rodata.banner = 'hello';
+  skel.data.default_verdict = 'V_DROP';
+  skel.load();
+  const key: flow_key = { saddr: 1, dport: 53, proto: 17, pad: 0 };
+  const stats: flow_stats | undefined = skel.maps.flows.lookup(key);
+  skel.maps.flows.update({ saddr: 2, dport: 80 }, { packets: 1, bytes: 2n });
+  const perCpu: bigint[] | undefined = skel.maps.per_cpu.lookup(0);
+  skel.maps.per_cpu.update(1, 5n);
+  const s: sample | undefined = skel.maps.samples.lookup(0);
+  const comm: string | undefined = s?.comm;
+  const mac: Uint8Array | undefined = s?.mac;
+  const verdict: 'V_DROP' | 'V_PASS' | number | undefined = s?.verdict;
+  const b: backend_t | undefined = skel.maps.backends.lookup(7);
+  const queued: flow_key | undefined = skel.maps.pending.pop();
+  const bytes: BpfMap<'array'> = skel.maps.bss;
+  const prog: BpfProgram = skel.programs.count_flows;
+  skel.bss.ipv4_packets = 0;
+  let total: bigint = skel.bss.ipv4_packets + (stats?.bytes ?? 0n);
+  for (const [k, v] of skel.maps.flows) total += BigInt(k.dport) + v.packets;
+  const seeds: number[] = skel.data.seeds;
+  // @ts-expect-error: struct flow_key has no member 'nope'
+  skel.maps.flows.lookup({ nope: 1 });
+  // @ts-expect-error: a u64 reads as a bigint
+  const wrong: number = skel.bss.ipv4_packets;
+  // @ts-expect-error: there is no program 'missing'
+  void skel.programs.missing;
+  // @ts-expect-error: char[8] is a string
+  skel.rodata.banner = 5;
+  // @ts-expect-error: not an enumerator of enum verdict
+  skel.data.default_verdict = 'V_MAYBE';
+  void [perCpu, comm, mac, verdict, b, queued, bytes, prog, seeds, wrong, BtfValueError];
+  return total;
+}
+`,
+    );
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          lib: ['ES2023', 'ESNext.Disposable'],
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules/@types')],
+          strict: true,
+          noUncheckedIndexedAccess: true,
+          noUnusedLocals: false,
+          noEmit: true,
+          skipLibCheck: true,
+          paths: { tsbpf: [join(ROOT, 'src/index.ts')] },
+        },
+        include: ['*.ts'],
+      }),
+    );
+    const tsc = join(ROOT, 'node_modules/.bin/tsc');
+    const run = (project: string) =>
+      new Promise<{ code: number; out: string }>((resolve) =>
+        execFile(tsc, ['-p', project], { cwd: dir, encoding: 'utf8', timeout: 240_000 }, (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: stdout + stderr }),
+        ),
+      );
+    const ok = await run(dir);
+    expect(ok.out).toBe('');
+    expect(ok.code).toBe(0);
+    // The check can fail: the same tool without its @ts-expect-error lines is five errors.
+    writeFileSync(join(dir, 'tool.ts'), readFileSync(join(dir, 'tool.ts'), 'utf8').replace(/^\s*\/\/ @ts-expect-error.*$/gm, ''));
+    const bad = await run(dir);
+    expect(bad.code).not.toBe(0);
+    expect(bad.out.match(/tool\.ts\(\d+,\d+\): error/g)?.length).toBe(5);
+    expect(bad.out).toContain("'nope'");
+    expect(bad.out).toContain("Type 'bigint' is not assignable to type 'number'");
+    rmSync(join(dir, 'tool.ts'));
+  }, 300_000);
+});
+
+// ---- loading: typed reads and writes against the byte-level API ----
+
+describe.runIf(isRoot)('skeletons load, and typed values are the bytes the byte-level API sees', () => {
+  guardFdLeaks();
+
+  /** The runtime copy of a skeleton: the same module, importing the source tree by path. */
+  async function runtimeModule(file: string, opts: { objectPath?: string; suffix?: string } = {}): Promise<{ open(o?: object): any; load(o?: object, l?: object): any }> {
+    const path = join(dir, `${base(file)}${opts.suffix ?? ''}.rt.ts`);
+    const source = generateSkeleton(readFileSync(file), { fileName: file, importFrom: SRC_INDEX, ...(opts.objectPath ? { objectPath: opts.objectPath } : {}) });
+    const typed = generateSkeleton(readFileSync(file), { fileName: file });
+    // What is type-checked above and what runs differ in the import line only.
+    if (!opts.objectPath) expect(source.replace(JSON.stringify(SRC_INDEX), '"tsbpf"')).toBe(typed);
+    writeFileSync(path, source);
+    return import(path);
+  }
+
+  for (const file of withBtf) {
+    it(`${base(file)}: maps, globals and programs through the skeleton`, async () => {
+      const mod = await runtimeModule(file);
+      const skel = mod.open({ pinRoot });
+      try {
+        expect(skel).toBeInstanceOf(Skeleton);
+        const obj: BpfObject = skel.object;
+        const spec = obj.spec;
+        const btf = spec.btf!;
+        const sections = [...new Set([...spec.variables.values()].filter((v) => v.global && v.btfType !== undefined && spec.maps.get(v.map)?.kind === 'data').map((v) => v.map))];
+        const constants = new Map<string, unknown>();
+        let seed = 1;
+        // .rodata settings before load.
+        for (const v of spec.variables.values()) {
+          if (!v.global || v.btfType === undefined || !v.constant || spec.maps.get(v.map)?.kind !== 'data') continue;
+          const value = sampleOf(valueCodec(btf, v.btfType).shape, seed++);
+          skel[v.map.replace(/^\./, '').replace(/[^A-Za-z0-9_$]/g, '_')][v.name] = value;
+          constants.set(v.name, value);
+        }
+        // Load what needs no attach permissions: programs only where a map's slots name them.
+        const slotted = [...spec.maps.values()].flatMap((m) => m.initialSlots.flatMap((s) => (s.program ? [s.program] : [])));
+        skel.load({ programs: slotted });
+
+        for (const [name, value] of constants) {
+          const v = spec.variables.get(name)!;
+          const codec = valueCodec(btf, v.btfType!);
+          expect(dataBytes(obj, v.map).subarray(v.offset, v.offset + v.size), name).toEqual(codec.toBytes(value as never));
+          expectMatches(codec.shape, value, skel[v.map.replace(/^\./, '').replace(/[^A-Za-z0-9_$]/g, '_')][name], name);
+          expect(() => (skel[v.map.replace(/^\./, '').replace(/[^A-Za-z0-9_$]/g, '_')][name] = value), name).toThrow(/is a constant .* set it before load\(\)/);
+        }
+        // .data/.bss globals after load: live in the kernel.
+        for (const v of spec.variables.values()) {
+          if (!v.global || v.btfType === undefined || v.constant || !sections.includes(v.map)) continue;
+          const codec = valueCodec(btf, v.btfType);
+          const value = sampleOf(codec.shape, seed++);
+          const section = skel[v.map.replace(/^\./, '').replace(/[^A-Za-z0-9_$]/g, '_')];
+          section[v.name] = value;
+          expect(dataBytes(obj, v.map).subarray(v.offset, v.offset + v.size), v.name).toEqual(codec.toBytes(value as never));
+          expectMatches(codec.shape, value, section[v.name], v.name);
+        }
+        // Static and __hidden variables stay out, as in bpftool's skeletons.
+        for (const v of spec.variables.values())
+          if (!v.global) for (const s of sections) expect(Object.keys(skel[s.replace(/^\./, '').replace(/[^A-Za-z0-9_$]/g, '_')] ?? {})).not.toContain(v.name);
+
+        // Maps: typed views where BTF types them, BpfMap otherwise; every map of the object is there.
+        const maps = skel.maps as Record<string, TypedMap | BpfMap>;
+        // (Compared by identity: a deep comparison would iterate the maps.)
+        const underneath = Object.values(maps).map((m) => (m instanceof TypedMap ? m.map : m));
+        expect(underneath.length).toBe(obj.maps.length);
+        for (const m of obj.maps) expect(underneath.includes(m), m.name).toBe(true);
+        for (const [prop, m] of Object.entries(maps)) {
+          if (!(m instanceof TypedMap)) continue;
+          const map = m.map;
+          const roundTrip = ['hash', 'lru_hash', 'array', 'percpu_hash', 'percpu_array', 'lru_percpu_hash'].includes(map.type);
+          if (!roundTrip && map.type !== 'queue' && map.type !== 'stack') continue;
+          const value = sampleOf(m.valueCodec.shape, seed++);
+          const valueBytes = m.valueCodec.toBytes(value as never);
+          if (map.type === 'queue' || map.type === 'stack') {
+            (m as TypedMap<null, unknown>).push(value as never);
+            expect(map.peek(), prop).toEqual(valueBytes);
+            expectMatches(m.valueCodec.shape, value, (m as TypedMap<null, unknown>).pop(), prop);
+            continue;
+          }
+          const key = map.type.includes('array') ? 0 : sampleOf(m.keyCodec!.shape, seed++);
+          m.update(key as never, value as never);
+          const raw = map.lookup(m.keyBytes(key as never));
+          if (map.type.includes('percpu')) {
+            expect(raw, prop).toHaveLength(map.cpus);
+            for (const slot of raw as Uint8Array[]) expect(slot, prop).toEqual(valueBytes);
+            const read = m.lookup(key as never) as unknown[];
+            expect(read).toHaveLength(map.cpus);
+            for (const r of read) expectMatches(m.valueCodec.shape, value, r, prop);
+          } else {
+            expect(raw, prop).toEqual(valueBytes);
+            expectMatches(m.valueCodec.shape, value, m.lookup(key as never), prop);
+          }
+          const entries = [...m.entries()];
+          const hit = entries.find(([k]) => Buffer.from(m.keyBytes(k as never)).equals(m.keyBytes(key as never)));
+          expect(hit, `${prop}: entries() yields the key written`).toBeDefined();
+          expect(entries.length).toBe([...map.keys()].length);
+        }
+        // Programs by name, the object's own handles.
+        for (const name of slotted) expect(skel.programs[name]).toBe(obj.program(name));
+        for (const name of spec.programs.keys())
+          if (!slotted.includes(name)) expect(() => skel.programs[name], name).toThrow(UsageError);
+      } finally {
+        skel.close();
+      }
+    });
+  }
+
+  it('skeleton_types: the program counts a packet; the skeleton reads what the bytes and bpftool say', async () => {
+    const mod = await runtimeModule(join(ROOT, 'test/fixtures/skeleton_types.o'), { suffix: '-run' });
+    const skel = mod.open();
+    try {
+      expect(() => skel.maps).toThrow(/maps exist after load\(\)/);
+      skel.rodata.drop_port = 53;
+      skel.rodata.watch = { saddr: 0x0100000a, dport: 7777 };
+      expect(skel.rodata.watch).toEqual({ saddr: 0x0100000a, dport: 7777, proto: 0, pad: 0 });
+      expect(skel.rodata.banner).toBe('tsbpf');
+      expect(skel.data.seeds).toEqual([1, 2, 3]);
+      expect(skel.data.default_verdict).toBe('V_PASS');
+      skel.load();
+      const program: BpfProgram = skel.programs.count_flows;
+
+      // IPv4/UDP from 10.0.0.1 (bytes 0a 00 00 01) to a port, in a 64-byte frame.
+      const packet = (dport: number, src = [10, 0, 0, 1]) => {
+        const p = new Uint8Array(64);
+        const dv = new DataView(p.buffer);
+        dv.setUint16(12, 0x0800);
+        p[14] = 0x45;
+        p[23] = 17;
+        p.set(src, 26);
+        dv.setUint16(36, dport);
+        return p;
+      };
+      expect(program.testRun({ data: packet(8080) }).retval).toBe(2); // XDP_PASS
+      expect(program.testRun({ data: packet(8080) }).retval).toBe(2);
+      expect(program.testRun({ data: packet(53) }).retval).toBe(1); // drop_port, set through the skeleton
+      expect(program.testRun({ data: packet(7777) }).retval).toBe(1); // watch, a struct constant
+      expect(program.testRun({ data: packet(7777, [10, 0, 0, 2]) }).retval).toBe(2);
+
+      // The key as the program wrote it, built by hand: saddr in network order, dport in host order.
+      const key = new Uint8Array(8);
+      key.set([10, 0, 0, 1], 0);
+      new DataView(key.buffer).setUint16(4, 8080, true);
+      key[6] = 17;
+      const raw = skel.maps.flows.map.lookup(key) as Uint8Array;
+      const rawDv = new DataView(raw.buffer, raw.byteOffset);
+      expect([rawDv.getBigUint64(0, true), rawDv.getBigUint64(8, true)]).toEqual([2n, 128n]);
+      const saddr = new DataView(key.buffer).getUint32(0, true);
+      expect(skel.maps.flows.lookup({ saddr, dport: 8080, proto: 17 })).toEqual({ packets: 2n, bytes: 128n });
+      const flows = new Map([...skel.maps.flows.entries()].map(([k, v]: [any, any]) => [`${k.saddr}:${k.dport}`, v.packets]));
+      expect(flows).toEqual(new Map([[`${saddr}:8080`, 2n], [`${saddr}:53`, 1n], [`${saddr}:7777`, 1n], [`${saddr + 0x01000000}:7777`, 1n]]));
+      expect(skel.bss.ipv4_packets).toBe(5n);
+      expect(skel.bss.last).toEqual({ packets: 1n, bytes: 64n });
+      const perCpu: bigint[] = skel.maps.per_cpu.lookup(0);
+      expect(perCpu).toHaveLength(skel.maps.per_cpu.map.cpus);
+      expect(perCpu.reduce((a, b) => a + b, 0n)).toBe(5n);
+
+      // A typed write the program then reads: the default verdict in .data, live.
+      skel.data.default_verdict = 'V_DROP';
+      expect(program.testRun({ data: packet(9) }).retval).toBe(1);
+      skel.data.default_verdict = 2;
+      expect(skel.data.default_verdict).toBe('V_PASS');
+
+      // A value that does not fit: a typed error, and the map keeps its old value.
+      const e = thrown(() => skel.maps.flows.update({ saddr, dport: 8080, proto: 17 }, { packets: -1 }));
+      expect(e).toBeInstanceOf(BtfValueError);
+      expect((e as BtfValueError).path).toBe('value.packets');
+      expect((e as Error).message).toBe('value.packets (unsigned long long): -1 is out of range (0..18446744073709551615)');
+      expect(skel.maps.flows.lookup({ saddr, dport: 8080, proto: 17 })).toEqual({ packets: 2n, bytes: 128n });
+      expect(thrown(() => skel.maps.flows.lookup({ saddr, dport: 1 << 16 }))).toBeInstanceOf(BtfValueError);
+
+      // bpftool decodes the same struct by the same BTF: the typed value agrees with its "formatted" field.
+      const value = {
+        comm: 'tsbpf',
+        mac: new Uint8Array([2, 0, 0, 0, 0, 1]),
+        delta: -300,
+        verdict: 'V_DROP',
+        key: { saddr: 1, dport: 2, proto: 3 },
+        range: { lo: 4, hi: 5 },
+        addr: { v4: 0x7f000001 },
+        as_s32: -7,
+        flag_a: 1,
+        flag_b: 6,
+        level: 11,
+        on: true,
+        total: -123456789n,
+        hist: [1n, 2n, 3n, 4n],
+        offsets: [-1, 1],
+      };
+      skel.maps.samples.update(2, value);
+      const dump = JSON.parse(execFileSync('bpftool', ['map', 'lookup', 'id', String(skel.maps.samples.map.info().id), 'key', '2', '0', '0', '0', '-j'], { encoding: 'utf8' }));
+      const f = dump.formatted.value;
+      const ours = skel.maps.samples.lookup(2);
+      expect(ours.comm).toBe(f.comm);
+      expect([...ours.mac]).toEqual(f.mac);
+      expect(ours.addr.v6 && [...ours.addr.v6]).toEqual(f.addr.v6);
+      expect({ ...ours.addr, v6: undefined }).toEqual({ v4: f.addr.v4, v6: undefined });
+      for (const k of ['delta', 'verdict', 'key', 'range', 'on', 'offsets'] as const) expect(ours[k], k).toEqual(f[k]);
+      expect(ours.total).toBe(BigInt(f.total));
+      expect(ours.hist).toEqual(f.hist.map(BigInt));
+      // bpftool prints anonymous members under "" and bitfields in hex.
+      expect({ as_u64: ours.as_u64, as_s32: ours.as_s32 }).toEqual({ as_u64: BigInt(f[''].as_u64), as_s32: f[''].as_s32 });
+      expect([ours.flag_a, ours.flag_b, ours.level]).toEqual([f.flag_a, f.flag_b, f.level].map((x: string) => Number(x)));
+
+      // map.typed() without the object: the BTF the kernel recorded for the map, by its id.
+      const byId = BpfMap.fromId(skel.maps.flows.map.info().id);
+      try {
+        const view = byId.typed<{ saddr: number; dport: number; proto: number }, { packets: bigint; bytes: bigint }>();
+        expect(view.lookup({ saddr, dport: 8080, proto: 17 })).toEqual({ packets: 2n, bytes: 128n });
+        expect(view.valueCodec.ctype).toBe('struct flow_stats');
+        expect(thrown(() => byId.typedPerCpu())).toBeInstanceOf(UsageError);
+        expect(thrown(() => skel.maps.per_cpu.map.typed()).message).toMatch(/is per-CPU \(one value per CPU\): use typedPerCpu\(\)/);
+      } finally {
+        byId.close();
+      }
+      const plain = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1 });
+      try {
+        expect(thrown(() => plain.typed()).message).toMatch(/was created without BTF key\/value types/);
+      } finally {
+        plain.close();
+      }
+    } finally {
+      skel.close();
+    }
+  });
+
+  it('an object referenced by path is read at open(), and refused when its types changed', async () => {
+    const copy = join(dir, 'counter.o');
+    copyFileSync(join(ROOT, 'test/fixtures/xdp_counter.o'), copy);
+    const mod = await runtimeModule(copy, { objectPath: './counter.o', suffix: '-path' });
+    expect(readFileSync(join(dir, 'counter-path.rt.ts'), 'utf8')).not.toMatch(/base64/);
+    {
+      const skel = mod.open({ pinRoot });
+      try {
+        skel.load();
+        skel.maps.proto_counts.update(0x0800, { packets: 3, bytes: 300 });
+        expect(skel.maps.proto_counts.lookup(0x0800)).toEqual({ packets: 3n, bytes: 300n });
+        expect(skel.maps.total).toBeInstanceOf(BpfMap); // declared without BTF types: bytes
+      } finally {
+        skel.close();
+        rmSync(pinRoot, { recursive: true, force: true });
+      }
+    }
+    // Rebuilt with other types: btf_kinds.o in its place.
+    copyFileSync(join(ROOT, 'test/fixtures/btf_kinds.o'), copy);
+    const e = thrown(() => mod.open());
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as Error).message).toBe(
+      `skeleton 'counter': ${copy} does not match the generated module (map 'proto_counts' is gone; map 'total' is gone; program 'xdp_count' is gone); run tsbpf gen skeleton again`,
+    );
+    rmSync(copy);
+    expect(thrown(() => mod.open()).message).toMatch(/^skeleton: cannot read the BPF object .*counter\.o: ENOENT/);
+  });
+});
+
+describe('tsbpf gen skeleton', () => {
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+      ),
+    );
+
+  it('prints the module generateSkeleton writes; -o writes a file; errors exit as documented', async () => {
+    const file = 'test/fixtures/skeleton_types.o';
+    const out = await cli('gen', 'skeleton', file);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toBe(`${generateSkeleton(readFileSync(join(ROOT, file)), { fileName: file })}`);
+    const o = join(dir, 'cli.skel.ts');
+    const written = await cli('gen', 'skeleton', file, '--object-path', './skeleton_types.o', '--import', '../src/index.js', '-o', o);
+    expect(written.code).toBe(0);
+    expect(readFileSync(o, 'utf8')).toBe(generateSkeleton(readFileSync(join(ROOT, file)), { fileName: file, objectPath: './skeleton_types.o', importFrom: '../src/index.js' }));
+    const missing = await cli('gen', 'skeleton', 'test/fixtures/nothing.o');
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toBe('tsbpf: test/fixtures/nothing.o: no such file\n');
+    const noBtf = await cli('gen', 'skeleton', 'test/fixtures/legacy_maps.o');
+    expect(noBtf.code).toBe(2);
+    expect(noBtf.stderr).toContain('has no BTF (build it with clang -g)');
+  }, 120_000);
+});

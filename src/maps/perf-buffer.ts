@@ -106,12 +106,14 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
   /** Held for the GC safety net: the perf fds and the waiter, closed if we are dropped. */
   readonly #owned: { waiter: EpollWaiter | undefined; fds: number[] };
   readonly #keepAlive: boolean;
+  readonly #wakesEach: boolean;
   readonly #name: string;
   readonly #elem: Attr<keyof typeof MAP_ELEM_ATTR.members>;
   readonly #key = stableBuffer(4);
 
-  private constructor(mapFd: number, name: string, rings: CpuRing[], size: number, keepAlive: boolean) {
+  private constructor(mapFd: number, name: string, rings: CpuRing[], size: number, keepAlive: boolean, wakesEach: boolean) {
     super(mapFd, 'perf buffer', true);
+    this.#wakesEach = wakesEach;
     this.#name = name;
     this.#rings = rings;
     this.cpus = rings.map((r) => r.cpu);
@@ -196,7 +198,7 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
       closeFd(ownFd);
       throw e;
     }
-    return new PerfBuffer(ownFd, info.name, rings, size, opts.keepAlive ?? true);
+    return new PerfBuffer(ownFd, info.name, rings, size, opts.keepAlive ?? true, opts.watermark === undefined && wakeup === 1);
   }
 
   override describe(): string {
@@ -279,7 +281,9 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
   /** As RingBuffer.wait: true once any CPU has data, false after `timeoutMs`. With
    * wakeupEvents > 1 or a watermark, the kernel wakes only at that fill level. */
   async wait(opts: WaitOptions = {}): Promise<boolean> {
-    if (this.pending > 0) return true;
+    // With the default threshold (every sample wakes) unread data answers at once; with a
+    // higher one, only the kernel's wake-up does, or the threshold would mean nothing.
+    if (this.#wakesEach && this.pending > 0) return true;
     return (await waitReadable(this.#ensureWaiter(), opts, () => this.closedError())) !== undefined;
   }
 

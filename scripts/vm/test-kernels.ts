@@ -26,6 +26,8 @@ export const HOST_ONLY = [
   'test/cli/',
   'test/examples/',
   'test/demo/',
+  // npm pack and npm install of the package: about the files it ships, not the kernel.
+  'test/package/',
   'test/link/lifetime.test.ts',
   'test/object/hostile.test.ts',
   'test/object/objdump.test.ts',

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BpfObject, ClosedError, RingBuffer, RingBufferSet } from '../../src/index.js';
+import { BpfObject, ClosedError, RingBuffer, RingBufferSet, u32 } from '../../src/index.js';
 import { SYS, rawSyscall } from '../../src/syscall/index.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
 import { needs } from '../helpers/features.js';
@@ -29,7 +29,7 @@ describe.runIf(isRoot)('RingBuffer woken by the kernel', () => {
   guardFdLeaks();
   let obj: BpfObject;
   beforeAll(() => {
-    obj = BpfObject.open(FIX).setConstant('target_tgid', process.pid).load({ programs: ['xdp_ring', 'xdp_ring2'] });
+    obj = BpfObject.open(FIX).load({ programs: ['xdp_ring', 'xdp_ring2'] });
   });
   afterAll(() => obj?.close());
   const produce = (times = 1, prog = 'xdp_ring'): void => void obj.program(prog).testRun({ data: PKT, repeat: times });
@@ -192,7 +192,8 @@ describe.runIf(isRoot)('RingBuffer woken by the kernel', () => {
     });
 
     needs('perf_link')('a tracepoint (sys_enter_getppid of this process) wakes the reader', async () => {
-      using o = BpfObject.open(FIX).setConstant('target_tgid', process.pid).load({ programs: ['tp_ring'] });
+      using o = BpfObject.open(FIX).load({ programs: ['tp_ring'] });
+      o.map('target').update(u32(0), u32(process.pid));
       using ring = RingBuffer.open(o.map('ring'));
       using _link = o.program('tp_ring').attachTracepoint();
       later(20, () => {

@@ -406,12 +406,13 @@ export class Btf {
   }
 
   /**
-   * Name search over this BTF's own types. While the BTF is as parsed, it compares the name's
-   * bytes in place (no string is decoded; the first byte rejects almost every type); after
-   * changes, or once lookups are frequent, a Map from names to ids is built and used.
+   * Name search over this BTF's own types. Parsed types are matched by comparing the name's
+   * bytes in the string table in place (no string is decoded; the first byte rejects almost
+   * every type); types replaced or added since parsing, by their names in the cache. Once
+   * lookups are frequent, a Map from names to ids is built and used instead.
    */
   private lookup(name: string, essential: boolean, kind: BtfKind | undefined, firstOnly: boolean, out: number[]): number[] {
-    if (this.mutated || this.fastLookups >= 32) {
+    if (this.fastLookups >= 32) {
       for (const id of this.index(essential).get(name) ?? []) {
         if (kind !== undefined && this.kindOf(id) !== kind) continue;
         out.push(id);
@@ -420,9 +421,13 @@ export class Btf {
       return out;
     }
     this.fastLookups++;
-    const needle = ENCODER.encode(name);
-    const len = needle.length;
-    const c0 = needle[0]!;
+    const from = out.length;
+    // Names are nearly always ASCII: compare them code unit to byte without encoding.
+    let ascii = true;
+    for (let k = 0; k < name.length && ascii; k++) ascii = name.charCodeAt(k) < 0x80;
+    const needle = ascii ? undefined : ENCODER.encode(name);
+    const len = needle ? needle.length : name.length;
+    const c0 = needle ? needle[0]! : name.charCodeAt(0);
     const sb = tableBytes(this.strings);
     const start = this.strings.start;
     const w = this.words;
@@ -430,12 +435,14 @@ export class Btf {
     const n = this.rawCount;
     const first = this.firstTypeId;
     const wantKind = kind === undefined ? -1 : KIND_NUMBER[kind];
+    const replaced = this.replacedRaw.size > 0 ? this.replacedRaw : undefined;
     outer: for (let i = 0; i < n; i++) {
       const p = o[i]!;
       const off = w[p]! - start;
       if (off < 0) {
         // A split BTF's type named by a string of its base (module BTF shares base strings).
         if (wantKind >= 0 && ((w[p + 1]! >>> 24) & 0x1f) !== wantKind) continue;
+        if (replaced?.has(i)) continue;
         let full: string;
         try {
           full = this.strings.get(off + start);
@@ -450,15 +457,33 @@ export class Btf {
       }
       if (sb[off] !== c0) continue;
       if (wantKind >= 0 && ((w[p + 1]! >>> 24) & 0x1f) !== wantKind) continue;
-      for (let k = 1; k < len; k++) if (sb[off + k] !== needle[k]) continue outer;
+      if (needle) {
+        for (let k = 1; k < len; k++) if (sb[off + k] !== needle[k]) continue outer;
+      } else for (let k = 1; k < len; k++) if (sb[off + k] !== name.charCodeAt(k)) continue outer;
       const next = sb[off + len];
       if (next !== 0) {
         if (!essential || next !== 0x5f || sb[off + len + 1] !== 0x5f || sb[off + len + 2] !== 0x5f) continue;
         if (essentialName(this.strings.get(off + start)) !== name) continue;
       }
+      if (replaced?.has(i)) continue;
       out.push(first + i);
       if (firstOnly) break;
     }
+    if (!this.mutated) return out;
+    // Replaced and added types: their names are in the cache, not (or no longer) in the words.
+    let changed: number[] | undefined;
+    const consider = (local: number): void => {
+      const t = this.cache[local]!;
+      if (wantKind >= 0 && KIND_NUMBER[t.kind] !== wantKind) return;
+      if (essential ? essentialName(t.name) !== name : t.name !== name) return;
+      (changed ??= []).push(first + local);
+    };
+    if (replaced) for (const local of replaced) consider(local);
+    for (let local = n; local < this.cache.length; local++) consider(local);
+    if (!changed) return out;
+    const all = out.splice(from).concat(changed).sort((a, b) => a - b);
+    if (firstOnly) out.push(all[0]!);
+    else out.push(...all);
     return out;
   }
 

@@ -20,6 +20,8 @@ export class StringTable {
   // kernel-btf.ts), and a JavaScript write through a view of it would kill the process.
   readonly #bytes: Uint8Array;
   readonly #buf: Buffer;
+  /** `end`, kept as a number: it is read for every string looked up. */
+  readonly #end: number;
 
   static {
     tableBytes = (t) => t.#bytes;
@@ -34,6 +36,7 @@ export class StringTable {
     this.#bytes = bytes;
     this.start = base ? base.start + base.length : 0;
     this.#buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#end = this.start + bytes.byteLength;
   }
 
   /** A copy of the table's bytes. */
@@ -48,7 +51,7 @@ export class StringTable {
 
   /** One past the last valid offset, counting the base's strings. */
   get end(): number {
-    return this.start + this.#bytes.byteLength;
+    return this.#end;
   }
 
   private text(): string {
@@ -60,7 +63,7 @@ export class StringTable {
   }
 
   has(off: number): boolean {
-    return off >= 0 && off < this.end && Number.isInteger(off);
+    return off >= 0 && off < this.#end && Number.isInteger(off);
   }
 
   /** The string at `off`; throws BtfError when it is out of range or unterminated. */

@@ -103,10 +103,12 @@ interface Layout {
   mapRels: ElfSection | undefined;
 }
 
+const utf8 = new TextDecoder();
+
 function cString(data: Uint8Array, max: number): string {
   let end = data.indexOf(0);
   if (end < 0) end = data.byteLength;
-  return new TextDecoder().decode(data.subarray(0, Math.min(end, max)));
+  return utf8.decode(data.subarray(0, Math.min(end, max)));
 }
 
 function classify(elf: ElfFile): Layout {
@@ -166,6 +168,8 @@ function classify(elf: ElfFile): Layout {
   return l;
 }
 
+const KERNEL_NAME_OK = /^[A-Za-z0-9_.]*$/;
+
 /** libbpf's kernel-visible name for a data map: see internal_map_name(). */
 export function internalMapName(objectName: string, sectionName: string): string {
   const MAX = 15;
@@ -173,7 +177,7 @@ export function internalMapName(objectName: string, sectionName: string): string
   const custom = sectionName.indexOf('.', 1) >= 0;
   const pfx = custom ? 0 : Math.min(MAX - sfx, objectName.length);
   const raw = objectName.slice(0, pfx) + sectionName.slice(0, sfx);
-  return raw.replace(/[^A-Za-z0-9_.]/g, '_');
+  return KERNEL_NAME_OK.test(raw) ? raw : raw.replace(/[^A-Za-z0-9_.]/g, '_');
 }
 
 /** Global or weak STT_OBJECT symbols by name (the first of a name wins, as a scan would find). */
@@ -379,7 +383,12 @@ function collectPrograms(elf: ElfFile, layout: Layout, opts: OpenObjectOptions):
         name: sym.name,
         sectionName,
         sectionIndex: s.index,
-        ...types,
+        type: types.type,
+        expectedAttachType: types.expectedAttachType,
+        flags: types.flags,
+        attachTo: types.attachTo,
+        target: types.target,
+        btfAttach: types.btfAttach,
         autoload: !optional,
         isSubprogram: isText,
         global,
@@ -505,7 +514,13 @@ function collectRelocations(ctx: RelocContext, programs: readonly MutableProgram
       prog.relocations.push(recordReloc(ctx, prog, insn, sym, rel.name));
     }
   }
-  for (const p of programs) p.relocations.sort((a, b) => a.insn - b.insn);
+  for (const p of programs) if (!sortedByInsn(p.relocations)) p.relocations.sort((a, b) => a.insn - b.insn);
+}
+
+/** clang writes a section's relocations in offset order, so sorting is rarely needed. */
+function sortedByInsn(relos: readonly InsnRelocation[]): boolean {
+  for (let i = 1; i < relos.length; i++) if (relos[i - 1]!.insn > relos[i]!.insn) return false;
+  return true;
 }
 
 /** libbpf marks hidden global functions static in BTF so the verifier checks them with their callers. */

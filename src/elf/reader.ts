@@ -116,8 +116,8 @@ function u64(view: DataView, at: number, what: string, section?: string | number
   return hi * 0x1_0000_0000 + lo;
 }
 
-function rangeName(what: string | number): string {
-  return typeof what === 'number' ? `section #${what}` : what;
+function rangeName(what: number): string {
+  return what === -1 ? 'the ELF header' : what === -2 ? 'the section header table' : `section #${what}`;
 }
 
 /** `symbol #3 value` from ('symbol value', 3): the indexed wording of an error message. */
@@ -129,6 +129,102 @@ function describe(what: string, index: number | undefined): string {
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
+// Section header fields in ElfFile's scratch array, RAW_FIELDS per section.
+const R_NAME = 0, R_TYPE = 1, R_FLAGS = 2, R_ADDR = 3, R_OFFSET = 4, R_SIZE = 5, R_LINK = 6, R_INFO = 7, R_ALIGN = 8, R_ENTSIZE = 9;
+const RAW_FIELDS = 10;
+const NO_BYTES = new Uint8Array(0);
+
+// Scratch arrays reused by every ElfFile (parsing is synchronous): a typed array of this size
+// lives outside the JavaScript heap, and allocating one per file costs more than the reads.
+const SCRATCH_KEEP = 1024 * RAW_FIELDS;
+let rawScratch: Float64Array = new Float64Array(64 * RAW_FIELDS);
+let rangeScratch: Float64Array = new Float64Array(3 * 66);
+function scratch(cur: Float64Array, need: number): Float64Array {
+  if (cur.length >= need) return cur;
+  return new Float64Array(need);
+}
+
+/**
+ * A section header. `data` is made on first use: most sections of an object (DWARF, the
+ * relocations of DWARF) are never read, and a typed-array view costs more than the header.
+ */
+class Section implements ElfSection {
+  readonly type: number;
+  readonly flags: number;
+  readonly offset: number;
+  readonly size: number;
+  readonly link: number;
+  readonly info: number;
+  readonly addralign: number;
+  readonly entsize: number;
+  readonly addr: number;
+  #data: Uint8Array | undefined;
+  readonly #file: Uint8Array;
+
+  constructor(file: Uint8Array, readonly index: number, readonly name: string, raw: Float64Array, r: number) {
+    this.#file = file;
+    this.type = raw[r + R_TYPE]!;
+    this.flags = raw[r + R_FLAGS]!;
+    this.addr = raw[r + R_ADDR]!;
+    this.offset = raw[r + R_OFFSET]!;
+    this.size = raw[r + R_SIZE]!;
+    this.link = raw[r + R_LINK]!;
+    this.info = raw[r + R_INFO]!;
+    this.addralign = raw[r + R_ALIGN]!;
+    this.entsize = raw[r + R_ENTSIZE]!;
+  }
+
+  get data(): Uint8Array {
+    if (this.#data === undefined)
+      this.#data = this.type === SHT_NOBITS || this.type === SHT_NULL ? NO_BYTES : this.#file.subarray(this.offset, this.offset + this.size);
+    return this.#data;
+  }
+}
+
+/** Refuses section file ranges that overlap each other or the headers. */
+function checkOverlaps(raw: Float64Array, shoff: number, shnum: number): void {
+  // Ranges as (start, end, what) triples in one scratch array: what is -1 for the ELF header,
+  // -2 for the section header table, else a section index (put in words only for the error).
+  const t = scratch(rangeScratch, 3 * (shnum + 2));
+  if (t.length <= 3 * SCRATCH_KEEP) rangeScratch = t;
+  t[0] = 0;
+  t[1] = EHDR_SIZE;
+  t[2] = -1;
+  t[3] = shoff; // shoff >= EHDR_SIZE was checked: the two are in order
+  t[4] = shoff + shnum * SHDR_SIZE;
+  t[5] = -2;
+  let count = 2;
+  for (let i = 1; i < shnum; i++) {
+    const r = i * RAW_FIELDS;
+    const type = raw[r + R_TYPE]!;
+    const size = raw[r + R_SIZE]!;
+    if (type === SHT_NOBITS || type === SHT_NULL || size === 0) continue;
+    // Insertion by (start, end): objects list their sections mostly in file order, so this is
+    // close to one pass.
+    const s = raw[r + R_OFFSET]!;
+    const e = s + size;
+    let j = count++;
+    while (j > 0 && (t[3 * j - 3]! > s || (t[3 * j - 3] === s && t[3 * j - 2]! > e))) {
+      t[3 * j] = t[3 * j - 3]!;
+      t[3 * j + 1] = t[3 * j - 2]!;
+      t[3 * j + 2] = t[3 * j - 1]!;
+      j--;
+    }
+    t[3 * j] = s;
+    t[3 * j + 1] = e;
+    t[3 * j + 2] = i;
+  }
+  for (let i = 1; i < count; i++) {
+    const cs = t[3 * i]!;
+    if (cs >= t[3 * i - 2]!) continue;
+    throw new ElfError(
+      `${rangeName(t[3 * i + 2]!)} (bytes ${cs}..${t[3 * i + 1]}) overlaps ${rangeName(t[3 * i - 1]!)} (bytes ${t[3 * i - 3]}..${t[3 * i - 2]})`,
+      undefined,
+      cs,
+    );
+  }
+}
+
 /** A parsed ELF file. Sections, symbols and section names are read eagerly; relocations on demand. */
 export class ElfFile {
   readonly bytes: Uint8Array;
@@ -136,7 +232,8 @@ export class ElfFile {
   /** The symbol table (index 0 is the null symbol); empty when the file has none. */
   readonly symbols: readonly ElfSymbol[];
   readonly symtabIndex: number;
-  private readonly byName = new Map<string, ElfSection>();
+  /** Sections by name, built on the first lookup in a file with many sections. */
+  private byName: Map<string, ElfSection> | undefined;
 
   /**
    * `native: true` reads a host executable or shared library (ET_EXEC/ET_DYN of any machine:
@@ -188,41 +285,41 @@ export class ElfFile {
       throw new ElfError(`section header table (${shnum} entries at ${shoff}) runs past the end of the file (${bytes.byteLength} bytes)`, undefined, shoff);
     if (shstrndx >= shnum) throw new ElfError(`section name table index ${shstrndx} is not a section (${shnum} sections)`, undefined, 62);
 
-    interface Raw { name: number; type: number; flags: number; addr: number; offset: number; size: number; link: number; info: number; addralign: number; entsize: number }
-    const raws: Raw[] = [];
+    // Header fields as numbers first (no object per section until the names are known).
+    const raw = scratch(rawScratch, shnum * RAW_FIELDS);
+    if (raw.length <= SCRATCH_KEEP) rawScratch = raw;
     for (let i = 0; i < shnum; i++) {
       const at = shoff + i * SHDR_SIZE;
-      const raw: Raw = {
-        name: view.getUint32(at, true),
-        type: view.getUint32(at + 4, true),
-        flags: u64(view, at + 8, 'sh_flags', i),
-        addr: u64(view, at + 16, 'sh_addr', i),
-        offset: u64(view, at + 24, 'sh_offset', i),
-        size: u64(view, at + 32, 'sh_size', i),
-        link: view.getUint32(at + 40, true),
-        info: view.getUint32(at + 44, true),
-        addralign: u64(view, at + 48, 'sh_addralign', i),
-        entsize: u64(view, at + 56, 'sh_entsize', i),
-      };
-      if (i > 0 && raw.type !== SHT_NOBITS && raw.type !== SHT_NULL && raw.size > 0) {
-        if (raw.offset > bytes.byteLength || raw.size > bytes.byteLength - raw.offset)
-          throw new ElfError(`section #${i} (${raw.size} bytes at ${raw.offset}) runs past the end of the file (${bytes.byteLength} bytes)`, `#${i}`, at + 24);
+      const r = i * RAW_FIELDS;
+      const type = view.getUint32(at + 4, true);
+      const offset = u64(view, at + 24, 'sh_offset', i);
+      const size = u64(view, at + 32, 'sh_size', i);
+      raw[r + R_NAME] = view.getUint32(at, true);
+      raw[r + R_TYPE] = type;
+      raw[r + R_FLAGS] = u64(view, at + 8, 'sh_flags', i);
+      raw[r + R_ADDR] = u64(view, at + 16, 'sh_addr', i);
+      raw[r + R_OFFSET] = offset;
+      raw[r + R_SIZE] = size;
+      raw[r + R_LINK] = view.getUint32(at + 40, true);
+      raw[r + R_INFO] = view.getUint32(at + 44, true);
+      raw[r + R_ALIGN] = u64(view, at + 48, 'sh_addralign', i);
+      raw[r + R_ENTSIZE] = u64(view, at + 56, 'sh_entsize', i);
+      if (i > 0 && type !== SHT_NOBITS && type !== SHT_NULL && size > 0) {
+        if (offset > bytes.byteLength || size > bytes.byteLength - offset)
+          throw new ElfError(`section #${i} (${size} bytes at ${offset}) runs past the end of the file (${bytes.byteLength} bytes)`, `#${i}`, at + 24);
       }
-      raws.push(raw);
     }
-    this.checkOverlaps(raws, shoff, shnum);
+    checkOverlaps(raw, shoff, shnum);
 
-    const strtab = raws[shstrndx]!;
-    if (strtab.type !== SHT_STRTAB) throw new ElfError(`section name table #${shstrndx} has type ${strtab.type}, not SHT_STRTAB`, `#${shstrndx}`);
-    const shstr = new ElfStrings(bytes.subarray(strtab.offset, strtab.offset + strtab.size), '.shstrtab');
-    const sections: ElfSection[] = [];
+    const sr = shstrndx * RAW_FIELDS;
+    if (raw[sr + R_TYPE] !== SHT_STRTAB) throw new ElfError(`section name table #${shstrndx} has type ${raw[sr + R_TYPE]}, not SHT_STRTAB`, `#${shstrndx}`);
+    const shstr = new ElfStrings(bytes.subarray(raw[sr + R_OFFSET]!, raw[sr + R_OFFSET]! + raw[sr + R_SIZE]!), '.shstrtab');
+    const sections: ElfSection[] = new Array(shnum);
     for (let i = 0; i < shnum; i++) {
-      const raw = raws[i]!;
-      const name = i === 0 ? '' : shstr.get(raw.name, 'section name', i);
-      const data = raw.type === SHT_NOBITS || raw.type === SHT_NULL ? new Uint8Array(0) : bytes.subarray(raw.offset, raw.offset + raw.size);
-      const s: ElfSection = { index: i, name, type: raw.type, flags: raw.flags, offset: raw.offset, size: raw.size, link: raw.link, info: raw.info, addralign: raw.addralign, entsize: raw.entsize, addr: raw.addr, data };
-      sections.push(s);
-      if (name !== '' && !this.byName.has(name)) this.byName.set(name, s);
+      const r = i * RAW_FIELDS;
+      const name = i === 0 ? '' : shstr.get(raw[r + R_NAME]!, 'section name', i);
+      const s = new Section(bytes, i, name, raw, r);
+      sections[i] = s;
     }
     this.sections = sections;
 
@@ -233,27 +330,8 @@ export class ElfFile {
       symtab = s;
     }
     this.symtabIndex = symtab?.index ?? 0;
-    this.symbols = symtab ? this.readSymbols(symtab) : [];
-  }
-
-  /** Refuses section file ranges that overlap each other or the headers. */
-  private checkOverlaps(raws: readonly { type: number; offset: number; size: number }[], shoff: number, shnum: number): void {
-    // `what` is a section index until an overlap needs it in words.
-    const ranges: { start: number; end: number; what: string | number }[] = [
-      { start: 0, end: EHDR_SIZE, what: 'the ELF header' },
-      { start: shoff, end: shoff + shnum * SHDR_SIZE, what: 'the section header table' },
-    ];
-    raws.forEach((r, i) => {
-      if (i === 0 || r.type === SHT_NOBITS || r.type === SHT_NULL || r.size === 0) return;
-      ranges.push({ start: r.offset, end: r.offset + r.size, what: i });
-    });
-    ranges.sort((a, b) => a.start - b.start || a.end - b.end);
-    for (let i = 1; i < ranges.length; i++) {
-      const prev = ranges[i - 1]!;
-      const cur = ranges[i]!;
-      if (cur.start < prev.end)
-        throw new ElfError(`${rangeName(cur.what)} (bytes ${cur.start}..${cur.end}) overlaps ${rangeName(prev.what)} (bytes ${prev.start}..${prev.end})`, undefined, cur.start);
-    }
+    // clang puts section and symbol names in one table: decode it once.
+    this.symbols = symtab ? this.readSymbols(symtab, symtab.link === shstrndx ? shstr : undefined) : [];
   }
 
   /** The symbols of a symbol table section (SHT_SYMTAB or SHT_DYNSYM), checked like `symbols`. */
@@ -262,7 +340,7 @@ export class ElfFile {
     return table.index === this.symtabIndex && this.symtabIndex !== 0 ? [...this.symbols] : this.readSymbols(table);
   }
 
-  private readSymbols(symtab: ElfSection): ElfSymbol[] {
+  private readSymbols(symtab: ElfSection, strings?: ElfStrings): ElfSymbol[] {
     if (symtab.entsize !== SYM_SIZE) throw new ElfError(`symbol table entry size is ${symtab.entsize}, expected ${SYM_SIZE}`, symtab.name);
     if (symtab.size % SYM_SIZE !== 0) throw new ElfError(`symbol table size ${symtab.size} is not a multiple of ${SYM_SIZE}`, symtab.name);
     const strSec = this.sections[symtab.link];
@@ -270,7 +348,7 @@ export class ElfFile {
       throw new ElfError(`symbol table links to section #${symtab.link}, which is not a string table`, symtab.name);
     const d = symtab.data;
     const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
-    const names = new ElfStrings(strSec.data, strSec.name);
+    const names = strings ?? new ElfStrings(strSec.data, strSec.name);
     const n = d.byteLength / SYM_SIZE;
     const out: ElfSymbol[] = new Array(n);
     for (let i = 0; i < n; i++) {
@@ -291,7 +369,18 @@ export class ElfFile {
     return out;
   }
 
+  /** The first section named `name`. */
   section(name: string): ElfSection | undefined {
+    const all = this.sections;
+    if (all.length <= 64) {
+      // A BPF object has a few dozen sections: a scan beats hashing every name up front.
+      for (let i = 1; i < all.length; i++) if (all[i]!.name === name) return all[i];
+      return undefined;
+    }
+    if (!this.byName) {
+      this.byName = new Map();
+      for (const s of all) if (s.name !== '' && !this.byName.has(s.name)) this.byName.set(s.name, s);
+    }
     return this.byName.get(name);
   }
 

@@ -172,18 +172,26 @@ export interface ProgramSectionInfo {
   readonly target: AttachTarget | undefined;
 }
 
-function matches(pattern: string, name: string): boolean {
-  const last = pattern[pattern.length - 1];
-  if (last === '/') return name.startsWith(pattern);
-  if (last === '+') {
-    const p = pattern.slice(0, -1);
-    return name === p || name.startsWith(p + '/');
+// The table compiled once: what each pattern requires of a name (no string built per match).
+const EXACT = 0, PREFIX = 1, PLUS = 2;
+const MATCH_KIND = SECTION_DEFS.map((d) => (d.pattern.endsWith('/') ? PREFIX : d.pattern.endsWith('+') ? PLUS : EXACT));
+const MATCH_TEXT = SECTION_DEFS.map((d) => (d.pattern.endsWith('+') ? d.pattern.slice(0, -1) : d.pattern));
+
+function matchesAt(i: number, name: string): boolean {
+  const text = MATCH_TEXT[i]!;
+  switch (MATCH_KIND[i]) {
+    case PREFIX:
+      return name.startsWith(text);
+    case PLUS:
+      // `name` or `name/...`
+      return name.startsWith(text) && (name.length === text.length || name.charCodeAt(text.length) === 0x2f);
+    default:
+      return name === text;
   }
-  return name === pattern;
 }
 
 export function findSectionDef(name: string): SectionDef | undefined {
-  for (const def of SECTION_DEFS) if (matches(def.pattern, name)) return def;
+  for (let i = 0; i < SECTION_DEFS.length; i++) if (matchesAt(i, name)) return SECTION_DEFS[i];
   return undefined;
 }
 

@@ -1,8 +1,8 @@
 // bpf links: the attachments whose lifetime is a file descriptor (or a pin), not the hook.
 export { Link, type ProgramRef, type LinkUpdateOptions } from './link.js';
 export { linkInfo, type LinkInfo, type LinkTypeName } from './info.js';
-export { attachXdpLink, type XdpLinkOptions, type XdpMode } from './xdp.js';
-export { attachTcxLink, type TcxLinkOptions, type TcxRelative, type TcxDirection } from './tcx.js';
+export { attachXdpLink, attachXdpLinkAsync, type XdpLinkOptions, type XdpMode } from './xdp.js';
+export { attachTcxLink, attachTcxLinkAsync, type TcxLinkOptions, type TcxRelative, type TcxDirection } from './tcx.js';
 export { attachRawTracepointLink } from './raw-tracepoint.js';
 export {
   attachTracingLink,

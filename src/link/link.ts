@@ -5,6 +5,7 @@ import { BpfError, UsageError, errnoName } from '../errors.js';
 import { BPF_F_REPLACE, LINK_DETACH_ATTR, LINK_UPDATE_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
 import { bpfAttr } from '../syscall/bpf.js';
+import { bpfStep, runSteps, runStepsAsync, type Steps } from '../syscall/steps.js';
 import { KernelObject, duplicateFd, openById, openPinned } from '../syscall/kernel-object.js';
 import { EINVAL, ENOENT, ENOLINK, EOPNOTSUPP, EPERM } from './features.js';
 import { linkInfo, type LinkInfo } from './info.js';
@@ -89,8 +90,18 @@ export class Link extends KernelObject {
    * still needs `close()`.
    */
   detach(): void {
+    runSteps(this.#detachSteps());
+  }
+
+  /** detach() off the main thread (for XDP and tcx links it waits for RCU); the same errors,
+   * as a rejection. To detach by letting go of the link, use `closeAsync()`. */
+  detachAsync(): Promise<void> {
+    return runStepsAsync(this.#detachSteps());
+  }
+
+  *#detachSteps(): Steps<void> {
     const attr = new Attr(LINK_DETACH_ATTR).set('link_fd', this.fd);
-    const r = bpfAttr(bpf_cmd.BPF_LINK_DETACH, attr);
+    const r = yield bpfStep(bpf_cmd.BPF_LINK_DETACH, attr);
     if (r >= 0) return;
     const errno = -r;
     if (errno === EOPNOTSUPP || errno === EINVAL) {

@@ -11,7 +11,7 @@ import {
   bpf_cmd,
 } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfAttr } from '../syscall/bpf.js';
+import { bpfStep, runSteps, runStepsAsync, type Steps } from '../syscall/steps.js';
 import { EINVAL, haveLinkFeature, linkCreateError, notSupported } from './features.js';
 import { Link, progFd, type ProgramRef } from './link.js';
 import { TCX_ATTACH_TYPE, checkDirection, type TcxDirection } from '../tcx/direction.js';
@@ -71,6 +71,16 @@ export function placement(opts: TcxLinkOptions): { flags: number; relative: numb
 
 /** Attaches a sched_cls program to an interface's tcx chain and returns the Link that owns it. */
 export function attachTcxLink(iface: Iface, direction: TcxDirection, prog: ProgramRef, opts: TcxLinkOptions = {}): Link {
+  return runSteps(tcxLinkSteps(iface, direction, prog, opts));
+}
+
+/** attachTcxLink with BPF_LINK_CREATE (which waits for RCU) off the main thread; the same
+ * Link and the same errors, as a rejection. The link is detached with `closeAsync()`. */
+export function attachTcxLinkAsync(iface: Iface, direction: TcxDirection, prog: ProgramRef, opts: TcxLinkOptions = {}): Promise<Link> {
+  return runStepsAsync(tcxLinkSteps(iface, direction, prog, opts));
+}
+
+function* tcxLinkSteps(iface: Iface, direction: TcxDirection, prog: ProgramRef, opts: TcxLinkOptions): Steps<Link> {
   const fd = progFd(prog);
   const ifindex = resolveIface(iface);
   checkDirection(direction);
@@ -87,7 +97,7 @@ export function attachTcxLink(iface: Iface, direction: TcxDirection, prog: Progr
     }
     attr.set('expected_revision', opts.expectedRevision);
   }
-  const r = bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
+  const r = yield bpfStep(bpf_cmd.BPF_LINK_CREATE, attr);
   if (r >= 0) return Link.adopt(r);
   const errno = -r;
   // Only an EINVAL can mean "no tcx here"; the probe is only paid for then.

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { xdp_flags } from '../netlink/abi.js';
 import { LINK_CREATE_ATTR, bpf_attach_type, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfAttr } from '../syscall/bpf.js';
+import { bpfStep, runSteps, runStepsAsync, type Steps } from '../syscall/steps.js';
 import { interfaceName } from '../syscall/libc.js';
 import { EINVAL, haveLinkFeature, linkCreateError } from './features.js';
 import { resolveIface, type Iface } from './iface.js';
@@ -39,6 +39,16 @@ const MODE_FLAGS: Record<XdpMode, number> = {
 
 /** Attaches an XDP program to an interface through a link and returns the Link that owns it. */
 export function attachXdpLink(iface: Iface, prog: ProgramRef, opts: XdpLinkOptions = {}): Link {
+  return runSteps(xdpLinkSteps(iface, prog, opts));
+}
+
+/** attachXdpLink with BPF_LINK_CREATE (which waits for RCU) off the main thread; the same
+ * Link and the same errors, as a rejection. The link is detached with `closeAsync()`. */
+export function attachXdpLinkAsync(iface: Iface, prog: ProgramRef, opts: XdpLinkOptions = {}): Promise<Link> {
+  return runStepsAsync(xdpLinkSteps(iface, prog, opts));
+}
+
+function* xdpLinkSteps(iface: Iface, prog: ProgramRef, opts: XdpLinkOptions): Steps<Link> {
   const fd = progFd(prog);
   const ifindex = resolveIface(iface);
   let flags = 0;
@@ -52,7 +62,7 @@ export function attachXdpLink(iface: Iface, prog: ProgramRef, opts: XdpLinkOptio
     .set('target_ifindex', ifindex)
     .set('attach_type', bpf_attach_type.BPF_XDP)
     .set('flags', flags);
-  const r = bpfAttr(bpf_cmd.BPF_LINK_CREATE, attr);
+  const r = yield bpfStep(bpf_cmd.BPF_LINK_CREATE, attr);
   if (r < 0) {
     const ctx = {
       feature: 'xdp' as const,

@@ -3,7 +3,8 @@
 // rtnetlink handles a request inside sendto(), so the reply is queued before recvfrom().
 import { FdOwner } from '../syscall/fd.js';
 import { stableBuffer } from '../syscall/libc.js';
-import { sysRecv, sysSend, sysSetsockopt, sysSocket } from '../syscall/socket.js';
+import { sendStep, sysRecv, sysSend, sysSetsockopt, sysSocket } from '../syscall/socket.js';
+import type { Steps } from '../syscall/steps.js';
 import { netlink, nlm_f, rtmName, sock } from './abi.js';
 import { NetlinkRequestError } from './errors.js';
 import { type Message, MessageBuilder, parseAck, parseMessages, NetlinkProtocolError } from './message.js';
@@ -129,6 +130,32 @@ export class NetlinkSocket extends FdOwner {
     const command = rtmName(msg.type);
     const seq = ++this.seq >>> 0;
     this.send(msg, seq, ctx);
+    return this.replies(command, seq, ctx);
+  }
+
+  /**
+   * request() as a task (src/syscall/steps.ts) whose step is the sendto(2) in which rtnetlink
+   * does the work (an XDP attach waits there for RCU): run with runStepsAsync, it happens off
+   * the main thread. The reply is already queued when sendto returns, and is read in place.
+   */
+  *requestSteps(msg: MessageBuilder, ctx: RequestContext = {}): Steps<Message[]> {
+    const command = rtmName(msg.type);
+    const seq = ++this.seq >>> 0;
+    const bytes = msg.finish(seq);
+    // Not the shared send buffer: another request may reuse it while this one is in flight.
+    const buf = stableBuffer(bytes.length);
+    bytes.copy(buf);
+    for (;;) {
+      const r = yield sendStep(this.fd, buf, bytes.length);
+      if (r === -EINTR) continue;
+      if (r < 0) throw new NetlinkRequestError(failure(-r, command, ctx));
+      break;
+    }
+    return this.replies(command, seq, ctx);
+  }
+
+  /** The messages answering request `seq`, up to its ACK; throws the kernel's refusal. */
+  private replies(command: string, seq: number, ctx: RequestContext): Message[] {
     const replies: Message[] = [];
     for (;;) {
       for (const m of this.receive(command, ctx)) {
@@ -193,6 +220,16 @@ export function newRequest(type: number, flags = 0): MessageBuilder {
 /** A dump request (NLM_F_REQUEST|NLM_F_DUMP). */
 export function newDump(type: number): MessageBuilder {
   return new MessageBuilder(type, nlm_f.NLM_F_REQUEST | nlm_f.NLM_F_DUMP);
+}
+
+/** withSocket for tasks (src/syscall/steps.ts). */
+export function* withSocketSteps<T>(fn: (s: NetlinkSocket) => Steps<T>): Steps<T> {
+  const s = NetlinkSocket.open();
+  try {
+    return yield* fn(s);
+  } finally {
+    s.close();
+  }
 }
 
 /** Runs `fn` with a fresh socket and always closes it. */

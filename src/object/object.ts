@@ -41,6 +41,7 @@ import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, bpf_map_create_flags } from '
 import { BPF_CALL, INSN_SIZE, setInsnImm, setInsnSrc } from '../elf/insn.js';
 import { findKernelTarget, findProgramTarget, kernelTargetMissing, moduleBtfFd } from '../link/targets.js';
 import { closeFd } from '../syscall/libc.js';
+import { runSteps, runStepsAsync, type Steps } from '../syscall/steps.js';
 import { BtfHandle } from './btf-handle.js';
 import { kernelBtf } from './kernel-btf.js';
 import { fillKconfig, type KconfigValues } from './kconfig.js';
@@ -94,6 +95,8 @@ export class BpfObject {
   #btfHandle: BtfHandle | undefined;
   #kernelBtf: Btf | undefined;
   #state: 'open' | 'loaded' | 'closed' = 'open';
+  /** A load is under way (a loadAsync waiting for the verifier): no second one may start. */
+  #loading = false;
 
   private constructor(spec: ObjectSpec, opts: BpfObjectOptions) {
     this.spec = spec;
@@ -259,8 +262,25 @@ export class BpfObject {
    * On failure, everything created is released.
    */
   load(opts: LoadOptions = {}): this {
+    return runSteps(this.#loadSteps(opts));
+  }
+
+  /**
+   * load() with the programs' verification off the main thread (koffi's worker pool), one
+   * program after another: the event loop keeps turning while the verifier runs. The same
+   * result and the same errors as load() (VerifierError with the log, BpfError, UsageError),
+   * as a rejection. Maps and BTF are created in between, on this thread (microseconds each).
+   * close() while it runs releases what was made; the load then rejects with ClosedError.
+   */
+  loadAsync(opts: LoadOptions = {}): Promise<this> {
+    return runStepsAsync(this.#loadSteps(opts));
+  }
+
+  /** load() as a task (src/syscall/steps.ts): each BPF_PROG_LOAD is a step. */
+  *#loadSteps(opts: LoadOptions): Steps<this> {
     this.#checkOpen();
     if (this.#state === 'loaded') throw new UsageError('this object is already loaded');
+    if (this.#loading) throw new UsageError('this object is being loaded (a loadAsync() has not finished)');
     const spec = copyObjectSpec(this.spec);
     const selected = this.#selectPrograms(spec, opts.programs);
     this.#checkSlots(spec, selected);
@@ -268,10 +288,15 @@ export class BpfObject {
     // Attach targets first: an unknown target function is a UsageError before anything is created.
     const targets = this.#resolveTargets(selected);
     this.#loaded = spec;
+    this.#loading = true;
     try {
       this.#loadBtf(spec);
       this.#createMaps(spec, replacements);
-      for (const p of selected) this.#loadProgram(spec, p, targets.get(p.name));
+      for (const p of selected) {
+        yield* this.#loadProgram(spec, p, targets.get(p.name));
+        // Closed while the kernel was verifying (only an async load can be).
+        this.#checkOpen();
+      }
       this.#fillSlots(spec);
       this.#state = 'loaded';
       return this;
@@ -279,6 +304,8 @@ export class BpfObject {
       this.#release();
       this.#loaded = undefined;
       throw e;
+    } finally {
+      this.#loading = false;
     }
   }
 
@@ -429,7 +456,7 @@ export class BpfObject {
     return out;
   }
 
-  #loadProgram(spec: ObjectSpec, p: ProgramSpec, target: ResolvedTarget | undefined): void {
+  *#loadProgram(spec: ObjectSpec, p: ProgramSpec, target: ResolvedTarget | undefined): Steps<void> {
     if (!p.type)
       throw new UsageError(
         `program '${p.name}' (section '${p.sectionName}') has no program type: its section follows no known SEC() convention (libbpf: "missing BPF prog type"); ` +
@@ -445,7 +472,7 @@ export class BpfObject {
     // A module's BTF object is held open only through the load (the program keeps its own reference).
     const btfObjFd = target?.module !== undefined ? moduleBtfFd(target.module) : undefined;
     try {
-      const prog = BpfProgram.load({
+      const prog = yield* BpfProgram.loadSteps({
         type: p.type,
         instructions: insns,
         license: spec.license,

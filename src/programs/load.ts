@@ -13,8 +13,9 @@ import {
   bpf_cmd,
 } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfAttr, cString } from '../syscall/bpf.js';
+import { cString } from '../syscall/bpf.js';
 import { stableBuffer } from '../syscall/libc.js';
+import { bpfStep, runSteps, runStepsAsync, type Steps } from '../syscall/steps.js';
 import { attachTypeNames, attachTypeValue, progTypeName, progTypeNames, progTypeValue } from '../sysinfo/names.js';
 
 const { EPERM, EAGAIN, EINVAL, E2BIG, ENOSPC } = ERRNO;
@@ -167,6 +168,20 @@ function checkU32(what: string, v: number | undefined): void {
 
 /** Loads a program; returns its fd. Throws VerifierError (with the full log) or BpfError. */
 export function loadProgram(opts: ProgramLoadOptions): LoadedProgram {
+  return runSteps(loadProgramSteps(opts));
+}
+
+/** loadProgram with the verifier's runs off the main thread; the same results and errors. */
+export function loadProgramAsync(opts: ProgramLoadOptions): Promise<LoadedProgram> {
+  return runStepsAsync(loadProgramSteps(opts));
+}
+
+/**
+ * The load as a task (src/syscall/steps.ts): each BPF_PROG_LOAD is a step, so the caller
+ * decides whether the verifier runs on this thread or on the worker pool. The attr (and with
+ * it every buffer it points at) is what each step hands the kernel.
+ */
+export function* loadProgramSteps(opts: ProgramLoadOptions): Steps<LoadedProgram> {
   if (!opts || typeof opts !== 'object') throw new UsageError('BpfProgram.load needs an options object: { type, instructions, license }');
   const typeValue = progTypeValue(String(opts.type));
   if (typeValue === undefined || typeValue === 0)
@@ -225,15 +240,15 @@ export function loadProgram(opts: ProgramLoadOptions): LoadedProgram {
     });
     attr.setPointer('fd_array', fds);
   }
-  return loadWithLog(attr, opts, typeValue, name);
+  return yield* loadWithLog(attr, opts, typeValue, name);
 }
 
-function loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: number, name: string): LoadedProgram {
+function* loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: number, name: string): Steps<LoadedProgram> {
   const what = describe(opts.type, opts.expectedAttachType, name);
   const wantLog = (opts.logLevel ?? 0) !== 0;
   let firstErrno = 0;
   if (!wantLog) {
-    const r = attempt(attr);
+    const r = yield* attempt(attr);
     if (r >= 0) return { fd: r, typeValue, name };
     firstErrno = -r;
   }
@@ -245,7 +260,7 @@ function loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: n
   for (;;) {
     const logBuf = stableBuffer(size);
     attr.set('log_level', level).set('log_size', size).setPointer('log_buf', logBuf).set('log_true_size', 0);
-    const r = attempt(attr);
+    const r = yield* attempt(attr);
     const log = readLog(logBuf);
     const trueSize = attr.get('log_true_size');
     const truncated = -r === ENOSPC && (trueSize > size || (trueSize === 0 && log.length >= size - 1));
@@ -259,7 +274,7 @@ function loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: n
     let errno = firstErrno || -r;
     if (truncated && !firstErrno) {
       attr.set('log_level', 0).set('log_size', 0).setPointer('log_buf', null).set('log_true_size', 0);
-      const r2 = attempt(attr);
+      const r2 = yield* attempt(attr);
       if (r2 >= 0) return { fd: r2, typeValue, name, log };
       errno = -r2;
     }
@@ -267,9 +282,9 @@ function loadWithLog(attr: Attr<LoadKey>, opts: ProgramLoadOptions, typeValue: n
   }
 }
 
-function attempt(attr: Attr<string>): number {
+function* attempt(attr: Attr<string>): Steps<number> {
   for (let i = 1; ; i++) {
-    const r = bpfAttr(bpf_cmd.BPF_PROG_LOAD, attr);
+    const r = yield bpfStep(bpf_cmd.BPF_PROG_LOAD, attr);
     if (r !== -EAGAIN || i >= EAGAIN_TRIES) return r;
   }
 }

@@ -47,7 +47,8 @@ import type { NetnsRef } from '../netns/index.js';
 import { parseProgramSection } from '../elf/sections.js';
 import { progTypeName } from '../sysinfo/names.js';
 import { programInfoByFd, xlatedInstructionsByFd, type ProgramInfo } from './info.js';
-import { loadProgram, type ProgramLoadOptions } from './load.js';
+import { loadProgramSteps, type LoadedProgram, type ProgramLoadOptions } from './load.js';
+import { runSteps, runStepsAsync, type Steps } from '../syscall/steps.js';
 import { TestRunner, type TestRunOptions, type TestRunResult } from './test-run.js';
 
 export class BpfProgram extends KernelObject {
@@ -81,7 +82,24 @@ export class BpfProgram extends KernelObject {
    * BpfError saying what the kernel refused (e.g. a program type it does not allow).
    */
   static load(opts: ProgramLoadOptions): BpfProgram {
-    const { fd, log, typeValue, name } = loadProgram(opts);
+    return runSteps(BpfProgram.loadSteps(opts));
+  }
+
+  /**
+   * load() with the verifier running off the main thread (koffi's worker pool): the event loop
+   * keeps turning during a long verification. The same program, and the same errors
+   * (VerifierError with the whole log, BpfError, UsageError), as a rejection.
+   */
+  static loadAsync(opts: ProgramLoadOptions): Promise<BpfProgram> {
+    return runStepsAsync(BpfProgram.loadSteps(opts));
+  }
+
+  /** @internal The load as a task (src/syscall/steps.ts), for load, loadAsync and BpfObject. */
+  static *loadSteps(opts: ProgramLoadOptions): Steps<BpfProgram> {
+    return BpfProgram.#loaded(yield* loadProgramSteps(opts), opts);
+  }
+
+  static #loaded({ fd, log, typeValue, name }: LoadedProgram, opts: ProgramLoadOptions): BpfProgram {
     const prog = new BpfProgram(fd, progTypeName(typeValue), name, log);
     prog.#loadedHere = true;
     if (opts.expectedAttachType !== undefined)

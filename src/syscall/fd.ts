@@ -1,7 +1,8 @@
 // Ownership of file descriptors: the one base under every class that owns an fd (maps,
 // programs, links, BTF objects, iterator readers, perf events, netlink sockets).
 import { ClosedError } from '../errors.js';
-import { closeFd } from './libc.js';
+import { SYS } from './abi/bpf.js';
+import { closeFd, rawSyscallAsync } from './libc.js';
 
 // A safety net for objects whose fd costs memory, not behaviour (maps, programs, BTF,
 // readers, sockets). Links and perf events never register here: a garbage collector must
@@ -54,6 +55,21 @@ export abstract class FdOwner implements Disposable {
     leakedFds.unregister(this);
     this.released();
     closeFd(fd);
+  }
+
+  /**
+   * close() with the close(2) itself off the main thread: closing the last fd of a link
+   * detaches its program, and for XDP and tcx that waits for an RCU grace period (milliseconds).
+   * The object is closed at once (its methods throw ClosedError, the fd is no longer ours);
+   * the promise settles when the kernel has let go.
+   */
+  async closeAsync(): Promise<void> {
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    leakedFds.unregister(this);
+    this.released();
+    await rawSyscallAsync(SYS.close, fd);
   }
 
   /** Runs once, from the first close(), before the fd is closed: drop what hangs off it. */

@@ -5,8 +5,10 @@ export { FdOwner } from './fd.js';
 export * from './bpf.js';
 export {
   bpfRaw,
+  bpfRawAsync,
   kernelFd,
   rawSyscall,
+  rawSyscallAsync,
   addressOf,
   stableBuffer,
   closeFd,
@@ -20,3 +22,4 @@ export {
   MAP_SHARED,
   MAP_PRIVATE,
 } from './libc.js';
+export { bpfStep, syscallStep, runSteps, runStepsAsync, type SlowCall, type Steps } from './steps.js';

@@ -89,6 +89,46 @@ export function rawSyscall(nr: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0,
   return r < 0 ? -(koffi.errno() as number) : r;
 }
 
+// Asynchronous calls run on koffi's worker pool (libuv's threads): the main thread goes on
+// while the kernel works (a verifier run, an RCU grace period). The memory such a call points
+// at must stay reachable until it returns, which may be long after the caller's frame is
+// gone: the owners of in-flight calls are kept here, one entry per call.
+const inFlightAsync = new Set<object>();
+
+type Async6 = (nr: number, a: number, b: number, c: number, d: number, e: number, f: number, cb: (err: unknown, r: number) => void) => void;
+const syscall6Async = (syscall6 as unknown as { async: Async6 }).async;
+
+/**
+ * rawSyscall off the main thread: resolves to the result or -errno, as rawSyscall returns
+ * them. Rejects only if koffi cannot queue the call (its queue of async calls is full).
+ * `keep` stays reachable until the kernel has returned.
+ */
+export function rawSyscallAsync(nr: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, keep?: object): Promise<number> {
+  const token = { keep };
+  inFlightAsync.add(token);
+  return new Promise<number>((resolve, reject) => {
+    try {
+      syscall6Async(nr, a, b, c, d, e, f, (err, r) => {
+        // koffi hands the callback the errno of the call that just finished: read it before
+        // anything else makes a call.
+        const errno = r < 0 ? (koffi.errno() as number) : 0;
+        inFlightAsync.delete(token);
+        if (err) reject(err instanceof Error ? err : new Error(String(err)));
+        else resolve(r < 0 ? -errno : r);
+      });
+    } catch (e) {
+      inFlightAsync.delete(token);
+      reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  });
+}
+
+/** bpfRaw off the main thread (see rawSyscallAsync): the result or -errno; a new fd is never 0. */
+export async function bpfRawAsync(cmd: number, attrAddr: number, size: number, keep: object): Promise<number> {
+  const r = await rawSyscallAsync(SYS_bpf, cmd, attrAddr, size, 0, 0, 0, keep);
+  return r === 0 && RETURNS_FD[cmd] === 1 ? kernelFd(r) : r;
+}
+
 /**
  * A file descriptor fresh from the kernel, moved off 0. Several bpf(2) fields read fd 0 as
  * "none" (an inner map, a BTF object, a relative program), and a process that closed stdin

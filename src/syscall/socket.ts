@@ -4,6 +4,7 @@
 // call keeps it reachable until the kernel has returned.
 import { SYS } from './abi/bpf.js';
 import { addressOf, kernelFd, rawSyscall } from './libc.js';
+import { syscallStep, type SlowCall } from './steps.js';
 
 export function sysSocket(domain: number, type: number, protocol: number): number {
   const r = rawSyscall(SYS.socket, domain, type, protocol);
@@ -32,4 +33,10 @@ export function sysSend(fd: number, buf: Buffer, length: number, flags = 0): num
 /** recvfrom(2) into `buf`; with MSG_TRUNC the result is the datagram's full length. */
 export function sysRecv(fd: number, buf: Buffer, flags = 0): number {
   return rawSyscall(SYS.recvfrom, fd, addressOf(buf), buf.length, flags, 0, 0, buf);
+}
+
+/** sysSend as a step of a task (src/syscall/steps.ts): netlink does a request's work inside
+ * sendto(2), which is what an async request runs off the main thread. */
+export function sendStep(fd: number, buf: Buffer, length: number, flags = 0): SlowCall {
+  return syscallStep(SYS.sendto, [fd, addressOf(buf), length, flags, 0, 0], buf);
 }

@@ -13,7 +13,8 @@ import {
   type ProgramRef,
   requireProgramType,
 } from '../netlink/programs.js';
-import { type NetlinkSocket, newRequest, withSocket } from '../netlink/socket.js';
+import { type NetlinkSocket, newRequest, withSocket, withSocketSteps } from '../netlink/socket.js';
+import { runSteps, runStepsAsync, type Steps } from '../syscall/steps.js';
 import { ERRNO } from '../errno-names.js';
 import { XDP_MODES, describeHolders, holders, idInMode, modesInUse } from './occupant.js';
 
@@ -66,14 +67,14 @@ function ifLabel(s: NetlinkSocket, ifindex: number): string {
   }
 }
 
-function setXdp(
+function* setXdp(
   s: NetlinkSocket,
   ifindex: number,
   fd: number,
   flags: number,
   expectedFd: number | undefined,
   context: () => string,
-): void {
+): Steps<void> {
   const req = newRequest(rtm.RTM_SETLINK)
     .header(IFINFOMSG, { ifi_family: sock.AF_UNSPEC, ifi_index: ifindex })
     .begin(ifla.IFLA_XDP)
@@ -81,7 +82,8 @@ function setXdp(
     .u32(ifla_xdp.IFLA_XDP_FLAGS, flags);
   if (expectedFd !== undefined) req.s32(ifla_xdp.IFLA_XDP_EXPECTED_FD, expectedFd);
   req.end();
-  s.request(req, { context, ifindex });
+  // The step: the kernel swaps the program inside sendto(2), waiting for RCU (milliseconds).
+  yield* s.requestSteps(req, { context, ifindex });
 }
 
 function queryWith(s: NetlinkSocket, ifindex: number): XdpState {
@@ -142,6 +144,18 @@ function explain(
  * way, if the hook is taken; `replace` swaps only the expected program; `force` overwrites.
  */
 export function attach(iface: number | string, prog: ProgramRef, opts: XdpAttachOptions = {}): XdpAttachment {
+  return runSteps(attachSteps(iface, prog, opts));
+}
+
+/**
+ * attach() with the kernel's part (the swap, which waits for an RCU grace period) off the main
+ * thread: the same result and the same errors, as a rejection.
+ */
+export function attachAsync(iface: number | string, prog: ProgramRef, opts: XdpAttachOptions = {}): Promise<XdpAttachment> {
+  return runStepsAsync(attachSteps(iface, prog, opts));
+}
+
+function* attachSteps(iface: number | string, prog: ProgramRef, opts: XdpAttachOptions): Steps<XdpAttachment> {
   checkMode(opts.mode);
   const fd = programFd(prog);
   if (opts.replace !== undefined && opts.force)
@@ -153,14 +167,14 @@ export function attach(iface: number | string, prog: ProgramRef, opts: XdpAttach
   // Only an XDP program can be the one attached: say so rather than let the kernel's EINVAL
   // read like a missing feature.
   if (expected) requireProgramType(expected, bpf_prog_type.BPF_PROG_TYPE_XDP, 'xdp.attach { replace }');
-  return withSocket((s) => {
+  return yield* withSocketSteps(function* (s) {
     const ifindex = resolveIfindex(s, iface);
     let flags = opts.mode ? MODE_FLAG[opts.mode] : 0;
     if (expectedFd !== undefined) flags |= xdp_flags.XDP_FLAGS_REPLACE;
     else if (!opts.force) flags |= xdp_flags.XDP_FLAGS_UPDATE_IF_NOEXIST;
     const context = (): string => `xdp.attach ${describeProgram(self.id, self.name)} to ${ifLabel(s, ifindex)}`;
     try {
-      setXdp(s, ifindex, fd, flags, expectedFd, context);
+      yield* setXdp(s, ifindex, fd, flags, expectedFd, context);
     } catch (e) {
       if (e instanceof NetlinkRequestError) throw explain(e, s, ifindex, opts.mode, expected, self);
       throw e;
@@ -180,11 +194,20 @@ export function attach(iface: number | string, prog: ProgramRef, opts: XdpAttach
  * does nothing if none is). With `expected`, detaches only if that program is the one there.
  */
 export function detach(iface: number | string, opts: XdpDetachOptions = {}): void {
+  runSteps(detachSteps(iface, opts));
+}
+
+/** detach() with the kernel's part off the main thread; the same errors, as a rejection. */
+export function detachAsync(iface: number | string, opts: XdpDetachOptions = {}): Promise<void> {
+  return runStepsAsync(detachSteps(iface, opts));
+}
+
+function* detachSteps(iface: number | string, opts: XdpDetachOptions): Steps<void> {
   checkMode(opts.mode);
   const expectedFd = opts.expected !== undefined ? programFd(opts.expected, 'expected') : undefined;
   const expected = expectedFd !== undefined ? programIdentity(expectedFd, 'expected') : undefined;
   if (expected) requireProgramType(expected, bpf_prog_type.BPF_PROG_TYPE_XDP, 'xdp.detach { expected }');
-  withSocket((s) => {
+  yield* withSocketSteps(function* (s) {
     const ifindex = resolveIfindex(s, iface);
     let mode = opts.mode;
     if (!mode) {
@@ -206,7 +229,7 @@ export function detach(iface: number | string, opts: XdpDetachOptions = {}): voi
     if (expectedFd !== undefined) flags |= xdp_flags.XDP_FLAGS_REPLACE;
     const context = (): string => `xdp.detach ${mode} mode from ${ifLabel(s, ifindex)}`;
     try {
-      setXdp(s, ifindex, -1, flags, expectedFd, context);
+      yield* setXdp(s, ifindex, -1, flags, expectedFd, context);
     } catch (e) {
       if (e instanceof NetlinkRequestError) throw explain(e, s, ifindex, mode, expected);
       throw e;

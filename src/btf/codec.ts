@@ -146,7 +146,7 @@ function integer(v: unknown, bits: number, signed: boolean, path: string, ctype:
 
 interface Compiler {
   readonly btf: Btf;
-  /** Codec nodes by resolved type id: shared, so a type used twice compiles once. */
+  /** Codec nodes by type id: a type used twice compiles once. */
   readonly nodes: Map<number, Node>;
 }
 
@@ -462,10 +462,12 @@ function compile(c: Compiler, id: number, depth = 0): Node {
     if (t.kind === 'typedef' || t.kind === 'const' || t.kind === 'volatile' || t.kind === 'restrict' || t.kind === 'type_tag' || t.kind === 'var') cur = t.type;
     else break;
   }
-  const cached = c.nodes.get(cur);
+  // Cached by the id asked for, so that messages name the type as the C source wrote it (__u16,
+  // not unsigned short); a struct reached through two typedefs compiles twice, which is cheap.
+  const cached = c.nodes.get(id);
   if (cached) return cached;
   const t = c.btf.type(cur);
-  const ctype = btfTypeName(c.btf, cur);
+  const ctype = typedefName || btfTypeName(c.btf, cur);
   let node: Node;
   switch (t.kind) {
     case 'int':
@@ -519,8 +521,7 @@ function compile(c: Compiler, id: number, depth = 0): Node {
       node = bytesNode(size, ctype);
     }
   }
-  // An anonymous struct named by a typedef is cached under its own id; the name sticks to the first typedef seen.
-  c.nodes.set(cur, node);
+  c.nodes.set(id, node);
   return node;
 }
 

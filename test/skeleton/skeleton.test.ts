@@ -370,7 +370,7 @@ describe.runIf(isRoot)('skeletons load, and typed values are the bytes the byte-
       const e = thrown(() => skel.maps.flows.update({ saddr, dport: 8080, proto: 17 }, { packets: -1 }));
       expect(e).toBeInstanceOf(BtfValueError);
       expect((e as BtfValueError).path).toBe('value.packets');
-      expect((e as Error).message).toBe('value.packets (unsigned long long): -1 is out of range (0..18446744073709551615)');
+      expect((e as Error).message).toBe('value.packets (__u64): -1 is out of range (0..18446744073709551615)');
       expect(skel.maps.flows.lookup({ saddr, dport: 8080, proto: 17 })).toEqual({ packets: 2n, bytes: 128n });
       expect(thrown(() => skel.maps.flows.lookup({ saddr, dport: 1 << 16 }))).toBeInstanceOf(BtfValueError);
 

@@ -53,7 +53,7 @@ describe.runIf(isRoot)('the library in a worker_thread', () => {
       expect(ready.asyncRetval).toBe(7);
 
       // The worker's map, through a duplicate of its fd: the worker's writes, and ours to it.
-      const map = BpfMap.fromFd(ready.mapFd);
+      const map = BpfMap.fromFd(ready.mapFd).as('hash');
       try {
         expect(map.name).toBe('worker_map');
         const v = map.lookup(new Uint8Array([2, 0, 0, 0]))!;

@@ -18,6 +18,8 @@ describe.runIf(isRoot)('tsbpf xdp --multi', () => {
   let fs: PrivateBpffs;
   let net: VethPair;
   const obj = fixture('xdp_multi.o');
+  // Loading xdp_multi.o pins its shared clock (mp_clock, LIBBPF_PIN_BY_NAME) under the pin root,
+  // /sys/fs/bpf unless told otherwise: every command that loads it gets --pin-root fs.maps.
   beforeAll(() => {
     fs = privateBpffs(); // the CLI inherits LIBXDP_BPFFS
     net = createVethPair();
@@ -28,7 +30,7 @@ describe.runIf(isRoot)('tsbpf xdp --multi', () => {
   });
 
   refuses('trampoline')('where freplace is refused: exit 4, NotSupportedError in the JSON report, nothing attached or pinned', async () => {
-    const r = await tsbpf('xdp', 'attach', net.host, obj, '--multi', '--program', 'mp_alpha', '--priority', '7', '--chain-call', 'pass,drop', '--mode', 'skb', '--json');
+    const r = await tsbpf('xdp', 'attach', net.host, obj, '--multi', '--program', 'mp_alpha', '--priority', '7', '--chain-call', 'pass,drop', '--mode', 'skb', '--pin-root', fs.maps, '--json');
     expect(r.code).toBe(4);
     expect(r.error()).toMatchObject({ name: 'NotSupportedError', exitCode: 4 });
     expect(r.error().message).toMatch(/XDP dispatchers .* are not available on this kernel/);
@@ -65,7 +67,7 @@ describe.runIf(isRoot)('tsbpf xdp --multi', () => {
     const other = actionProgram('xdp', XDP_PASS, 'cli_other');
     try {
       xdp.attach(net.hostIndex, other, { mode: 'skb' });
-      const r = await tsbpf('xdp', 'attach', net.host, obj, '--multi', '--program', 'mp_alpha', '--json');
+      const r = await tsbpf('xdp', 'attach', net.host, obj, '--multi', '--program', 'mp_alpha', '--pin-root', fs.maps, '--json');
       expect(r.code).toBe(1);
       expect(r.error()).toMatchObject({ name: 'XdpMultiError', code: 'EBUSY', problem: 'foreign' });
       expect(r.error().message).toContain(`program ${other.id} "cli_other" in skb mode`);

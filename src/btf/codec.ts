@@ -90,6 +90,23 @@ export interface ValueCodec<T = BtfValue> {
   encode(value: Init<T>, out: Uint8Array, at?: number, what?: string): void;
   /** `encode` into a new buffer of `size` bytes. */
   toBytes(value: Init<T>, what?: string): Uint8Array;
+  /** decode() with a DataView over `bytes` the caller keeps (hot loops); no bounds check. */
+  decodeAt(bytes: Uint8Array, view: DataView, at: number): T;
+  /** encode() with a DataView over `out` the caller keeps (hot loops); no bounds check. */
+  encodeAt(value: Init<T>, out: Uint8Array, view: DataView, at: number, what: string): void;
+}
+
+/**
+ * Where a value being encoded is, for messages: null on the first, fast attempt, which builds no
+ * path strings and gives up at the first problem (RETRY); the encoder then runs again with
+ * paths to report it. Encoding is then as fast as the good case allows, and errors still name
+ * the member.
+ */
+type Path = string | null;
+const RETRY = { retry: true } as const;
+
+function fail(path: Path, ctype: string, problem: string): BtfValueError | typeof RETRY {
+  return path === null ? RETRY : new BtfValueError(path, ctype, problem);
 }
 
 interface Node {
@@ -98,7 +115,11 @@ interface Node {
   readonly shape: ValueShape;
   decode(b: Uint8Array, dv: DataView, at: number): BtfValue;
   /** Writes into zeroed bytes. */
-  encode(v: unknown, b: Uint8Array, dv: DataView, at: number, path: string): void;
+  encode(v: unknown, b: Uint8Array, dv: DataView, at: number, path: Path): void;
+  /** Structs and unions: decodes the members into `out` (how anonymous members flatten). */
+  decodeInto?(out: Record<string, BtfValue>, b: Uint8Array, dv: DataView, at: number): void;
+  /** Structs and unions: encodes the members `v` names; returns how many of its keys it used. */
+  members?(v: Record<string, unknown>, b: Uint8Array, dv: DataView, at: number, path: Path): number;
 }
 
 const UTF8 = new TextDecoder('utf-8');
@@ -130,17 +151,17 @@ function writeBig(b: Uint8Array, at: number, size: number, v: bigint): void {
 }
 
 /** A number or bigint as a bigint in [min, max], or a BtfValueError. */
-function integer(v: unknown, bits: number, signed: boolean, path: string, ctype: string): bigint {
+function integer(v: unknown, bits: number, signed: boolean, path: Path, ctype: string): bigint {
   let big: bigint;
   if (typeof v === 'bigint') big = v;
   else if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) throw new BtfValueError(path, ctype, `${v} is not a safe integer${Number.isInteger(v) ? ' (use a bigint)' : ''}`);
+    if (!Number.isSafeInteger(v)) throw fail(path, ctype, `${v} is not a safe integer${Number.isInteger(v) ? ' (use a bigint)' : ''}`);
     big = BigInt(v);
   } else if (typeof v === 'boolean') big = v ? 1n : 0n;
-  else throw new BtfValueError(path, ctype, `expected an integer, got ${describe(v)}`);
+  else throw fail(path, ctype, `expected an integer, got ${describe(v)}`);
   const min = signed ? -(1n << BigInt(bits - 1)) : 0n;
   const max = signed ? (1n << BigInt(bits - 1)) - 1n : (1n << BigInt(bits)) - 1n;
-  if (big < min || big > max) throw new BtfValueError(path, ctype, `${v} is out of range (${min}..${max})`);
+  if (big < min || big > max) throw fail(path, ctype, `${v} is out of range (${min}..${max})`);
   return big;
 }
 
@@ -159,7 +180,7 @@ function intNode(size: number, signed: boolean, bool: boolean, ctype: string): N
       shape: { kind: 'boolean' },
       decode: (b, _dv, at) => readBig(b, at, size) !== 0n,
       encode(v, b, _dv, at, path) {
-        if (typeof v !== 'boolean' && v !== 0 && v !== 1) throw new BtfValueError(path, ctype, `expected a boolean, got ${describe(v)}`);
+        if (typeof v !== 'boolean' && v !== 0 && v !== 1) throw fail(path, ctype, `expected a boolean, got ${describe(v)}`);
         b[at] = v ? 1 : 0;
       },
     };
@@ -188,13 +209,12 @@ function intNode(size: number, signed: boolean, bool: boolean, ctype: string): N
       ctype,
       shape: { kind: 'number', bits, signed },
       decode: read,
-      encode(v, b, _dv, at, path) {
+      encode(v, b, dv, at, path) {
         if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) {
-          let u = v < 0 ? v + 2 ** bits : v;
-          for (let i = 0; i < size; i++) {
-            b[at + i] = u & 0xff;
-            u = Math.floor(u / 256);
-          }
+          if (size === 4) dv.setUint32(at, v >>> 0, true);
+          else if (size === 2) dv.setUint16(at, v & 0xffff, true);
+          else if (size === 1) b[at] = v & 0xff;
+          else writeBig(b, at, size, BigInt(v));
           return;
         }
         writeBig(b, at, size, integer(v, bits, signed, path, ctype));
@@ -211,8 +231,10 @@ function intNode(size: number, signed: boolean, bool: boolean, ctype: string): N
           ? (_b, dv, at) => dv.getBigInt64(at, true)
           : (_b, dv, at) => dv.getBigUint64(at, true)
         : (b, _dv, at) => (signed ? BigInt.asIntN(bits, readBig(b, at, size)) : readBig(b, at, size)),
-    encode(v, b, _dv, at, path) {
-      writeBig(b, at, size, integer(v, bits, signed, path, ctype));
+    encode(v, b, dv, at, path) {
+      const big = integer(v, bits, signed, path, ctype);
+      if (size === 8) dv.setBigUint64(at, BigInt.asUintN(64, big), true);
+      else writeBig(b, at, size, big);
     },
   };
 }
@@ -244,15 +266,15 @@ function enumNode(btf: Btf, id: number, ctype: string): Node {
     encode(v, b, _dv, at, path) {
       if (typeof v === 'string') {
         const n = byName.get(v);
-        if (n === undefined) throw new BtfValueError(path, ctype, `${JSON.stringify(v)} is not one of its enumerators (${[...byName.keys()].join(', ')})`);
+        if (n === undefined) throw fail(path, ctype, `${JSON.stringify(v)} is not one of its enumerators (${[...byName.keys()].join(', ')})`);
         writeBig(b, at, size, n);
         return;
       }
       // Either signedness fits: C code stores -1 in an unsigned enum, and 0xffffffff in a signed one.
       const x = typeof v === 'number' || typeof v === 'bigint' ? (typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : v) : undefined;
       if (typeof x === 'bigint' && x >= -(1n << BigInt(size * 8 - 1)) && x < 1n << BigInt(size * 8)) writeBig(b, at, size, x);
-      else if (x === undefined) throw new BtfValueError(path, ctype, `expected an enumerator name or a number, got ${describe(v)}`);
-      else throw new BtfValueError(path, ctype, `${v} does not fit ${size} bytes`);
+      else if (x === undefined) throw fail(path, ctype, `expected an enumerator name or a number, got ${describe(v)}`);
+      else throw fail(path, ctype, `${v} does not fit ${size} bytes`);
     },
   };
 }
@@ -266,15 +288,15 @@ function bytesNode(size: number, ctype: string): Node {
     encode(v, b, _dv, at, path) {
       if (v instanceof Uint8Array || (Array.isArray(v) && v.every((x) => typeof x === 'number'))) {
         const src = v as ArrayLike<number>;
-        if (src.length > size) throw new BtfValueError(path, ctype, `${describe(v)} is longer than ${size} bytes`);
+        if (src.length > size) throw fail(path, ctype, `${describe(v)} is longer than ${size} bytes`);
         for (let i = 0; i < src.length; i++) {
           const x = src[i]!;
-          if (!Number.isInteger(x) || x < 0 || x > 255) throw new BtfValueError(`${path}[${i}]`, ctype, `${x} is not a byte`);
+          if (!Number.isInteger(x) || x < 0 || x > 255) throw fail(path === null ? null : `${path}[${i}]`, ctype, `${x} is not a byte`);
           b[at + i] = x;
         }
         return;
       }
-      throw new BtfValueError(path, ctype, `expected a Uint8Array of up to ${size} bytes, got ${describe(v)}`);
+      throw fail(path, ctype, `expected a Uint8Array of up to ${size} bytes, got ${describe(v)}`);
     },
   };
 }
@@ -290,10 +312,10 @@ function stringNode(size: number, ctype: string): Node {
       return UTF8.decode(b.subarray(at, end));
     },
     encode(v, b, _dv, at, path) {
-      if (typeof v !== 'string') throw new BtfValueError(path, ctype, `expected a string, got ${describe(v)}`);
+      if (typeof v !== 'string') throw fail(path, ctype, `expected a string, got ${describe(v)}`);
       const bytes = UTF8_OUT.encode(v);
-      if (bytes.length > size) throw new BtfValueError(path, ctype, `${describe(v)} is ${bytes.length} bytes in UTF-8; it holds ${size}`);
-      if (bytes.includes(0)) throw new BtfValueError(path, ctype, 'a string with a NUL would be cut short when read back');
+      if (bytes.length > size) throw fail(path, ctype, `${describe(v)} is ${bytes.length} bytes in UTF-8; it holds ${size}`);
+      if (bytes.includes(0)) throw fail(path, ctype, 'a string with a NUL would be cut short when read back');
       b.set(bytes, at);
     },
   };
@@ -311,9 +333,9 @@ function arrayNode(elem: Node, n: number, ctype: string): Node {
       return out;
     },
     encode(v, b, dv, at, path) {
-      if (!Array.isArray(v)) throw new BtfValueError(path, ctype, `expected an array of up to ${n}, got ${describe(v)}`);
-      if (v.length > n) throw new BtfValueError(path, ctype, `${v.length} elements; it holds ${n}`);
-      for (let i = 0; i < v.length; i++) if (v[i] !== undefined) elem.encode(v[i], b, dv, at + i * es, `${path}[${i}]`);
+      if (!Array.isArray(v)) throw fail(path, ctype, `expected an array of up to ${n}, got ${describe(v)}`);
+      if (v.length > n) throw fail(path, ctype, `${v.length} elements; it holds ${n}`);
+      for (let i = 0; i < v.length; i++) if (v[i] !== undefined) elem.encode(v[i], b, dv, at + i * es, path === null ? null : `${path}[${i}]`);
     },
   };
 }
@@ -350,7 +372,7 @@ function bitfieldNode(btf: Btf, typeId: number, bitOff: number, bits: number, ct
         const tmp = new Uint8Array(baseSize);
         asEnum.encode(v, tmp, new DataView(tmp.buffer), 0, path);
         raw = readBig(tmp, 0, baseSize);
-        if (raw > mask && BigInt.asIntN(bits, raw) !== BigInt.asIntN(baseSize * 8, raw)) throw new BtfValueError(path, `${ctype}:${bits}`, `${String(v)} does not fit ${bits} bits`);
+        if (raw > mask && BigInt.asIntN(bits, raw) !== BigInt.asIntN(baseSize * 8, raw)) throw fail(path, `${ctype}:${bits}`, `${String(v)} does not fit ${bits} bits`);
       } else raw = integer(v, bits, signed && !bool, path, `${ctype}:${bits}`);
       const cur = readBig(b, at, span);
       writeBig(b, at, span, (cur & ~(mask << BigInt(bitOff))) | ((BigInt.asUintN(bits, raw) & mask) << BigInt(bitOff)));
@@ -392,59 +414,70 @@ function compositeNode(c: Compiler, id: number, name: string, ctype: string, dep
   }
   // Names reachable from here, with anonymous members flattened: what an encoder accepts.
   const known = new Set<string>();
-  const collect = (fs: readonly Field[]): void => {
-    for (const f of fs) if (f.name) known.add(f.name);
-  };
-  collect(fields);
-  for (const f of fields) if (!f.name && f.node.shape.kind === 'object') for (const [n] of f.node.shape.fields) known.add(n);
-  const size = t.size;
   const shapeFields: (readonly [string, ValueShape])[] = [];
+  const exclusive: string[][] = [];
   for (const f of fields) {
     if (f.name) shapeFields.push([f.name, f.node.shape]);
-    else if (f.node.shape.kind === 'object') shapeFields.push(...f.node.shape.fields);
-  }
-  const exclusive: string[][] = [];
-  for (const f of fields)
-    if (!f.name && f.node.shape.kind === 'object') {
+    else if (f.node.shape.kind === 'object') {
+      shapeFields.push(...f.node.shape.fields);
       if (f.node.shape.union) exclusive.push(f.node.shape.fields.map(([n]) => n));
       exclusive.push(...f.node.shape.exclusive.map((g) => [...g]));
     }
-  const isAnonMember = (f: Field): boolean => !f.name;
-  const ownerOf = (key: string): Field | undefined =>
-    fields.find((f) => f.name === key) ?? fields.find((f) => isAnonMember(f) && f.node.shape.kind === 'object' && f.node.shape.fields.some(([n]) => n === key));
+  }
+  for (const [n] of shapeFields) known.add(n);
+  const named = fields.filter((f) => f.name);
+  const anonymous = fields.filter((f) => !f.name);
+  const decodeInto = (out: Record<string, BtfValue>, b: Uint8Array, dv: DataView, at: number): void => {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      if (f.name) out[f.name] = f.node.decode(b, dv, at + f.at);
+      else f.node.decodeInto!(out, b, dv, at + f.at);
+    }
+  };
+  const members = (v: Record<string, unknown>, b: Uint8Array, dv: DataView, at: number, path: Path): number => {
+    let used = 0;
+    let set = 0;
+    for (let i = 0; i < named.length; i++) {
+      const f = named[i]!;
+      const x = v[f.name];
+      if (x === undefined) continue;
+      used++;
+      set++;
+      f.node.encode(x, b, dv, at + f.at, path === null ? null : `${path}.${f.name}`);
+    }
+    for (let i = 0; i < anonymous.length; i++) {
+      const n = anonymous[i]!.node.members!(v, b, dv, at + anonymous[i]!.at, path);
+      used += n;
+      if (n) set++;
+    }
+    if (union && set > 1) {
+      const given = shapeFields.map(([n]) => n).filter((n) => v[n] !== undefined);
+      throw fail(path, ctype, `a union holds one member at a time; got ${given.join(', ')}`);
+    }
+    return used;
+  };
   return {
-    size,
+    size: t.size,
     ctype,
     shape: { kind: 'object', name, union, typeId: id, fields: shapeFields, exclusive },
     decode(b, dv, at) {
-      const out: { [k: string]: BtfValue } = {};
-      for (let i = 0; i < fields.length; i++) {
-        const f = fields[i]!;
-        const v = f.node.decode(b, dv, at + f.at);
-        if (f.name) out[f.name] = v;
-        else Object.assign(out, v);
-      }
+      const out: Record<string, BtfValue> = {};
+      decodeInto(out, b, dv, at);
       return out;
     },
+    decodeInto,
+    members,
     encode(v, b, dv, at, path) {
       if (v === null || typeof v !== 'object' || Array.isArray(v) || v instanceof Uint8Array)
-        throw new BtfValueError(path, ctype, `expected an object, got ${describe(v)}`);
-      const given = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
-      for (const k of given)
-        if (!known.has(k)) throw new BtfValueError(path, ctype, `has no member '${k}'; members: ${[...known].join(', ') || 'none'}`);
-      if (union) {
-        const owners = new Set(given.map((k) => ownerOf(k)));
-        if (owners.size > 1) throw new BtfValueError(path, ctype, `a union holds one member at a time; got ${given.join(', ')}`);
-      }
-      for (const f of fields) {
-        if (f.name) {
-          const x = (v as Record<string, unknown>)[f.name];
-          if (x !== undefined) f.node.encode(x, b, dv, at + f.at, `${path}.${f.name}`);
-        } else if (f.node.shape.kind === 'object' && f.node.shape.fields.some(([n]) => given.includes(n))) {
-          const sub: Record<string, unknown> = {};
-          for (const [n] of f.node.shape.fields) if (given.includes(n)) sub[n] = (v as Record<string, unknown>)[n];
-          f.node.encode(sub, b, dv, at + f.at, path);
-        }
+        throw fail(path, ctype, `expected an object, got ${describe(v)}`);
+      const r = v as Record<string, unknown>;
+      const used = members(r, b, dv, at, path);
+      let given = 0;
+      for (const k in r) if (r[k] !== undefined) given++;
+      if (given !== used) {
+        // (Fewer keys than members used: getters on a prototype, which for-in does not list.)
+        const unknown = Object.keys(r).find((k) => r[k] !== undefined && !known.has(k));
+        if (unknown !== undefined) throw fail(path, ctype, `has no member '${unknown}'; members: ${[...known].join(', ') || 'none'}`);
       }
     },
   };
@@ -486,7 +519,7 @@ function compile(c: Compiler, id: number, depth = 0): Node {
               shape: { kind: 'number', bits: t.size * 8, signed: true },
               decode: t.size === 4 ? (_b, dv, at) => dv.getFloat32(at, true) : (_b, dv, at) => dv.getFloat64(at, true),
               encode(v, _b, dv, at, path) {
-                if (typeof v !== 'number') throw new BtfValueError(path, ctype, `expected a number, got ${describe(v)}`);
+                if (typeof v !== 'number') throw fail(path, ctype, `expected a number, got ${describe(v)}`);
                 if (t.size === 4) dv.setFloat32(at, v, true);
                 else dv.setFloat64(at, v, true);
               },
@@ -537,26 +570,40 @@ export function valueCodec<T = BtfValue>(btf: Btf, id: number): ValueCodec<T> {
   const hit = perBtf.get(id);
   if (hit) return hit as ValueCodec<T>;
   const node = compile({ btf, nodes: new Map() }, id);
+  const size = node.size;
+  const encodeAt = (value: unknown, out: Uint8Array, dv: DataView, at: number, what: string): void => {
+    out.fill(0, at, at + size);
+    try {
+      node.encode(value, out, dv, at, null);
+    } catch (e) {
+      if (e !== RETRY) throw e;
+      // Again, with paths, to say where.
+      out.fill(0, at, at + size);
+      node.encode(value, out, dv, at, what);
+      throw new BtfValueError(what, node.ctype, 'does not fit'); // not reached: the second pass throws
+    }
+  };
   const codec: ValueCodec = {
-    size: node.size,
+    size,
     ctype: node.ctype,
     shape: node.shape,
     decode(bytes, at = 0) {
-      if (!(bytes instanceof Uint8Array) || bytes.length < at + node.size)
-        throw new UsageError(`decoding ${node.ctype}: need ${node.size} bytes at offset ${at}, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`);
+      if (!(bytes instanceof Uint8Array) || bytes.length < at + size)
+        throw new UsageError(`decoding ${node.ctype}: need ${size} bytes at offset ${at}, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`);
       return node.decode(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), at);
     },
     encode(value, out, at = 0, what = 'value') {
-      if (!(out instanceof Uint8Array) || out.length < at + node.size)
-        throw new UsageError(`encoding ${node.ctype}: need ${node.size} bytes at offset ${at}, got ${out instanceof Uint8Array ? out.length : typeof out}`);
-      out.fill(0, at, at + node.size);
-      node.encode(value, out, new DataView(out.buffer, out.byteOffset, out.byteLength), at, what);
+      if (!(out instanceof Uint8Array) || out.length < at + size)
+        throw new UsageError(`encoding ${node.ctype}: need ${size} bytes at offset ${at}, got ${out instanceof Uint8Array ? out.length : typeof out}`);
+      encodeAt(value, out, new DataView(out.buffer, out.byteOffset, out.byteLength), at, what);
     },
     toBytes(value, what = 'value') {
-      const out = new Uint8Array(node.size);
-      node.encode(value, out, new DataView(out.buffer), 0, what);
+      const out = new Uint8Array(size);
+      encodeAt(value, out, new DataView(out.buffer), 0, what);
       return out;
     },
+    decodeAt: (bytes, view, at) => node.decode(bytes, view, at),
+    encodeAt,
   };
   perBtf.set(id, codec);
   return codec as ValueCodec<T>;

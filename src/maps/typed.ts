@@ -27,7 +27,9 @@ export class TypedMap<K = BtfValue, V = BtfValue, Out extends V | V[] = V> {
   readonly #cpus: number;
   readonly #stride: number;
   readonly #key: Uint8Array | null;
+  readonly #keyView: DataView | null;
   readonly #value: Uint8Array;
+  readonly #valueView: DataView;
 
   /** Prefer `map.typed()` (which finds the BTF itself) or a generated skeleton. */
   constructor(map: BpfMap, types: MapBtfTypes, perCpu: boolean) {
@@ -53,7 +55,9 @@ export class TypedMap<K = BtfValue, V = BtfValue, Out extends V | V[] = V> {
     this.#cpus = map.cpus;
     this.#stride = this.#perCpu ? Math.ceil(map.valueSize / 8) * 8 : map.valueSize;
     this.#key = map.keySize ? new Uint8Array(map.keySize) : null;
+    this.#keyView = this.#key ? new DataView(this.#key.buffer) : null;
     this.#value = new Uint8Array(map.valueBytes);
+    this.#valueView = new DataView(this.#value.buffer);
   }
 
   get name(): string {
@@ -141,14 +145,14 @@ export class TypedMap<K = BtfValue, V = BtfValue, Out extends V | V[] = V> {
       if (key !== null && key !== undefined) throw new UsageError(`${this.map.describe()} has no keys: pass null`);
       return null;
     }
-    this.keyCodec!.encode(key, buf, 0, 'key');
+    this.keyCodec!.encodeAt(key, buf, this.#keyView!, 0, 'key');
     return buf;
   }
 
   #encodeValue(value: unknown): void {
     const vc = this.valueCodec as ValueCodec<unknown>;
     if (!this.#perCpu) {
-      vc.encode(value as Init<unknown>, this.#value, 0, 'value');
+      vc.encodeAt(value as Init<unknown>, this.#value, this.#valueView, 0, 'value');
       return;
     }
     const buf = this.#value;
@@ -157,18 +161,20 @@ export class TypedMap<K = BtfValue, V = BtfValue, Out extends V | V[] = V> {
     // itself is not an array (its codec would then take the list as one value).
     if (Array.isArray(value) && vc.shape.kind !== 'array' && vc.shape.kind !== 'bytes') {
       if (value.length !== this.#cpus) throw new UsageError(`${this.map.describe()}: expected one value per possible CPU (${this.#cpus}), got ${value.length}`);
-      for (let i = 0; i < this.#cpus; i++) vc.encode(value[i] as Init<unknown>, buf, i * this.#stride, `value[cpu ${i}]`);
+      for (let i = 0; i < this.#cpus; i++) vc.encodeAt(value[i] as Init<unknown>, buf, this.#valueView, i * this.#stride, `value[cpu ${i}]`);
       return;
     }
-    vc.encode(value as Init<unknown>, buf, 0, 'value');
+    vc.encodeAt(value as Init<unknown>, buf, this.#valueView, 0, 'value');
     for (let i = 1; i < this.#cpus; i++) buf.copyWithin(i * this.#stride, 0, this.#stride);
   }
 
   #decodeValue(bytes: Uint8Array): Out {
     const vc = this.valueCodec;
-    if (!this.#perCpu) return vc.decode(bytes) as Out;
+    // The scratch buffer has a DataView of its own; a buffer from BpfMap gets one here.
+    const view = bytes === this.#value ? this.#valueView : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!this.#perCpu) return vc.decodeAt(bytes, view, 0) as Out;
     const out: V[] = new Array(this.#cpus);
-    for (let i = 0; i < this.#cpus; i++) out[i] = vc.decode(bytes, i * this.#stride);
+    for (let i = 0; i < this.#cpus; i++) out[i] = vc.decodeAt(bytes, view, i * this.#stride);
     return out as Out;
   }
 

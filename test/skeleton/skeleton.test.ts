@@ -223,6 +223,23 @@ describe.runIf(isRoot)('skeletons load, and typed values are the bytes the byte-
       expect(perCpu).toHaveLength(skel.maps.per_cpu.map.cpus);
       expect(perCpu.reduce((a, b) => a + b, 0n)).toBe(5n);
 
+      // Per-CPU: one value per possible CPU, or one for all; a list of the wrong length is refused.
+      const cpus = skel.maps.per_cpu.map.cpus;
+      const each = Array.from({ length: cpus }, (_, i) => BigInt(i * 10 + 1));
+      skel.maps.per_cpu.update(1, each);
+      expect(skel.maps.per_cpu.lookup(1)).toEqual(each);
+      expect((skel.maps.per_cpu.map.lookup(new Uint8Array([1, 0, 0, 0])) as Uint8Array[]).map((b) => new DataView(b.buffer, b.byteOffset).getBigUint64(0, true))).toEqual(each);
+      expect(thrown(() => skel.maps.per_cpu.update(1, [...each, 0n])).message).toMatch(new RegExp(`expected one value per possible CPU \\(${cpus}\\), got ${cpus + 1}`));
+      expect(skel.maps.per_cpu.lookup(1)).toEqual(each);
+
+      // keys/values/delete/lookupAndDelete in decoded form.
+      expect([...skel.maps.flows.keys()].map((k: any) => k.dport).sort()).toEqual([53, 7777, 7777, 8080]);
+      expect([...skel.maps.flows.values()].reduce((n: bigint, v: any) => n + v.packets, 0n)).toBe(5n);
+      expect(skel.maps.flows.lookupAndDelete({ saddr, dport: 53, proto: 17 })).toEqual({ packets: 1n, bytes: 64n });
+      expect(skel.maps.flows.delete({ saddr, dport: 53, proto: 17 })).toBe(false);
+      expect(skel.maps.flows.delete({ saddr, dport: 7777, proto: 17 })).toBe(true);
+      expect(skel.maps.flows.lookup({ saddr, dport: 7777, proto: 17 })).toBeUndefined();
+
       // A typed write the program then reads: the default verdict in .data, live.
       skel.data.default_verdict = 'V_DROP';
       expect(program.testRun({ data: packet(9) }).retval).toBe(1);

@@ -65,8 +65,13 @@ export type ElemFlags = ElemFlag | number | readonly ElemFlag[];
 
 export interface IterateOptions {
   /**
-   * Hash-like maps: remember every key yielded and skip keys seen before (default true for
-   * every map whose keys can disappear; arrays never need it). Costs memory per key.
+   * Hash-like maps: skip keys already yielded when the kernel restarts the walk. `true`
+   * remembers every key in a set (memory and a hash per key); `false` never skips. Left out:
+   * keys() remembers every key; entries() keeps a packed list of the keys yielded (a copy of
+   * their bytes, no hashing) and builds the set from it only once a lookup finds a key gone —
+   * the sign that the kernel may have started over — skipping from then on. (The one case
+   * this misses: a key deleted and re-added between two syscalls of the walk, in the
+   * microsecond between its get-next-key and its lookup.) Arrays never restart.
    */
   dedupe?: boolean;
   /** Give up with MapIterationError after this many BPF_MAP_GET_NEXT_KEY calls (default
@@ -558,8 +563,9 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
     return this.#getNextKey(key);
   }
 
-  /** `[key, value]` pairs (see keys() for what concurrent changes do); keys whose value is
-   * gone by the time it is read are skipped. */
+  /** `[key, value]` pairs (see keys() for what concurrent changes do, and `dedupe` for how
+   * duplicates are kept out); keys whose value is gone by the time it is read are skipped.
+   * Array-like maps are walked by index, one lookup per entry (their keys are 0..maxEntries-1). */
   entries(opts: IterateOptions = {}): Generator<[Uint8Array, MapValue<T>], void, undefined> {
     return this.#walk(opts, true) as Generator<[Uint8Array, MapValue<T>], void, undefined>;
   }
@@ -567,7 +573,19 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
   /** The one walk behind keys() and entries(): two syscalls per entry, like C's loop. */
   *#walk(opts: IterateOptions, withValues: boolean): Generator<Uint8Array | [Uint8Array, MapValue<T>], void, undefined> {
     this.#iterable();
-    const seen = (opts.dedupe ?? !this.#traits.array) ? new Set<number | string>() : undefined;
+    if (withValues && this.#traits.array) {
+      yield* this.#arrayEntries();
+      return;
+    }
+    // Without values there is no lookup to tell that the kernel restarted: every key is
+    // remembered. With values, keys are only recorded (packed, no hashing) until a restart
+    // may have happened; see entries().
+    const strict = opts.dedupe === true || (opts.dedupe === undefined && !withValues && !this.#traits.array);
+    const lazy = opts.dedupe === undefined && withValues && !this.#traits.array;
+    let seen = strict ? new Set<number | string>() : undefined;
+    const keySize = this.keySize;
+    let record = lazy ? new Uint8Array(Math.min(this.maxEntries, 1024) * keySize) : undefined;
+    let recorded = 0;
     const maxSteps = opts.maxSteps ?? 8 * (this.maxEntries + 1);
     let steps = 1;
     let cur = this.#getNextKey(undefined);
@@ -589,10 +607,51 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
         // #getNextKey left `cur` in the key scratch: look it up without copying it again.
         this.#elemFlags.setUint32(this.#flagsOffset, 0, true);
         const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE, this.#elem);
-        if (r === 0) yield [cur, this.#readValue()];
-        else if (r !== -ENOENT) throw this.#elemError(C.BPF_MAP_LOOKUP_ELEM, -r, 0);
+        if (r === 0) {
+          if (record) {
+            if ((recorded + 1) * keySize > record.length) {
+              const bigger = new Uint8Array(record.length * 2);
+              bigger.set(record);
+              record = bigger;
+            }
+            record.set(cur, recorded * keySize);
+            recorded++;
+          }
+          yield [cur, this.#readValue()];
+        } else if (r === -ENOENT) {
+          // `cur` is gone: if it went before the get-next-key above, the kernel answered
+          // with the map's first key and the walk starts over. From here on, skip every key
+          // already yielded (and every key yielded from now on, as strict dedupe does).
+          if (record) {
+            seen = new Set<number | string>();
+            for (let i = 0; i < recorded; i++) seen.add(keyId(record.subarray(i * keySize, (i + 1) * keySize)));
+            record = undefined;
+          }
+        } else throw this.#elemError(C.BPF_MAP_LOOKUP_ELEM, -r, 0);
       } else yield cur;
       cur = next;
+    }
+  }
+
+  /**
+   * entries() of an array-like map: its keys are always 0 .. maxEntries-1, in that order (the
+   * kernel's get-next-key for arrays is index + 1 and never restarts), so only the lookups go
+   * to the kernel — one syscall per entry instead of two. Empty slots of fd arrays (ENOENT)
+   * are skipped, as the walk skips them.
+   */
+  *#arrayEntries(): Generator<[Uint8Array, MapValue<T>], void, undefined> {
+    const key = this.#key;
+    const n = this.maxEntries;
+    for (let i = 0; i < n; i++) {
+      if (this.#fd < 0) this.#open();
+      key[0] = i & 0xff;
+      key[1] = (i >>> 8) & 0xff;
+      key[2] = (i >>> 16) & 0xff;
+      key[3] = i >>> 24;
+      this.#elemFlags.setUint32(this.#flagsOffset, 0, true);
+      const r = raw(LOOKUP, this.#elemAddr, ELEM_SIZE, this.#elem);
+      if (r === 0) yield [copyOut(key, 0, 4), this.#readValue()];
+      else if (r !== -ENOENT) throw this.#elemError(C.BPF_MAP_LOOKUP_ELEM, -r, 0);
     }
   }
 

@@ -14,6 +14,36 @@ import { ROOT, base, withBtf, without } from './fixtures.js';
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-skel-gen-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('what a skeleton module says', () => {
+  const file = join(ROOT, 'test/fixtures/skeleton_types.o');
+  const text = generateSkeleton(readFileSync(file), { fileName: file });
+
+  it('an interface per struct, typed maps (per-CPU: one value per CPU), programs, sections', () => {
+    expect(text).toContain('export interface flow_stats {\n  packets: bigint;\n  bytes: bigint;\n}\n');
+    expect(text).toContain('export interface flow_key {\n  saddr: number;\n  dport: number;\n  proto: number;\n  pad: number;\n}\n');
+    expect(text).toContain('export interface backend_t {');
+    expect(text).toContain('  verdict: "V_DROP" | "V_PASS" | number;\n');
+    expect(text).toContain('  readonly flows: TypedMap<flow_key, flow_stats>;\n');
+    expect(text).toContain('  readonly per_cpu: TypedMap<number, bigint, bigint[]>;\n');
+    expect(text).toContain('  readonly pending: TypedMap<null, flow_key>;\n');
+    expect(text).toContain("  readonly bss: BpfMap<'array'>;\n");
+    expect(text).toContain('  readonly count_flows: BpfProgram;\n');
+    expect(text).toContain('  get drop_port(): number;\n  set drop_port(value: Init<number>);\n');
+    expect(text).toContain('  get watch(): flow_key;\n');
+    expect(text).toContain('export type SkeletonTypesSkeleton = Skeleton<SkeletonTypesMaps, SkeletonTypesPrograms> & {\n  readonly rodata: SkeletonTypesRodata;\n  readonly data: SkeletonTypesData;\n  readonly bss: SkeletonTypesBss;\n};');
+    // One interface per struct, however often it is used.
+    expect(text.match(/export interface flow_key /g)).toHaveLength(1);
+  });
+
+  it('embeds the object byte for byte, or names the file', () => {
+    const b64 = /base64: \[\n([\s\S]*?)\n {2}\]\.join/.exec(text)![1]!.replace(/[\s',]/g, '');
+    expect(Buffer.from(b64, 'base64').equals(readFileSync(file))).toBe(true);
+    const byPath = generateSkeleton(readFileSync(file), { fileName: file, objectPath: './skeleton_types.o' });
+    expect(byPath).not.toContain('base64');
+    expect(byPath).toContain('const OBJECT = { url: new URL("./skeleton_types.o", import.meta.url) };');
+  });
+});
+
 describe('generated skeletons type-check under tsc --strict', () => {
   it('every fixture object either has BTF or says why it cannot have a skeleton', () => {
     expect(withBtf.length).toBeGreaterThan(20);

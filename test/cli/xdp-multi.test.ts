@@ -2,7 +2,7 @@
 // command line decides (usage, exit codes, JSON errors), the NotSupportedError where freplace is
 // refused, someone else's program refused, and a hand-made dispatcher (no extension needed)
 // listed and removed. The dispatcher's real behaviour is in test/xdp-multi, run in the guests.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfObject, xdp } from '../../src/index.js';
 import { dispatcherObjectPath } from '../../src/xdp/multi/dispatcher.js';
@@ -72,9 +72,12 @@ describe.runIf(isRoot)('tsbpf xdp --multi', () => {
       expect(r.error()).toMatchObject({ name: 'XdpMultiError', code: 'EBUSY', problem: 'foreign' });
       expect(r.error().message).toContain(`program ${other.id} "cli_other" in skb mode`);
       expect(xdp.query(net.hostIndex).skbProgId).toBe(other.id);
-      // A plain program is still detached the plain way.
+      // A plain program is still detached the plain way, without making the protocol's
+      // directory on bpffs (a plain detach must leave /sys/fs/bpf as it was).
+      rmSync(fs.xdpDir, { recursive: true, force: true });
       await ok('xdp', 'detach', net.host);
       expect(xdp.query(net.hostIndex).attached).toBe('none');
+      expect(existsSync(fs.xdpDir)).toBe(false);
     } finally {
       other.close();
     }

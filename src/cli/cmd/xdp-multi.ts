@@ -4,11 +4,13 @@
 // same transaction.
 import { BpfObject, xdp } from '../../index.js';
 import { XdpMultiError } from '../../xdp/multi/errors.js';
+import { DISPATCHER_PROGRAM } from '../../xdp/multi/protocol.js';
 import type { ParsedArgs } from '../args.js';
 import { type Result, str } from '../command.js';
 import { CliUsageError, NotFoundError } from '../errors.js';
 import { table } from '../output.js';
 import { isElfFile } from '../refs.js';
+import { programNameOf } from './names.js';
 
 type MultiState = NonNullable<ReturnType<typeof xdp.multi.query>>;
 
@@ -114,6 +116,11 @@ export function multiDetach(which: string, usage: string, dev: { index: number; 
 
 /** Refuses a plain `xdp detach` of a dispatcher: it would leave every component's pins behind. */
 export function refusePlainDetach(dev: { index: number; name: string }, usage: string): void {
+  // Only a program named like libxdp's dispatcher can be one. Reading the protocol's state takes
+  // its lock, which makes the protocol's bpffs directory (/sys/fs/bpf/xdp) where there is none:
+  // detaching any other program must leave bpffs as it was.
+  const hook = xdp.query(dev.index);
+  if (![hook.skbProgId, hook.drvProgId].some((id) => id !== 0 && programNameOf(id) === DISPATCHER_PROGRAM)) return;
   let state: MultiState | undefined;
   try {
     state = xdp.multi.query(dev.index);

@@ -5,6 +5,7 @@ export type { MapInfo } from './info.js';
 export { mapSpecDiffs, type MapFromSpecOptions } from './spec.js';
 export { listMaps, type MapListEntry } from './list.js';
 export { possibleCpus } from './cpus.js';
+export { MappedArray, type MappedKind, type MappedValue, type MappedArrayOptions } from './mapped.js';
 export { MAP_TYPES, MAP_FLAGS, mapTypeName, type MapType, type MapFlagName, type MapFlags } from './types.js';
 export { u8, u16, u32, u64, readU16, readU32, readI32, readU64, readU64Number, lpmKey, sumU64 } from './bytes.js';
 export { RingBuffer, RingBufferSet, type RingReadOptions, type RingOpenOptions, type RingIterateOptions, type RingCallback, type RingSetRecord } from './ringbuf.js';

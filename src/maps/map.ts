@@ -28,6 +28,7 @@ import { E2BIG, EBADF, EBUSY, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSOCK, ENOTSUPP
 import { mapInfoByFd, type MapInfo } from './info.js';
 import { mapTypeName, PAGE_SIZE, parseMapType, traitsOf, type MapType, type TypeTraits } from './types.js';
 import { typedMap, typedPerCpuMap, type TypedMap } from './typed.js';
+import { MappedArray, type MappedArrayOptions, type MappedKind } from './mapped.js';
 import type { MapBtfTypes } from './map-btf.js';
 import type { BtfValue } from '../btf/codec.js';
 
@@ -430,6 +431,16 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
     }
     this.#view = m;
     return m;
+  }
+
+  /**
+   * Typed access to an 'mmapable' array's elements with no syscall (src/maps/mapped.ts):
+   * `mappedArray('u64').get(i)` reads element i's value where BPF programs read it, `set`
+   * writes it; `{ offset }` picks a member of a struct value. Like mmap(), it stays valid after
+   * close() (it keeps the mapping; nothing a program sees any more). The same errors as mmap().
+   */
+  mappedArray<K extends MappedKind>(kind: K, opts: MappedArrayOptions = {}): MappedArray<K> {
+    return new MappedArray(this.mmap(), kind, this.valueSize, this.maxEntries, this.#describe(), opts);
   }
 
   // ---- single elements (hot path) ----

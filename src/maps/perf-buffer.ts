@@ -13,6 +13,7 @@
 // mapped through mmapFd (unmapped when their view is collected), no view of them leaves this
 // file, and after close() every read is a ClosedError.
 import { readFileSync } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BpfError, UsageError, errnoName } from '../errors.js';
 import {
   Attr,
@@ -102,7 +103,9 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
   /** Data bytes per CPU. */
   readonly size: number;
   #rings: CpuRing[] | undefined;
-  #scratch = new Uint8Array(256);
+  /** Where a CPU's ready records are copied for their callbacks; grows to the largest batch. */
+  #scratch = new Uint8Array(4096);
+  #scratchView = new DataView(this.#scratch.buffer);
   /** Held for the GC safety net: the perf fds and the waiter, closed if we are dropped. */
   readonly #owned: { waiter: EpollWaiter | undefined; fds: number[] };
   readonly #keepAlive: boolean;
@@ -230,41 +233,65 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
    * of samples handed over.
    */
   poll(onRecord: (data: Uint8Array, cpu: number) => unknown, opts: PerfPollOptions = {}): number {
+    return this.pollBatch((bytes, offset, length, cpu) => onRecord(bytes.subarray(offset, offset + length), cpu), opts);
+  }
+
+  /**
+   * poll() without a view per sample: each CPU's ready records are copied out in one piece
+   * (in two parts where they cross the end of its ring, which makes them contiguous), and
+   * `onRecord(bytes, offset, length, cpu)` gets that copy and where the sample is in it.
+   */
+  pollBatch(onRecord: (bytes: Uint8Array, offset: number, length: number, cpu: number) => unknown, opts: PerfPollOptions = {}): number {
     const rings = this.#open();
     const max = opts.max ?? Infinity;
     let n = 0;
     for (const r of rings) {
+      // data_head is read before the records (the kernel publishes it after writing them).
       const head = Number(Atomics.load(r.meta, HEAD));
-      let tail = Number(r.meta[TAIL]);
+      const tail = Number(r.meta[TAIL]);
+      const total = head - tail;
+      if (total === 0) continue;
+      if (total > r.data.length || total < 0)
+        throw new BpfError({ errno: 5, command: 'perf buffer read', context: `${this.describe()}, CPU ${r.cpu}: head ${head}, tail ${tail}` });
+      const b = this.#batchOf(total);
+      const dv = this.#scratchView;
+      const from = tail & r.mask;
+      const first = Math.min(total, r.data.length - from);
+      b.set(r.data.subarray(from, from + first));
+      if (first < total) b.set(r.data.subarray(0, total - first), first);
+      let done = 0;
+      let stop = false;
       try {
-        while (tail < head && n < max) {
-          const off = tail & r.mask;
-          const type = r.words.getUint32(off, true);
-          const size = r.words.getUint16(off + 6, true);
-          if (size < PERF_EVENT_HEADER_SIZE) throw new BpfError({ errno: 5, command: 'perf buffer read', context: `${this.describe()}, CPU ${r.cpu}: a record of ${size} bytes` });
-          const body = this.#copy(r, off + PERF_EVENT_HEADER_SIZE, size - PERF_EVENT_HEADER_SIZE);
+        while (done < total && n < max) {
+          const type = dv.getUint32(done, true);
+          const size = dv.getUint16(done + 6, true);
+          if (size < PERF_EVENT_HEADER_SIZE || done + size > total)
+            throw new BpfError({ errno: 5, command: 'perf buffer read', context: `${this.describe()}, CPU ${r.cpu}: a record of ${size} bytes` });
           if (type === PERF_RECORD_SAMPLE) {
-            const raw = new DataView(body.buffer, body.byteOffset, body.length);
-            const len = Math.min(raw.getUint32(0, true), body.length - 4);
+            const raw = dv.getUint32(done + PERF_EVENT_HEADER_SIZE, true);
+            const len = Math.min(raw, size - PERF_EVENT_HEADER_SIZE - 4);
             n++;
-            const more = onRecord(body.subarray(4, 4 + len), r.cpu);
-            tail += size;
-            if (this.#rings === undefined) return n;
-            if (more === false) return n;
-          } else {
-            if (type === PERF_RECORD_LOST) {
-              const count = Number(new DataView(body.buffer, body.byteOffset, 16).getBigUint64(8, true));
-              r.lost += count;
-              tail += size;
-              opts.onLost?.(r.cpu, count);
-              if (this.#rings === undefined) return n;
-            } else tail += size; // nothing else is asked for; skip what a newer kernel might add
-          }
+            const more = onRecord(b, done + PERF_EVENT_HEADER_SIZE + 4, len, r.cpu);
+            done += size;
+            if (more === false || this.#rings === undefined) {
+              stop = true;
+              break;
+            }
+          } else if (type === PERF_RECORD_LOST) {
+            const count = Number(dv.getBigUint64(done + PERF_EVENT_HEADER_SIZE + 8, true));
+            r.lost += count;
+            done += size;
+            opts.onLost?.(r.cpu, count);
+            if (this.#rings === undefined) {
+              stop = true;
+              break;
+            }
+          } else done += size; // nothing else is asked for; skip what a newer kernel might add
         }
       } finally {
-        if (this.#rings !== undefined) Atomics.store(r.meta, TAIL, BigInt(tail));
+        if (this.#rings !== undefined && done > 0) Atomics.store(r.meta, TAIL, BigInt(tail + done));
       }
-      if (n >= max) break;
+      if (stop || n >= max) break;
     }
     return n;
   }
@@ -283,7 +310,10 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
   async wait(opts: WaitOptions = {}): Promise<boolean> {
     // With the default threshold (every sample wakes) unread data answers at once; with a
     // higher one, only the kernel's wake-up does, or the threshold would mean nothing.
-    if (this.#wakesEach && this.pending > 0) return true;
+    if (this.#wakesEach && this.pending > 0) {
+      await nextTurn(); // as RingBuffer.wait: let the event loop turn between batches
+      return true;
+    }
     return (await waitReadable(this.#ensureWaiter(), opts, () => this.closedError())) !== undefined;
   }
 
@@ -304,6 +334,8 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
       const got = this.drain(opts.max);
       if (got.length) {
         yield got;
+        // A consumer that keeps up only with microtasks would starve timers and I/O.
+        await nextTurn();
         continue;
       }
       try {
@@ -339,15 +371,13 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
     }
   }
 
-  /** `len` bytes of a CPU's ring from `off`, into the scratch buffer (in two parts if the
-   * record crosses the end of the ring). */
-  #copy(r: CpuRing, off: number, len: number): Uint8Array {
-    if (this.#scratch.length < len) this.#scratch = new Uint8Array(Math.max(len, this.#scratch.length * 2));
-    const start = off & r.mask;
-    const first = Math.min(len, r.data.length - start);
-    this.#scratch.set(r.data.subarray(start, start + first));
-    if (first < len) this.#scratch.set(r.data.subarray(0, len - first), first);
-    return this.#scratch.subarray(0, len);
+  /** The scratch buffer, at least `len` bytes. */
+  #batchOf(len: number): Uint8Array {
+    if (this.#scratch.length < len) {
+      this.#scratch = new Uint8Array(Math.max(len, this.#scratch.length * 2));
+      this.#scratchView = new DataView(this.#scratch.buffer);
+    }
+    return this.#scratch;
   }
 
   #ensureWaiter(): EpollWaiter {

@@ -15,7 +15,8 @@
 // (src/syscall/libc.ts), and no view of them ever leaves this file: the data pages are
 // read-only (the kernel allows no other mapping of them), and a JavaScript write through a
 // view of them would kill the process. A record is copied into the reader's own scratch
-// buffer for its callback.
+// buffer for their callbacks.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BpfError, ClosedError, UsageError, errnoName } from '../errors.js';
 import {
   BPF_RINGBUF_BUSY_BIT,
@@ -69,8 +70,9 @@ export class RingBuffer extends FdOwner implements AsyncIterable<Uint8Array> {
   readonly #mask: number;
   /** The views of the mappings, while open (undefined after close: see the lifetime note). */
   #views: RingViews | undefined;
-  /** Where a record is copied for its callback; grows to the largest record seen. */
-  #scratch = new Uint8Array(256);
+  /** Where records are copied for their callbacks; grows to the largest batch seen. */
+  #scratch = new Uint8Array(4096);
+  #scratchWords = new Uint32Array(this.#scratch.buffer);
   #waiter: EpollWaiter | undefined;
   readonly #keepAlive: boolean;
   readonly #name: string;
@@ -124,26 +126,51 @@ export class RingBuffer extends FdOwner implements AsyncIterable<Uint8Array> {
    * record still being written, after `max` records, or when `onRecord` returns false (that
    * record counts as consumed). Discarded records are skipped. The view passed to `onRecord`
    * is the reader's scratch copy of the record, only valid during the call: copy what you
-   * keep (a later record overwrites it). Never blocks (libbpf's ring_buffer__consume).
+   * keep (a later poll overwrites it). Never blocks (libbpf's ring_buffer__consume).
    * Returns the number of records handed over.
    */
   poll(onRecord: (data: Uint8Array) => unknown, max = Infinity): number {
+    return this.pollBatch((bytes, offset, length) => onRecord(bytes.subarray(offset, offset + length)), max);
+  }
+
+  /**
+   * poll() without a view per record: the ready records are copied out in one piece, and
+   * `onRecord(bytes, offset, length)` gets that copy with where each record is in it. No
+   * allocation per record: the fastest way to read a busy ring. `bytes` is the reader's
+   * scratch buffer, valid during the call only.
+   */
+  pollBatch(onRecord: (bytes: Uint8Array, offset: number, length: number) => unknown, max = Infinity): number {
     const v = this.#open();
-    const start0 = Number(Atomics.load(v.consumer, 0));
+    const cons = Number(Atomics.load(v.consumer, 0));
     const prod = Number(Atomics.load(v.producer, 0));
-    // `done`: the end of the last record handled. The consumer position is published every 64
-    // records and at the end, not after each one (a BigInt and a seq-cst store per record are
-    // a measurable share of a batch); the kernel wakes nobody while we lag, and a waiter's
-    // epoll_wait looks at the level (data between the positions), so nothing is missed.
-    let done = start0;
-    let stored = start0;
+    // How far the records are committed: the length word is written last by the producer
+    // (with the busy bit cleared), so it is read atomically, from the shared pages.
+    let end = cons;
+    let count = 0;
+    while (end < prod && count < max) {
+      const len = Atomics.load(v.words, (end & this.#mask) >>> 2);
+      if (len & BPF_RINGBUF_BUSY_BIT) break;
+      if (!(len & BPF_RINGBUF_DISCARD_BIT)) count++;
+      end += ((len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) + BPF_RINGBUF_HDR_SZ + 7) & ~7;
+    }
+    const total = end - cons;
+    if (total === 0) return 0;
+    // One copy of all of them: the data area is mapped twice in a row, so it is contiguous.
+    if (this.#scratch.length < total) {
+      this.#scratch = new Uint8Array(Math.max(total, this.#scratch.length * 2));
+      this.#scratchWords = new Uint32Array(this.#scratch.buffer);
+    }
+    const b = this.#scratch;
+    const words = this.#scratchWords;
+    const from = cons & this.#mask;
+    b.set(v.data.subarray(from, from + total));
+    // `done`: the end of the last record handled. A throwing callback leaves its record
+    // unconsumed (it comes again), the earlier ones not.
+    let done = 0;
     let n = 0;
     try {
-      while (done < prod && n < max) {
-        const off = done & this.#mask;
-        // The length word is written last by the producer (with the busy bit cleared).
-        const len = Atomics.load(v.words, off / 4);
-        if (len & BPF_RINGBUF_BUSY_BIT) break;
+      while (done < total) {
+        const len = words[done >>> 2]!;
         const dataLen = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
         const next = done + ((dataLen + BPF_RINGBUF_HDR_SZ + 7) & ~7);
         if (len & BPF_RINGBUF_DISCARD_BIT) {
@@ -151,22 +178,15 @@ export class RingBuffer extends FdOwner implements AsyncIterable<Uint8Array> {
           continue;
         }
         n++;
-        const start = off + BPF_RINGBUF_HDR_SZ;
-        if (this.#scratch.length < dataLen) this.#scratch = new Uint8Array(Math.max(dataLen, this.#scratch.length * 2));
-        this.#scratch.set(v.data.subarray(start, start + dataLen));
-        // A throwing callback leaves its record unconsumed (it comes again), the earlier ones not.
-        const more = onRecord(this.#scratch.subarray(0, dataLen));
+        const more = onRecord(b, done + BPF_RINGBUF_HDR_SZ, dataLen);
         done = next;
-        // The callback may have closed the reader: its mappings are no longer ours to write.
-        if (this.#views === undefined) return n;
         if (more === false) break;
-        if ((n & 63) === 0) {
-          Atomics.store(v.consumer, 0, BigInt(done));
-          stored = done;
-        }
       }
     } finally {
-      if (done !== stored && this.#views !== undefined) Atomics.store(v.consumer, 0, BigInt(done));
+      // The consumer position is published once per batch, not per record: the kernel wakes
+      // nobody while we lag, and a waiter's epoll_wait looks at the level (data between the
+      // positions), so nothing is missed. A callback that closed the reader leaves it alone.
+      if (this.#views !== undefined && done > 0) Atomics.store(v.consumer, 0, BigInt(cons + done));
     }
     return n;
   }
@@ -186,7 +206,13 @@ export class RingBuffer extends FdOwner implements AsyncIterable<Uint8Array> {
    * meanwhile. `while (await ring.wait()) ring.poll(onRecord)` is libbpf's ring_buffer__poll.
    */
   async wait(opts: WaitOptions = {}): Promise<boolean> {
-    if (this.pending > 0) return true;
+    // Answered from unread data, it still resolves on the next turn of the event loop: a
+    // `while (await ring.wait()) ring.poll(f)` loop behind a fast producer must let timers
+    // and I/O run between batches, which a promise resolved at once would not.
+    if (this.pending > 0) {
+      await nextTurn();
+      return true;
+    }
     const got = await waitReadable(this.#ensureWaiter(), opts, () => this.closedError());
     return got !== undefined;
   }
@@ -215,6 +241,8 @@ export class RingBuffer extends FdOwner implements AsyncIterable<Uint8Array> {
       const got = this.drain(opts.max);
       if (got.length) {
         yield got;
+        // A consumer that keeps up only with microtasks would starve timers and I/O.
+        await nextTurn();
         continue;
       }
       try {
@@ -344,7 +372,10 @@ export class RingBufferSet implements AsyncIterable<RingSetRecord>, Disposable {
    * the signal's reason on abort and with ClosedError if the set is closed meanwhile. */
   async wait(opts: WaitOptions = {}): Promise<boolean> {
     this.#check();
-    if (this.#rings.some((r) => r.ring.pending > 0)) return true;
+    if (this.#rings.some((r) => r.ring.pending > 0)) {
+      await nextTurn(); // as RingBuffer.wait: let the event loop turn between batches
+      return true;
+    }
     return (await waitReadable(this.#ensureWaiter(), opts, () => this.#closedError())) !== undefined;
   }
 
@@ -373,6 +404,7 @@ export class RingBufferSet implements AsyncIterable<RingSetRecord>, Disposable {
       for (const { ring } of this.#rings) for (const data of ring.drain(opts.max)) out.push({ ring, data });
       if (out.length) {
         yield* out;
+        await nextTurn();
         continue;
       }
       try {

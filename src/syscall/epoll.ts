@@ -88,6 +88,25 @@ function stopAllAtExit(): void {
 }
 const LEAVE_PENDING = Symbol('leave pending');
 
+// Threads that have not finished exiting. A thread's own event loop holds a few fds of its
+// own (epoll, eventfd) until it has fully ended, a moment after close() returns: fd-leak
+// checks await waitersExited().
+const exiting = new Set<Promise<void>>();
+
+/** Resolves with true once every waiting thread started so far has ended (all must have
+ * been closed), false if some is still running after `timeoutMs`. */
+export async function waitersExited(timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (exiting.size) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all([...exiting]), new Promise((r) => (timer = setTimeout(r, left)))]);
+    clearTimeout(timer);
+  }
+  return true;
+}
+
 function fail(errno: number, command: string, context: string): never {
   throw new BpfError({ errno, command, context });
 }
@@ -276,7 +295,10 @@ export class EpollWaiter {
       else this.#early = m.tokens!;
     });
     let resolveExit!: () => void;
-    this.#exited = new Promise((r) => (resolveExit = r));
+    const exited = new Promise<void>((r) => (resolveExit = r));
+    this.#exited = exited;
+    exiting.add(exited);
+    void exited.then(() => exiting.delete(exited));
     w.on('error', (e) => {
       this.#error = e;
       if (this.#pending) this.#settle(undefined, e);

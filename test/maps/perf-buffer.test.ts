@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfMap, BpfObject, ClosedError, PerfBuffer, UsageError, onlineCpus } from '../../src/index.js';
+import { waitersExited } from '../../src/syscall/epoll.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
 import { createVethPair, type VethPair } from '../helpers/netns.js';
 
@@ -22,6 +23,9 @@ const later = (ms: number, f: () => void): void => void setTimeout(f, ms);
 
 describe.runIf(isRoot)('PerfBuffer', () => {
   guardFdLeaks();
+  // After the fd count in the hook order (last registered, first run): the readers' threads
+  // hold their own event loop's fds until they have fully ended.
+  afterAll(async () => expect(await waitersExited()).toBe(true));
   let obj: BpfObject;
   beforeAll(() => {
     obj = BpfObject.open(FIX).setConstant('perf_packet_bytes', APPEND).load({ programs: ['xdp_perf'] });

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfObject, ClosedError, RingBuffer, RingBufferSet, u32 } from '../../src/index.js';
 import { SYS, rawSyscall } from '../../src/syscall/index.js';
+import { waitersExited } from '../../src/syscall/epoll.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
 import { needs } from '../helpers/features.js';
 import { createVethPair, type VethPair } from '../helpers/netns.js';
@@ -27,6 +28,9 @@ const later = (ms: number, f: () => void): void => void setTimeout(f, ms);
 
 describe.runIf(isRoot)('RingBuffer woken by the kernel', () => {
   guardFdLeaks();
+  // After the fd count in the hook order (last registered, first run): the readers' threads
+  // hold their own event loop's fds until they have fully ended.
+  afterAll(async () => expect(await waitersExited()).toBe(true));
   let obj: BpfObject;
   beforeAll(() => {
     obj = BpfObject.open(FIX).load({ programs: ['xdp_ring', 'xdp_ring2'] });
@@ -110,6 +114,23 @@ describe.runIf(isRoot)('RingBuffer woken by the kernel', () => {
     await expect(ring2.wait()).rejects.toBeInstanceOf(ClosedError);
     expect(() => ring2.drain()).toThrow(ClosedError);
     // guardFdLeaks checks the thread's epoll fd and eventfd are gone too.
+  });
+
+  it('a reader that keeps finding data still lets the event loop turn between batches', async () => {
+    using ring = RingBuffer.open(obj.map('ring'));
+    ring.drain();
+    produce(10);
+    let turned = -1;
+    let seen = 0;
+    setImmediate(() => (turned = seen));
+    for await (const _ of ring.records({ max: 1 })) if (++seen === 10) break;
+    // The immediate ran after the first batch, not after all ten.
+    expect(turned).toBe(1);
+    produce(3);
+    let timer = false;
+    setImmediate(() => (timer = true));
+    expect(await ring.wait()).toBe(true); // answered from unread data, on the next turn
+    expect(timer).toBe(true);
   });
 
   it('one wait at a time per reader; bad timeouts are UsageErrors', async () => {

@@ -1,12 +1,16 @@
 // RingBuffer: records written by a program with bpf_ringbuf_output, read from shared memory.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { BpfMap, RingBuffer, readU64, u32 } from '../../src/maps/index.js';
 import { closeFd } from '../../src/syscall/index.js';
+import { waitersExited } from '../../src/syscall/epoll.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
 import { loadRingWriter, testRun } from './helpers.js';
 
 guardFdLeaks();
+// After the fd count in the hook order (last registered, first run): the readers' threads
+// hold their own event loop's fds until they have fully ended.
+afterAll(async () => expect(await waitersExited()).toBe(true));
 
 function withWriter<R>(ring: BpfMap, record: number, f: (run: (times?: number) => void) => R): R {
   const prog = loadRingWriter(ring.fd, record);

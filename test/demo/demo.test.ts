@@ -1,22 +1,14 @@
 // The README's main job, run as CI runs it: a short non-interactive demo whose JSON counters
 // must match the traffic it sent, and that leaves no namespace or interface behind.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { startExample } from '../examples/run.js';
+import { interfacesNamed, namespacesNamed, startExample } from '../examples/run.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const tsx = `${root}node_modules/.bin/tsx`;
 
 function leftovers(): string[] {
-  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0]!) // a namespace with an id is listed as `name (id: N)`
-    .filter((l) => l.startsWith('tsbpf-demo-'));
-  const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => /^\d+: (tsd\d+h)[@:]/.exec(l)?.[1])
-    .filter((n): n is string => n !== undefined);
-  return [...ns, ...links];
+  return [...namespacesNamed('tsbpf-demo-'), ...interfacesNamed(/^tsd\d+h$/)];
 }
 
 describe('npm run demo', () => {

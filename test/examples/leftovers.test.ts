@@ -151,7 +151,7 @@ describe.runIf(isRoot)('sweepDeadRuns', () => {
     // What each left: xdp-drop its namespace and host veth end, pinned-maps its directory,
     // app-traffic its cgroup.
     expect(killed.filter((l) => /^tsbpf-ex-\d+-\d+$/.test(l)).length).toBeGreaterThanOrEqual(3);
-    expect(killed.some((l) => /^tex\d+h@/.test(l)), killed.join()).toBe(true); // its peer is in the namespace
+    expect(killed.some((l) => /^tex\d+h$/.test(l)), killed.join()).toBe(true); // its peer is in the namespace
 
     // A live run, which the next run must leave alone.
     const live = await startExample('xdp-drop', ['--seconds', '60'], /\[1s\]/);

@@ -101,20 +101,25 @@ export function startExample(name: string, args: string[], when: RegExp): Promis
   });
 }
 
-/** Namespaces, interfaces, bpffs entries and cgroups that the examples create (all named after a pid). */
-export function leftovers(): string[] {
-  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+/** Network namespaces whose name starts with `prefix`. */
+export function namespacesNamed(prefix: string): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
     .map((l) => l.split(' ')[0]!) // a namespace with an id is listed as `name (id: N)`
-    .filter((l) => l.startsWith('tsbpf-ex-'));
-  const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => /^\d+: te[a-z]\d+[hn][@:]/.test(l))
-    .map((l) => l.split(':')[1]!.trim());
+    .filter((n) => n !== '' && n.startsWith(prefix));
+}
+
+/** Interfaces of this namespace whose name matches `pattern`. */
+export function interfacesNamed(pattern: RegExp): string[] {
+  return readdirSync('/sys/class/net').filter((n) => pattern.test(n));
+}
+
+/** Namespaces, interfaces, bpffs entries and cgroups that the examples create (all named after a pid). */
+export function leftovers(): string[] {
   const pins = readdirSync('/sys/fs/bpf').filter((n) => n.startsWith('tsbpf-ex-'));
   const cg2 = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
   const cgroups = cg2 ? readdirSync(cg2).filter((n) => n.startsWith('tsbpf-ex-')) : [];
-  return [...ns, ...links, ...pins, ...cgroups];
+  return [...namespacesNamed('tsbpf-ex-'), ...interfacesNamed(/^te[a-z]\d+[hn]$/), ...pins, ...cgroups];
 }
 
 export const isRoot = process.getuid?.() === 0;

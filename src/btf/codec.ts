@@ -359,7 +359,7 @@ function bitfieldNode(btf: Btf, typeId: number, bitOff: number, bits: number, ct
       const raw = field(b, at);
       if (asEnum) {
         const tmp = new Uint8Array(baseSize);
-        writeBig(tmp, 0, baseSize, raw);
+        writeBig(tmp, 0, baseSize, signed ? BigInt.asIntN(bits, raw) : raw);
         return asEnum.decode(tmp, new DataView(tmp.buffer), 0);
       }
       if (bool) return raw !== 0n;
@@ -372,7 +372,9 @@ function bitfieldNode(btf: Btf, typeId: number, bitOff: number, bits: number, ct
         const tmp = new Uint8Array(baseSize);
         asEnum.encode(v, tmp, new DataView(tmp.buffer), 0, path);
         raw = readBig(tmp, 0, baseSize);
-        if (raw > mask && BigInt.asIntN(bits, raw) !== BigInt.asIntN(baseSize * 8, raw)) throw fail(path, `${ctype}:${bits}`, `${String(v)} does not fit ${bits} bits`);
+        const half = 1n << BigInt(bits - 1);
+        const sv = signed ? BigInt.asIntN(baseSize * 8, raw) : raw;
+        if (signed ? sv < -half || sv >= half : sv > mask) throw fail(path, `${ctype}:${bits}`, `${String(v)} does not fit ${bits} bits`);
       } else raw = integer(v, bits, signed && !bool, path, `${ctype}:${bits}`);
       const cur = readBig(b, at, span);
       writeBig(b, at, span, (cur & ~(mask << BigInt(bitOff))) | ((BigInt.asUintN(bits, raw) & mask) << BigInt(bitOff)));
@@ -399,7 +401,7 @@ function compositeNode(c: Compiler, id: number, name: string, ctype: string, dep
       fields.push({ name: vt.name, at: v.offset, node: compile(c, vt.type, depth + 1) });
     }
   } else {
-    t.members.forEach((m: BtfMember, i) => {
+    t.members.forEach((m: BtfMember) => {
       const byte = Math.floor(m.bitOffset / 8);
       const bitOff = m.bitOffset % 8;
       let node: Node;
@@ -408,8 +410,9 @@ function compositeNode(c: Compiler, id: number, name: string, ctype: string, dep
         const bits = m.bitfieldSize || (mt.kind === 'int' ? mt.bits : c.btf.sizeOf(m.type) * 8);
         node = bitfieldNode(c.btf, m.type, bitOff, bits, btfTypeName(c.btf, m.type));
       } else node = compile(c, m.type, depth + 1);
-      const anon = !m.name && node.shape.kind === 'object';
-      fields.push({ name: m.name || (anon ? '' : `_${i}`), at: byte, node });
+      // An unnamed member that is not a struct or union is padding (`int :3;`): not a value.
+      if (!m.name && node.shape.kind !== 'object') return;
+      fields.push({ name: m.name, at: byte, node });
     });
   }
   // Names reachable from here, with anonymous members flattened: what an encoder accepts.

@@ -66,11 +66,23 @@ describe('codec: struct sample of test/fixtures/skeleton_types.c', () => {
     }
   });
 
+  it('reads and writes an enum bitfield of a signed enum, and refuses what its bits cannot hold', () => {
+    const off = bits('sign');
+    const field = (b: Uint8Array) => (new DataView(b.buffer).getUint32(Math.floor(off / 32) * 4, true) >>> (off % 32)) & 3;
+    expect(field(sample.toBytes({ sign: 'S_NEG' }))).toBe(3);
+    expect(field(sample.toBytes({ sign: 'S_POS' }))).toBe(1);
+    expect(sample.decode(sample.toBytes({ sign: 'S_NEG', level: 15 }))).toMatchObject({ sign: 'S_NEG', level: 15 });
+    expect(sample.decode(sample.toBytes({ sign: -2 })).sign).toBe(-2);
+    const e = thrown<BtfValueError>(() => sample.toBytes({ sign: 2 }));
+    expect(e).toBeInstanceOf(BtfValueError);
+    expect(e.message).toBe('value.sign (enum sign:2): 2 does not fit 2 bits');
+  });
+
   it('decodes to one JavaScript type per C type, and back to what was written', () => {
     const back = sample.decode(bytes);
     expect(back).toEqual({
       ...full,
-      key: full.key,
+      sign: 'S_ZERO',
       addr: { v4: 0x7f000001, v6: new Uint8Array([1, 0, 0, 0x7f, ...new Array(12).fill(0)]) },
       // The anonymous union's members read the same 8 bytes.
       as_u64: BigInt.asUintN(64, -2n) & 0xffffffffn,
@@ -79,7 +91,7 @@ describe('codec: struct sample of test/fixtures/skeleton_types.c', () => {
     expect(typeof back.delta).toBe('number');
     expect(back.mac).toBeInstanceOf(Uint8Array);
     // Members left out are zero, as in a C designated initializer.
-    expect(sample.decode(sample.toBytes({ level: 3 }))).toMatchObject({ comm: '', level: 3, flag_b: 0, total: 0n, verdict: 0, hist: [0n, 0n, 0n, 0n] });
+    expect(sample.decode(sample.toBytes({ level: 3 }))).toMatchObject({ comm: '', level: 3, flag_b: 0, sign: 'S_ZERO', total: 0n, verdict: 0, hist: [0n, 0n, 0n, 0n] });
   });
 
   it('reads a char array up to its first NUL, as UTF-8', () => {

@@ -80,7 +80,13 @@ export interface BtfExt {
 
 const MIN_HDR = 24;
 
-/** Parses a .BTF.ext section; strings (section names, file names, access strings) come from `btf`. */
+/**
+ * Parses a .BTF.ext section; strings (section names, file names, access strings) come from `btf`.
+ *
+ * Every record is checked here (a malformed section throws now), but the records are turned
+ * into objects only when `funcInfo`, `lineInfo` or `coreRelos` is first read: opening an
+ * object does not need them (loading does), and line_info records are most of the section.
+ */
 export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
   if (!(bytes instanceof Uint8Array)) throw new BtfError('.BTF.ext: input is not a Uint8Array');
   const len = bytes.byteLength;
@@ -96,32 +102,69 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
   if (hdrLen < MIN_HDR || hdrLen > len)
     throw new BtfError(`.BTF.ext: header length ${hdrLen} out of range (${len} bytes)`, 4);
   const field = (at: number): number => (at + 4 <= hdrLen ? dv.getUint32(at, true) : 0);
-
-  const out: BtfExt = {
-    funcInfo: new Map(),
-    lineInfo: new Map(),
-    coreRelos: new Map(),
-    funcInfoRecSize: 0,
-    lineInfoRecSize: 0,
-    coreReloRecSize: 0,
+  const r = new ExtReader(dv, hdrLen, btf);
+  // Checked now, in file order, with the same errors as when the records are built.
+  const funcInfoRecSize = r.part(FUNC, field(8), field(12), undefined);
+  const lineInfoRecSize = r.part(LINE, field(16), field(20), undefined);
+  const coreReloRecSize = r.part(CORE, field(24), field(28), undefined);
+  const ext = {
+    funcInfoRecSize,
+    lineInfoRecSize,
+    coreReloRecSize,
+  } as BtfExt;
+  // Own enumerable accessors (replaced by the value on first read), so that the object still
+  // looks like plain data to whoever compares or walks it.
+  const lazy = <K extends 'funcInfo' | 'lineInfo' | 'coreRelos'>(key: K, kind: number, off: number, size: number): void => {
+    Object.defineProperty(ext, key, {
+      configurable: true,
+      enumerable: true,
+      get(): BtfExt[K] {
+        const map = new Map() as BtfExt[K];
+        r.part(kind, off, size, map as Map<string, unknown[]>);
+        Object.defineProperty(ext, key, { value: map, writable: true, configurable: true, enumerable: true });
+        return map;
+      },
+      set(v: BtfExt[K]): void {
+        Object.defineProperty(ext, key, { value: v, writable: true, configurable: true, enumerable: true });
+      },
+    });
   };
-  const str = (off: number, what: string, at: number): string => {
-    if (!btf.strings.has(off)) throw new BtfError(`.BTF.ext: ${what} string offset ${off} is outside the BTF string table`, at);
+  lazy('funcInfo', FUNC, field(8), field(12));
+  lazy('lineInfo', LINE, field(16), field(20));
+  lazy('coreRelos', CORE, field(24), field(28));
+  return ext;
+}
+
+const FUNC = 0;
+const LINE = 1;
+const CORE = 2;
+const PART_NAME = ['func_info', 'line_info', 'core_relo'];
+const MIN_REC = [8, 16, 16];
+
+/** Walks the three parts of a .BTF.ext section: checks every record, and builds them when given a map to fill. */
+class ExtReader {
+  constructor(
+    private readonly dv: DataView,
+    private readonly hdrLen: number,
+    private readonly btf: Btf,
+  ) {}
+
+  private str(off: number, what: string, at: number): string {
+    const strings = this.btf.strings;
+    if (!strings.has(off)) throw new BtfError(`.BTF.ext: ${what} string offset ${off} is outside the BTF string table`, at);
     try {
-      return btf.strings.get(off);
+      return strings.get(off);
     } catch (e) {
       throw new BtfError(`.BTF.ext: ${what}: ${(e as Error).message}`, at);
     }
-  };
+  }
 
-  const part = (
-    what: string,
-    off: number,
-    size: number,
-    minRec: number,
-    read: (sec: string, at: number, insnIndex: number) => void,
-  ): number => {
+  /** One part; returns its record size (0 when absent). */
+  part(kind: number, off: number, size: number, into: Map<string, unknown[]> | undefined): number {
     if (size === 0) return 0;
+    const { dv, hdrLen, btf } = this;
+    const what = PART_NAME[kind]!;
+    const len = dv.byteLength;
     const start = hdrLen + off;
     if (off > len - hdrLen || size > len - start)
       throw new BtfError(`.BTF.ext: ${what} [${off}, +${size}) is beyond the end of the section`, 8);
@@ -129,56 +172,50 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
     if (size < 4) throw new BtfError(`.BTF.ext: ${what} is too short for its record size`, start);
     const end = start + size;
     const recSize = dv.getUint32(start, true);
+    const minRec = MIN_REC[kind]!;
     if (recSize < minRec || recSize % 4 !== 0)
       throw new BtfError(`.BTF.ext: ${what} record size ${recSize} is invalid (need a multiple of 4, >= ${minRec})`, start);
+    const strings = btf.strings;
     let p = start + 4;
     while (p < end) {
       if (p + 8 > end) throw new BtfError(`.BTF.ext: ${what} section header is truncated`, p);
-      const sec = str(dv.getUint32(p, true), `${what} section name`, p);
+      const sec = this.str(dv.getUint32(p, true), `${what} section name`, p);
       const n = dv.getUint32(p + 4, true);
       if (n === 0) throw new BtfError(`.BTF.ext: ${what} for section '${sec}' has no records`, p + 4);
       p += 8;
       if (n > (end - p) / recSize)
         throw new BtfError(`.BTF.ext: ${what} for section '${sec}' claims ${n} records of ${recSize} bytes; only ${end - p} bytes remain`, p - 4);
+      let list: unknown[] | undefined;
+      if (into) {
+        list = into.get(sec);
+        if (!list) into.set(sec, (list = []));
+      }
       for (let i = 0; i < n; i++, p += recSize) {
         const insnOff = dv.getUint32(p, true);
         if (insnOff % 8 !== 0)
           throw new BtfError(`.BTF.ext: ${what} record in '${sec}' has insn_off ${insnOff}, not a multiple of 8`, p);
-        read(sec, p, insnOff / 8);
+        const insnIndex = insnOff / 8;
+        if (kind === FUNC) {
+          const typeId = checkType(btf, dv.getUint32(p + 4, true), p);
+          list?.push({ insnIndex, typeId } satisfies FuncInfo);
+        } else if (kind === LINE) {
+          const fileNameOff = dv.getUint32(p + 4, true);
+          const lineOff = dv.getUint32(p + 8, true);
+          if (!strings.has(fileNameOff)) throw new BtfError(`.BTF.ext: line_info file name string offset ${fileNameOff} is outside the BTF string table`, p + 4);
+          if (!strings.has(lineOff)) throw new BtfError(`.BTF.ext: line_info line string offset ${lineOff} is outside the BTF string table`, p + 8);
+          list?.push(new LineRecord(strings, insnIndex, fileNameOff, lineOff, dv.getUint32(p + 12, true)));
+        } else {
+          const kindNo = dv.getUint32(p + 12, true);
+          const reloKind = CORE_RELO_KINDS[kindNo];
+          if (!reloKind) throw new BtfError(`.BTF.ext: unknown CO-RE relocation kind ${kindNo} in '${sec}'`, p + 12);
+          const typeId = checkType(btf, dv.getUint32(p + 4, true), p + 4);
+          const accessStr = this.str(dv.getUint32(p + 8, true), 'core_relo access string', p + 8);
+          list?.push({ insnIndex, typeId, accessStr, kind: reloKind } satisfies CoreRelo);
+        }
       }
     }
     return recSize;
-  };
-
-  const push = <T>(map: Map<string, T[]>, sec: string, v: T): void => {
-    const list = map.get(sec);
-    if (list) list.push(v);
-    else map.set(sec, [v]);
-  };
-
-  out.funcInfoRecSize = part('func_info', field(8), field(12), 8, (sec, at, insnIndex) => {
-    push(out.funcInfo, sec, { insnIndex, typeId: checkType(btf, dv.getUint32(at + 4, true), at) });
-  });
-  out.lineInfoRecSize = part('line_info', field(16), field(20), 16, (sec, at, insnIndex) => {
-    const fileNameOff = dv.getUint32(at + 4, true);
-    const lineOff = dv.getUint32(at + 8, true);
-    const lineCol = dv.getUint32(at + 12, true);
-    if (!btf.strings.has(fileNameOff)) throw new BtfError(`.BTF.ext: line_info file name string offset ${fileNameOff} is outside the BTF string table`, at + 4);
-    if (!btf.strings.has(lineOff)) throw new BtfError(`.BTF.ext: line_info line string offset ${lineOff} is outside the BTF string table`, at + 8);
-    push(out.lineInfo, sec, new LineRecord(btf.strings, insnIndex, fileNameOff, lineOff, lineCol));
-  });
-  out.coreReloRecSize = part('core_relo', field(24), field(28), 16, (sec, at, insnIndex) => {
-    const kindNo = dv.getUint32(at + 12, true);
-    const kind = CORE_RELO_KINDS[kindNo];
-    if (!kind) throw new BtfError(`.BTF.ext: unknown CO-RE relocation kind ${kindNo} in '${sec}'`, at + 12);
-    push(out.coreRelos, sec, {
-      insnIndex,
-      typeId: checkType(btf, dv.getUint32(at + 4, true), at + 4),
-      accessStr: str(dv.getUint32(at + 8, true), 'core_relo access string', at + 8),
-      kind,
-    });
-  });
-  return out;
+  }
 }
 
 /**

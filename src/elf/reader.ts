@@ -181,6 +181,36 @@ class Section implements ElfSection {
   }
 }
 
+/**
+ * A symbol. Its name is checked when the table is read but made into a string on first use:
+ * most symbols of a BPF object are jump labels and section symbols nobody asks the name of.
+ */
+class Sym implements ElfSymbol {
+  #name: string | undefined;
+  readonly #names: ElfStrings;
+  readonly #nameOff: number;
+
+  constructor(
+    readonly index: number,
+    names: ElfStrings,
+    nameOff: number,
+    readonly bind: number,
+    readonly type: number,
+    readonly visibility: number,
+    readonly shndx: number,
+    readonly value: number,
+    readonly size: number,
+  ) {
+    this.#names = names;
+    this.#nameOff = nameOff;
+  }
+
+  get name(): string {
+    if (this.#name === undefined) this.#name = this.#names.get(this.#nameOff, 'symbol name', this.index);
+    return this.#name;
+  }
+}
+
 /** Refuses section file ranges that overlap each other or the headers. */
 function checkOverlaps(raw: Float64Array, shoff: number, shnum: number): void {
   // Ranges as (start, end, what) triples in one scratch array: what is -1 for the ELF header,
@@ -354,17 +384,19 @@ export class ElfFile {
     for (let i = 0; i < n; i++) {
       const at = i * SYM_SIZE;
       const info = d[at + 4]!;
-      const name = names.get(view.getUint32(at, true), 'symbol name', i);
-      out[i] = {
-        index: i,
-        name,
-        bind: info >> 4,
-        type: info & 0xf,
-        visibility: d[at + 5]! & 0x3,
-        shndx: view.getUint16(at + 6, true),
-        value: u64(view, at + 8, 'symbol value', symtab.name, i),
-        size: u64(view, at + 16, 'symbol size', symtab.name, i),
-      };
+      const nameOff = view.getUint32(at, true);
+      names.check(nameOff, 'symbol name', i);
+      out[i] = new Sym(
+        i,
+        names,
+        nameOff,
+        info >> 4,
+        info & 0xf,
+        d[at + 5]! & 0x3,
+        view.getUint16(at + 6, true),
+        u64(view, at + 8, 'symbol value', symtab.name, i),
+        u64(view, at + 16, 'symbol size', symtab.name, i),
+      );
     }
     return out;
   }
@@ -425,26 +457,40 @@ export class ElfFile {
  * native indexOf and slice; tables with bytes >= 0x80 decode those names as UTF-8.
  */
 export class ElfStrings {
-  private readonly text: string;
-  private readonly ascii: boolean;
+  private text: string | undefined;
+  private ascii = false;
+  private readonly length: number;
+  /** Index of the table's last NUL (-1: none): any offset up to it has a terminator. */
+  private readonly lastNul: number;
   constructor(
     private readonly table: Uint8Array,
     private readonly section: string,
   ) {
-    const b = Buffer.from(table.buffer, table.byteOffset, table.byteLength);
-    this.text = b.toString('latin1');
-    this.ascii = isAscii(b);
+    this.length = table.byteLength;
+    this.lastNul = table.lastIndexOf(0);
+  }
+
+  /** Refuses an offset `get` would refuse, without reading the string. */
+  check(offset: number, what: string, index?: number): void {
+    if (offset >= this.length) {
+      if (offset === 0) return;
+      throw new ElfError(`${describe(what, index)} at string offset ${offset} is outside the string table (${this.length} bytes)`, this.section, offset);
+    }
+    if (offset > this.lastNul) throw new ElfError(`${describe(what, index)} at string offset ${offset} is not NUL-terminated`, this.section, offset);
   }
 
   /** The NUL-terminated string at `offset`; refuses out-of-range or unterminated ones. */
   get(offset: number, what: string, index?: number): string {
-    if (offset >= this.table.byteLength) {
-      if (offset === 0) return '';
-      throw new ElfError(`${describe(what, index)} at string offset ${offset} is outside the string table (${this.table.byteLength} bytes)`, this.section, offset);
+    this.check(offset, what, index);
+    if (offset >= this.length) return ''; // offset 0 of an empty table
+    let text = this.text;
+    if (text === undefined) {
+      const b = Buffer.from(this.table.buffer, this.table.byteOffset, this.length);
+      this.text = text = b.toString('latin1');
+      this.ascii = isAscii(b);
     }
-    const end = this.text.indexOf('\0', offset);
-    if (end < 0) throw new ElfError(`${describe(what, index)} at string offset ${offset} is not NUL-terminated`, this.section, offset);
-    return this.ascii ? this.text.slice(offset, end) : decoder.decode(this.table.subarray(offset, end));
+    const end = text.indexOf('\0', offset);
+    return this.ascii ? text.slice(offset, end) : decoder.decode(this.table.subarray(offset, end));
   }
 }
 

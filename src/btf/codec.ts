@@ -151,7 +151,17 @@ function writeBig(b: Uint8Array, at: number, size: number, v: bigint): void {
 }
 
 /** A number or bigint as a bigint in [min, max], or a BtfValueError. */
-function integer(v: unknown, bits: number, signed: boolean, path: Path, ctype: string): bigint {
+/** The range of a `bits`-bit integer, computed once per type (BigInt shifts are not free). */
+interface Range {
+  readonly min: bigint;
+  readonly max: bigint;
+}
+function rangeOf(bits: number, signed: boolean): Range {
+  return signed ? { min: -(1n << BigInt(bits - 1)), max: (1n << BigInt(bits - 1)) - 1n } : { min: 0n, max: (1n << BigInt(bits)) - 1n };
+}
+
+/** A number or bigint as a bigint in the range, or a BtfValueError. */
+function integer(v: unknown, range: Range, path: Path, ctype: string): bigint {
   let big: bigint;
   if (typeof v === 'bigint') big = v;
   else if (typeof v === 'number') {
@@ -159,9 +169,7 @@ function integer(v: unknown, bits: number, signed: boolean, path: Path, ctype: s
     big = BigInt(v);
   } else if (typeof v === 'boolean') big = v ? 1n : 0n;
   else throw fail(path, ctype, `expected an integer, got ${describe(v)}`);
-  const min = signed ? -(1n << BigInt(bits - 1)) : 0n;
-  const max = signed ? (1n << BigInt(bits - 1)) - 1n : (1n << BigInt(bits)) - 1n;
-  if (big < min || big > max) throw fail(path, ctype, `${v} is out of range (${min}..${max})`);
+  if (big < range.min || big > range.max) throw fail(path, ctype, `${v} is out of range (${range.min}..${range.max})`);
   return big;
 }
 
@@ -173,6 +181,7 @@ interface Compiler {
 
 function intNode(size: number, signed: boolean, bool: boolean, ctype: string): Node {
   const bits = size * 8;
+  const range = rangeOf(bits, signed);
   if (bool)
     return {
       size,
@@ -217,7 +226,7 @@ function intNode(size: number, signed: boolean, bool: boolean, ctype: string): N
           else writeBig(b, at, size, BigInt(v));
           return;
         }
-        writeBig(b, at, size, integer(v, bits, signed, path, ctype));
+        writeBig(b, at, size, integer(v, range, path, ctype));
       },
     };
   }
@@ -232,7 +241,7 @@ function intNode(size: number, signed: boolean, bool: boolean, ctype: string): N
           : (_b, dv, at) => dv.getBigUint64(at, true)
         : (b, _dv, at) => (signed ? BigInt.asIntN(bits, readBig(b, at, size)) : readBig(b, at, size)),
     encode(v, b, dv, at, path) {
-      const big = integer(v, bits, signed, path, ctype);
+      const big = integer(v, range, path, ctype);
       if (size === 8) dv.setBigUint64(at, BigInt.asUintN(64, big), true);
       else writeBig(b, at, size, big);
     },
@@ -350,6 +359,7 @@ function bitfieldNode(btf: Btf, typeId: number, bitOff: number, bits: number, ct
   const asEnum = t.kind === 'enum' || t.kind === 'enum64' ? enumNode(btf, btf.resolve(typeId), ctype) : undefined;
   const bool = t.kind === 'int' && t.bool;
   const shape: ValueShape = asEnum ? asEnum.shape : bool ? { kind: 'boolean' } : { kind: baseSize > 4 ? 'bigint' : 'number', bits, signed };
+  const range = rangeOf(bits, signed && !bool);
   const field = (b: Uint8Array, at: number): bigint => (readBig(b, at, span) >> BigInt(bitOff)) & mask;
   return {
     size: span,
@@ -375,7 +385,7 @@ function bitfieldNode(btf: Btf, typeId: number, bitOff: number, bits: number, ct
         const half = 1n << BigInt(bits - 1);
         const sv = signed ? BigInt.asIntN(baseSize * 8, raw) : raw;
         if (signed ? sv < -half || sv >= half : sv > mask) throw fail(path, `${ctype}:${bits}`, `${String(v)} does not fit ${bits} bits`);
-      } else raw = integer(v, bits, signed && !bool, path, `${ctype}:${bits}`);
+      } else raw = integer(v, range, path, `${ctype}:${bits}`);
       const cur = readBig(b, at, span);
       writeBig(b, at, span, (cur & ~(mask << BigInt(bitOff))) | ((BigInt.asUintN(bits, raw) & mask) << BigInt(bitOff)));
     },
@@ -428,6 +438,10 @@ function compositeNode(c: Compiler, id: number, name: string, ctype: string, dep
     }
   }
   for (const [n] of shapeFields) known.add(n);
+  // Decoded values are plain objects: a member by this name would set their prototype.
+  if (known.has('__proto__')) throw new BtfError(`type [${id}] (${ctype}) has a member named __proto__, which no JavaScript object can hold as data`);
+  const template: Record<string, BtfValue> = {};
+  for (const [n] of shapeFields) template[n] = 0;
   const named = fields.filter((f) => f.name);
   const anonymous = fields.filter((f) => !f.name);
   const decodeInto = (out: Record<string, BtfValue>, b: Uint8Array, dv: DataView, at: number): void => {
@@ -464,7 +478,9 @@ function compositeNode(c: Compiler, id: number, name: string, ctype: string, dep
     ctype,
     shape: { kind: 'object', name, union, typeId: id, fields: shapeFields, exclusive },
     decode(b, dv, at) {
-      const out: Record<string, BtfValue> = {};
+      // A clone of an object with every member already in place is faster to fill than an
+      // empty object grown one property at a time (one hidden class, no transitions).
+      const out: Record<string, BtfValue> = { ...template };
       decodeInto(out, b, dv, at);
       return out;
     },

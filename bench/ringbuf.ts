@@ -3,7 +3,8 @@
 // run, each figure side by side:
 //
 //   npx tsx bench/ringbuf.ts [--records 200000] [--reps 5] [--latency 2000] [--interval 1000]
-//                            [--stream 1000000] [--stream-perf 100000] [--idle 3] [--json]
+//                            [--stream 1000000] [--stream-perf 100000] [--idle 3] [--per-turn 16384]
+//                            [--only <regex>] [--json]
 //
 // - consume: a ring filled by BPF_PROG_TEST_RUN of xdp_ring (xdp_perf), then read in one batch:
 //   RingBuffer.poll vs ring_buffer__consume (PerfBuffer.poll vs perf_buffer__consume). Best of
@@ -13,7 +14,10 @@
 //   CLOCK_MONOTONIC time in the callback minus that stamp. tsbpf: `await wait()` + poll()
 //   (woken through epoll on the reader's thread); C: ring_buffer__poll / perf_buffer__poll.
 // - stream: the producer calling back to back; records per second received, and the event
-//   loop's delay meanwhile (perf_hooks.monitorEventLoopDelay, p50/p99/max).
+//   loop's delay meanwhile (perf_hooks.monitorEventLoopDelay, p50/p99/max), reading with
+//   pollBatch, at most --per-turn records per turn of the loop. The rate is the producer's:
+//   a reader that keeps up makes the kernel wake it for every record (a cost the producing
+//   syscall pays), one that lags behind does not, so a faster rate is no faster reader.
 // - idle: CPU used over --idle seconds by a reader waiting with no events (after its thread
 //   has started), vs ring_buffer__poll.
 import { execFileSync, spawn } from 'node:child_process';
@@ -51,6 +55,10 @@ const INTERVAL = arg('interval', 1000);
 const STREAM_N = arg('stream', 1_000_000);
 const STREAM_PERF_N = arg('stream-perf', 100_000);
 const IDLE_S = arg('idle', 3);
+/** Records per turn of the event loop while streaming. */
+const PER_TURN = arg('per-turn', 16384);
+/** `--only latency` runs the steps whose name matches this regular expression. */
+const ONLY = process.argv.includes('--only') ? new RegExp(process.argv[process.argv.indexOf('--only') + 1]!) : undefined;
 const JSON_OUT = process.argv.includes('--json');
 
 function build(src: string, out: string, libs: string[]): void {
@@ -87,13 +95,14 @@ function consumeRing(n: number, batch: boolean): Json {
     obj.program('xdp_ring').testRun({ data: PKT, repeat: n });
     let got = 0;
     const t = process.hrtime.bigint();
-    // What the C callback does: read the record's seq (its low 32 bits here).
+    // What the C callback does: add up the records' seq (their low 32 bits, as a small
+    // integer: a growing double in a closure would be boxed on every add).
     got = batch
       ? ring.pollBatch((b, o) => {
-          sum += b[o + 8]! | (b[o + 9]! << 8) | (b[o + 10]! << 16) | (b[o + 11]! << 24);
+          sum = (sum + (b[o + 8]! | (b[o + 9]! << 8) | (b[o + 10]! << 16) | (b[o + 11]! << 24))) | 0;
         })
       : ring.poll((d) => {
-          sum += d[8]! | (d[9]! << 8) | (d[10]! << 16) | (d[11]! << 24);
+          sum = (sum + (d[8]! | (d[9]! << 8) | (d[10]! << 16) | (d[11]! << 24))) | 0;
         });
     const s = Number(process.hrtime.bigint() - t) / 1e9;
     if (got !== n) throw new Error(`consume-ring: read ${got} of ${n}`);
@@ -115,10 +124,10 @@ function consumePerf(n: number, batch: boolean): Json {
     const t = process.hrtime.bigint();
     const got = batch
       ? pb.pollBatch((b, o) => {
-          sum += b[o + 8]! | (b[o + 9]! << 8) | (b[o + 10]! << 16) | (b[o + 11]! << 24);
+          sum = (sum + (b[o + 8]! | (b[o + 9]! << 8) | (b[o + 10]! << 16) | (b[o + 11]! << 24))) | 0;
         })
       : pb.poll((d) => {
-          sum += d[8]! | (d[9]! << 8) | (d[10]! << 16) | (d[11]! << 24);
+          sum = (sum + (d[8]! | (d[9]! << 8) | (d[10]! << 16) | (d[11]! << 24))) | 0;
         });
     const s = Number(process.hrtime.bigint() - t) / 1e9;
     if (got !== n || pb.lost() !== 0) throw new Error(`consume-perf: read ${got} of ${n}, lost ${pb.lost()}`);
@@ -147,9 +156,9 @@ async function live(kind: 'ring' | 'perf', count: number, interval: number, late
   const lat = new Float64Array(count);
   let received = 0;
   const onRecord = latency
-    ? (d: Uint8Array): void => {
+    ? (b: Uint8Array, o: number): void => {
         const now = process.hrtime.bigint();
-        const ts = new DataView(d.buffer, d.byteOffset, 8).getBigUint64(0, true);
+        const ts = new DataView(b.buffer, b.byteOffset + o, 8).getBigUint64(0, true);
         if (received < count) lat[received] = Number(now - ts) / 1000;
         received++;
       }
@@ -166,8 +175,10 @@ async function live(kind: 'ring' | 'perf', count: number, interval: number, late
   producer.stdin.write('\n');
   for (;;) {
     const woken = await reader.wait({ timeoutMs: 100 });
-    if (reader instanceof RingBuffer) reader.poll(onRecord);
-    else reader.poll(onRecord);
+    // At most PER_TURN records, then the event loop turns (wait() answers from unread data
+    // on its next turn): the loop's delay stays bounded however far behind the reader is.
+    if (reader instanceof RingBuffer) reader.pollBatch(onRecord, PER_TURN);
+    else reader.pollBatch(onRecord, { max: PER_TURN });
     const lost = reader instanceof PerfBuffer ? reader.lost() : 0;
     if (received + lost >= count) break;
     if (!woken && exited) break;
@@ -220,6 +231,7 @@ async function idle(seconds: number): Promise<Json> {
 
 const rows: { what: string; c: Json; ts: Json }[] = [];
 const step = async (what: string, cf: () => Json, tf: () => Json | Promise<Json>): Promise<void> => {
+  if (ONLY && !ONLY.test(what)) return;
   const cj = cf();
   const tj = await tf();
   rows.push({ what, c: cj, ts: tj });

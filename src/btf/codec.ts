@@ -242,8 +242,11 @@ function intNode(size: number, signed: boolean, bool: boolean, ctype: string): N
         : (b, _dv, at) => (signed ? BigInt.asIntN(bits, readBig(b, at, size)) : readBig(b, at, size)),
     encode(v, b, dv, at, path) {
       const big = integer(v, range, path, ctype);
-      if (size === 8) dv.setBigUint64(at, BigInt.asUintN(64, big), true);
-      else writeBig(b, at, size, big);
+      // In range already: the signed or unsigned setter takes it as it is (no asUintN copy).
+      if (size === 8) {
+        if (signed) dv.setBigInt64(at, big, true);
+        else dv.setBigUint64(at, big, true);
+      } else writeBig(b, at, size, big);
     },
   };
 }

@@ -1,5 +1,7 @@
-// A small argv parser for the CLI: positionals, `--flag`, `--key value`, `--key=value`, and
-// repeatable options. Unknown options are errors, so a typo never silently changes behaviour.
+// The CLI's argv: node:util's parseArgs in strict mode (positionals, `--flag`, `--key value`,
+// `--key=value`, repeatable options, short aliases). Unknown options are errors, so a typo
+// never silently changes behaviour; node's messages are reworded into the CLI's own short ones.
+import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
 
 export interface OptionSpec {
@@ -15,40 +17,38 @@ export interface ParsedArgs {
   options: Record<string, string | string[] | boolean>;
 }
 
+type NodeOptions = NonNullable<ParseArgsConfig['options']>;
+
 export function parseArgs(argv: readonly string[], spec: Record<string, OptionSpec>): ParsedArgs {
-  const positionals: string[] = [];
-  const options: ParsedArgs['options'] = {};
-  const byShort = new Map(Object.entries(spec).flatMap(([k, s]) => (s.short ? [[s.short, k] as const] : [])));
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    let name: string | undefined;
-    let inline: string | undefined;
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      name = eq < 0 ? a.slice(2) : a.slice(2, eq);
-      if (eq >= 0) inline = a.slice(eq + 1);
-    } else if (/^-[a-zA-Z]$/.test(a)) {
-      name = byShort.get(a.slice(1));
-      if (!name) throw new UsageError(`unknown option ${a}`);
-    } else {
-      positionals.push(a);
-      continue;
-    }
-    const s = spec[name];
-    if (!s) throw new UsageError(`unknown option --${name}`);
-    let v: string | boolean = true;
-    if (s.value) {
-      v = inline ?? argv[++i] ?? '';
-      if (inline === undefined && i >= argv.length) throw new UsageError(`--${name} needs a value`);
-    } else if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
-    if (s.repeat) ((options[name] ??= []) as string[]).push(v as string);
-    else options[name] = v;
+  const options: NodeOptions = {};
+  for (const [name, s] of Object.entries(spec))
+    options[name] = { type: s.value ? 'string' : 'boolean', ...(s.repeat ? { multiple: true } : {}), ...(s.short ? { short: s.short } : {}) };
+  try {
+    const { values, positionals } = nodeParseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+    const out: ParsedArgs['options'] = {};
+    for (const [k, v] of Object.entries(values)) if (v !== undefined) out[k] = v as string | string[] | boolean;
+    return { positionals, options: out };
+  } catch (e) {
+    throw new UsageError(reworded(e, spec), { cause: e });
   }
-  return { positionals, options };
+}
+
+/** node's parseArgs errors as the CLI words them ("unknown option --x", "--x needs a value"). */
+function reworded(e: unknown, spec: Record<string, OptionSpec>): string {
+  const err = e as { code?: string; message?: string };
+  const msg = err.message ?? String(e);
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const name = /option '([^']+)'/i.exec(msg)?.[1];
+    return name ? `unknown option ${name}` : msg;
+  }
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const name = /--([\w-]+)/.exec(msg)?.[1];
+    if (name === undefined || !spec[name]) return msg;
+    // A value option without one (at the end, or followed by another option); a flag given one.
+    return spec[name].value ? `--${name} needs a value` : `--${name} takes no value`;
+  }
+  if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return msg;
+  return msg;
 }
 
 export function intArg(value: string | undefined, what: string): number {

@@ -16,9 +16,9 @@ import { genVerbs } from './cmd/gen.js';
 
 const GROUPS: Record<string, { summary: string; verbs: Verb[] }> = {
   obj: { summary: 'inspect and load BPF object files', verbs: objVerbs },
-  prog: { summary: 'loaded programs: list, show, dump, test-run', verbs: progVerbs },
-  map: { summary: 'maps: list, show, dump, lookup, update, delete', verbs: mapVerbs },
-  link: { summary: 'bpf links: list, show, pin, detach', verbs: linkVerbs },
+  prog: { summary: 'loaded programs: list, show, dump, test-run, unpin', verbs: progVerbs },
+  map: { summary: 'maps: list, show, dump, lookup, update, delete, unpin', verbs: mapVerbs },
+  link: { summary: 'bpf links: list, show, pin, unpin, detach', verbs: linkVerbs },
   xdp: { summary: 'XDP: attach, detach, status', verbs: xdpVerbs },
   tc: { summary: 'legacy tc (clsact + cls_bpf): hooks, attach, detach, list', verbs: tcVerbs },
   tcx: { summary: 'tcx (6.6+, link based): attach, detach, list', verbs: tcxVerbs },

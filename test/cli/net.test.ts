@@ -100,7 +100,7 @@ describe.runIf(isRoot)('tsbpf xdp, tc, tcx and link verbs', () => {
     const linkId = a.linkId as number;
     const status = (await ok('xdp', 'status', net.host, '--json')).json();
     expect(status[0].programs).toEqual([{ mode: 'skb', id: xdpProg, name: 'xdp_stats', linkId }]);
-    expect((await ok('link', 'list', '--json')).json().find((l: any) => l.id === linkId)).toEqual({ id: linkId, typeId: expect.any(Number), type: 'xdp', progId: xdpProg, ifindex: net.hostIndex, ifname: net.host, detached: false });
+    expect((await ok('link', 'list', '--json')).json().find((l: any) => l.id === linkId)).toEqual({ id: linkId, typeId: expect.any(Number), type: 'xdp', progId: xdpProg, ifindex: net.hostIndex, ifname: net.host, mode: 'skb', detached: false });
     const bt = bpftool('link', 'show', 'id', String(linkId));
     expect(bt).toMatchObject({ id: linkId, type: 'xdp', prog_id: xdpProg }); // bpftool 7.1 prints no ifindex for xdp links
 
@@ -119,7 +119,7 @@ describe.runIf(isRoot)('tsbpf xdp, tc, tcx and link verbs', () => {
     expect(nl.error()).toMatchObject({ code: 'EBUSY', extack: "Can't replace active BPF XDP link" });
 
     const d = (await ok('link', 'detach', p2, '--json')).json();
-    expect(d).toEqual({ id: linkId, type: 'xdp', progId: xdpProg, detached: true });
+    expect(d).toEqual({ id: linkId, type: 'xdp', progId: xdpProg, detached: true, pin: p2, unpinned: false }); // the pin is kept
     expect(netShow().xdp).toEqual([]);
     expect((await ok('link', 'show', String(linkId), '--json')).json()).toMatchObject({ id: linkId, detached: true });
     rmSync(p2);

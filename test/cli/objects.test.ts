@@ -155,7 +155,7 @@ describe.runIf(isRoot)('tsbpf obj load, prog and map verbs', () => {
     const look = (await ok('map', 'lookup', m, 'hex', '06', '08', '--json')).json();
     expect(look.formatted).toEqual({ key: 0x0806, value: { packets: 1, bytes: 64 } });
     const human = (await ok('map', 'lookup', m, '00 08')).stdout;
-    expect(human).toBe('key: 2048\nvalue: {packets: 3, bytes: 1000}\n');
+    expect(human).toBe('key: 00 08 (2048)\nvalue: {packets: 3, bytes: 1000}\n'); // bytes as typed, then BTF's reading
     const dump = (await ok('map', 'dump', m, '--json')).json();
     // '0x0608' is the bytes 06 08: the little-endian __u16 0x0806.
     expect(dump.map((e: any) => e.formatted.key).sort()).toEqual([0x0800, 0x0806]);

@@ -1,8 +1,10 @@
 // tsbpf link list|show|pin|detach
 import { cgroup, ifname, listLinks, type LinkInfo } from '../../index.js';
-import { type Verb, positionals } from '../command.js';
+import { type Verb, flag, positionals } from '../command.js';
+import { CliUsageError } from '../errors.js';
 import { table } from '../output.js';
 import { openLink, parseRef } from '../refs.js';
+import { unpinVerb } from './unpin.js';
 
 export function ifaceName(index: number): string | undefined {
   try {
@@ -104,19 +106,35 @@ const pin: Verb = {
 
 const detach: Verb = {
   name: 'link detach',
-  usage: 'link detach ID|PIN',
+  usage: 'link detach ID|PIN [--unpin]',
   summary: 'detach a link from its hook now (BPF_LINK_DETACH), whoever holds it',
-  help: 'The program stops running at once. Pins of the link stay (on a defunct link) until removed.',
+  help: [
+    'The program stops running at once. The link object itself lives on, defunct, while a pin',
+    'or an fd holds it: a pin is kept unless --unpin (given PIN) removes it; pins of a link',
+    'named by ID are kept (tsbpf link unpin PATH removes one).',
+  ].join('\n'),
+  options: { unpin: {} },
   run(args) {
     const [ref] = positionals(args, 1, 1, this.usage);
-    const link = openLink(parseRef(ref, 'link', this.usage));
+    const r = parseRef(ref, 'link', this.usage);
+    const unpin = flag(args, 'unpin');
+    if (unpin && !('pin' in r)) throw new CliUsageError('--unpin removes the pin the link was named by: name it by PIN, or use tsbpf link unpin PATH', this.usage);
+    const link = openLink(r);
     try {
       const before = link.info();
       link.detach();
       const after = link.info();
+      const pin = 'pin' in r ? r.pin : undefined;
+      if (pin !== undefined && unpin) link.unpin(pin);
+      const said =
+        pin === undefined
+          ? 'its pins, if any, are kept (tsbpf link unpin PATH)'
+          : unpin
+            ? `removed its pin ${pin}`
+            : `its pin ${pin} is kept and holds the defunct link (remove it with --unpin or tsbpf link unpin ${pin})`;
       return {
-        data: { id: before.id, type: before.type, progId: before.progId, detached: after.detached ?? true },
-        human: () => `detached link ${before.id} (${before.type}, prog ${before.progId})${'pin' in parseRef(ref, 'link') ? `; the pin ${ref} remains on the defunct link: rm it` : ''}`,
+        data: { id: before.id, type: before.type, progId: before.progId, detached: after.detached ?? true, ...(pin !== undefined ? { pin, unpinned: unpin } : {}) },
+        human: () => `detached link ${before.id} (${before.type}, prog ${before.progId}); ${said}`,
       };
     } finally {
       link.close();
@@ -124,4 +142,4 @@ const detach: Verb = {
   },
 };
 
-export const linkVerbs: Verb[] = [list, show, pin, detach];
+export const linkVerbs: Verb[] = [list, show, pin, unpinVerb('link'), detach];

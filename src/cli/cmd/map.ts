@@ -7,6 +7,7 @@ import { CliUsageError, EXIT, NotFoundError } from '../errors.js';
 import { parsedBtfById } from '../kinfo.js';
 import { table } from '../output.js';
 import { openMap, parseBytes, parseRef } from '../refs.js';
+import { unpinVerb } from './unpin.js';
 
 const FLAG_NAMES: [number, string][] = [
   [1 << 0, 'no_prealloc'], [1 << 1, 'no_common_lru'], [1 << 2, 'numa_node'], [1 << 3, 'rdonly'], [1 << 4, 'wronly'],
@@ -105,8 +106,12 @@ function entry(key: Uint8Array, v: LookedUp, b: MapBtf | undefined): Entry {
   return e;
 }
 
+/** Every map's keys print the same way: the bytes, as `map lookup/update/delete` take them
+ * (so a key can be copied from a dump), then the key decoded through BTF where the map's
+ * BTF has a key type (data maps and maps without BTF have none). */
 function humanKey(e: Entry): string {
-  return e.formatted?.key !== undefined ? formatDecoded(e.formatted.key) : spaced(Buffer.from(e.key, 'hex'));
+  const bytes = spaced(Buffer.from(e.key, 'hex'));
+  return e.formatted?.key !== undefined ? `${bytes} (${formatDecoded(e.formatted.key)})` : bytes;
 }
 
 function humanValue(e: Entry): string {
@@ -246,4 +251,4 @@ const del: Verb = {
   },
 };
 
-export const mapVerbs: Verb[] = [list, show, dump, lookup, update, del];
+export const mapVerbs: Verb[] = [list, show, dump, lookup, update, del, unpinVerb('map')];

@@ -9,7 +9,7 @@ import { btfTypeName as typeName, decodeValue, formatDecoded, type Decoded } fro
 import { type Verb, positionals, str, strs } from '../command.js';
 import { CliUsageError, NotFoundError } from '../errors.js';
 import { table } from '../output.js';
-import { parseSetting, settingValue } from '../refs.js';
+import { applySettings } from './source.js';
 import { flagNames } from './map.js';
 
 function rmdirQuiet(d: string): void {
@@ -277,14 +277,7 @@ const loadVerb: Verb = {
     if (!dir) throw new CliUsageError('--pin-dir DIR is required: the programs and maps are pinned there (otherwise they would vanish when this command exits)', this.usage);
     const obj = openObject(file!, { pinRoot: join(dir, 'maps'), types: strs(args, 'type'), usage: this.usage });
     try {
-      for (const s of strs(args, 'set')) {
-        const { name, raw } = parseSetting(s);
-        const v = obj.spec.variables.get(name);
-        if (!v) throw new NotFoundError(`--set ${name}: no global variable '${name}' in ${file}; variables: ${[...obj.spec.variables.keys()].join(', ') || 'none'}`);
-        const value = settingValue(name, raw, v.size);
-        if (v.constant) obj.setConstant(name, value);
-        else obj.setGlobal(name, value);
-      }
+      applySettings(obj, strs(args, 'set'), file!);
       const wanted = strs(args, 'program');
       for (const n of wanted) if (!obj.spec.programs.has(n)) throw new NotFoundError(`${file} has no program named '${n}'; programs: ${[...obj.spec.programs.keys()].join(', ') || 'none'}`);
       const progNames = wanted.length ? wanted : [...obj.spec.programs.values()].filter((p) => p.autoload).map((p) => p.name);

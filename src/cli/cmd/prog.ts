@@ -5,6 +5,7 @@ import { type Verb, flag, num, positionals, str } from '../command.js';
 import { CliUsageError, EXIT } from '../errors.js';
 import { table } from '../output.js';
 import { openProgram, parseRef } from '../refs.js';
+import { unpinVerb } from './unpin.js';
 import { dumpXlated, formatXlated } from '../xlated.js';
 
 function progJson(info: ProgramInfo) {
@@ -165,4 +166,4 @@ const run: Verb = {
   },
 };
 
-export const progVerbs: Verb[] = [list, show, dump, run];
+export const progVerbs: Verb[] = [list, show, dump, run, unpinVerb('prog')];

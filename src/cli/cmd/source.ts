@@ -4,9 +4,9 @@
 import { BpfObject, BpfProgram, ifindex, ifname } from '../../index.js';
 import { BpfError } from '../../errors.js';
 import { type ParsedArgs } from '../args.js';
-import { str } from '../command.js';
+import { str, strs } from '../command.js';
 import { CliUsageError, NotFoundError } from '../errors.js';
-import { isElfFile, openProgram, parseRef } from '../refs.js';
+import { isElfFile, openProgram, parseRef, parseSetting, settingValue } from '../refs.js';
 
 export interface ProgramSource {
   prog: BpfProgram;
@@ -17,13 +17,27 @@ export interface ProgramSource {
   close(): void;
 }
 
-export const SOURCE_OPTIONS = { program: { value: true }, 'pin-root': { value: true } } as const;
+export const SOURCE_OPTIONS = { program: { value: true }, 'pin-root': { value: true }, set: { value: true, repeat: true } } as const;
 
 export const SOURCE_HELP = [
   'FILE|PIN|ID: an object file to load (--program NAME picks the program when it has more',
   'than one of the right type; --pin-root DIR is where its LIBBPF_PIN_BY_NAME maps go,',
-  'default /sys/fs/bpf), a program pinned on bpffs, or a loaded program\'s id.',
+  'default /sys/fs/bpf; --set NAME=VALUE sets a global before load, as in obj load), a',
+  'program pinned on bpffs, or a loaded program\'s id.',
 ].join('\n');
+
+/** `--set NAME=VALUE` settings, applied to an opened object before load (obj load and the
+ * attach verbs). VALUE: an integer, true/false, str:TEXT or hex:BYTES. */
+export function applySettings(obj: BpfObject, settings: readonly string[], file: string): void {
+  for (const s of settings) {
+    const { name, raw } = parseSetting(s);
+    const v = obj.spec.variables.get(name);
+    if (!v) throw new NotFoundError(`--set ${name}: no global variable '${name}' in ${file}; variables: ${[...obj.spec.variables.keys()].join(', ') || 'none'}`);
+    const value = settingValue(name, raw, v.size);
+    if (v.constant) obj.setConstant(name, value);
+    else obj.setGlobal(name, value);
+  }
+}
 
 /** Loads or opens the program named by `src`. `types` are the program types the hook takes. */
 export function programSource(src: string, args: ParsedArgs, types: readonly string[], usage: string): ProgramSource {
@@ -45,11 +59,13 @@ export function programSource(src: string, args: ParsedArgs, types: readonly str
     } else if (!obj.spec.programs.has(name)) {
       throw new NotFoundError(`${src} has no program named '${name}'; programs: ${[...obj.spec.programs.keys()].join(', ') || 'none'}`);
     }
+    applySettings(obj, strs(args, 'set'), src);
     obj.load({ programs: [name] });
     const prog = obj.program(name);
     return { prog, obj, from: 'file', close: () => obj.close() };
   }
   if (wanted !== undefined) throw new CliUsageError('--program NAME is for object files; a pinned program or an id names one program already', usage);
+  if (strs(args, 'set').length) throw new CliUsageError('--set is for object files (it sets globals before load); a pinned or loaded program is loaded already', usage);
   if (!/^\d+$/.test(src) && !src.includes('/')) throw new NotFoundError(`${src}: no such file`);
   const ref = parseRef(src, 'program', usage);
   const prog = openProgram(ref);

@@ -73,9 +73,25 @@ const attach: Verb = {
           ...(flag(args, 'force') ? { force: true } : {}),
         });
       } catch (e) {
-        // The library's advice names its options; say what they are called here.
-        if (e instanceof BpfError && e.code === 'EBUSY') throw withHint(e, 'on the command line: --replace ID, --force, or tsbpf xdp detach / tsbpf link detach first');
-        throw e;
+        // EBUSY: the mode asked for is taken; EEXIST without --mode: the kernel's default (native)
+        // is refused because the other mode is in use.
+        if (!(e instanceof BpfError && (e.code === 'EBUSY' || (e.code === 'EEXIST' && m === undefined && !replace)))) throw e;
+        // Attaching what is attached already is success: the hook is as asked (docs/cli.md).
+        const state = xdp.query(dev.index);
+        const xdpLinks = listLinks().filter((l) => l.type === 'xdp' && l.ifindex === dev.index);
+        const inUse = MODES.filter((x) => idIn(state, x) !== 0);
+        const same = MODES.find((x) => idIn(state, x) === progId && (m === undefined ? inUse.length === 1 : x === m));
+        if (same && !replace) {
+          const heldBy = xdpLinks.find((l) => l.progId === progId)?.id;
+          const data = { ifindex: dev.index, ifname: dev.name, mode: same, progId, unchanged: true, ...(heldBy !== undefined ? { linkId: heldBy } : {}) };
+          return { data, human: () => `prog ${progId} is already attached to ${dev.name} (${same} mode${heldBy !== undefined ? `, held by link ${heldBy}` : ''}); nothing changed` };
+        }
+        // The library's advice names its options; say what they are called here, and only
+        // what can work: nothing over netlink displaces a bpf_link.
+        if (e.code === 'EEXIST') throw e;
+        const link = xdpLinks.find((l) => l.progId !== 0 && MODES.some((x) => idIn(state, x) === l.progId && (m === undefined || x === m)));
+        if (link) throw withHint(e, `on the command line: tsbpf link detach ${link.id} first (--replace and --force cannot displace a bpf_link)`);
+        throw withHint(e, 'on the command line: --replace ID, --force, or tsbpf xdp detach first');
       }
       const data = { ifindex: a.ifindex, ifname: dev.name, mode: a.mode, progId: a.progId, ...(replace ? { replaced: replace.info().id } : {}) };
       return { data, human: () => `attached prog ${a.progId} to ${dev.name} (${a.mode} mode)${replace ? `, replacing prog ${data.replaced}` : ''}` };

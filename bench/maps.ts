@@ -134,10 +134,10 @@ function tsSide(): { run(map: string, op: string): Figure; close(): void } {
     return N;
   };
   const iterate =
-    (dedupe?: boolean): Op =>
+    (dedupe?: boolean, batchSize?: number): Op =>
     (m) => {
       let n = 0;
-      for (const entry of m.entries(dedupe === undefined ? {} : { dedupe })) if (entry) n++;
+      for (const entry of m.entries({ ...(dedupe === undefined ? {} : { dedupe }), ...(batchSize ? { batchSize } : {}) })) if (entry) n++;
       if (n !== N) throw new Error(`iterated ${n} of ${N}`);
       return n;
     };
@@ -187,13 +187,31 @@ function tsSide(): { run(map: string, op: string): Figure; close(): void } {
     return N;
   };
 
+  // Past C: an mmapable array read and written through a typed view of the shared memory,
+  // no syscall at all (against C's bpf_map_lookup_elem/update_elem loops on its array).
+  const mappedLookup: Op = (m) => {
+    const a = m.mappedArray('u64');
+    let sum = 0n;
+    for (let i = 0; i < N; i++) sum += a.get(i);
+    if (sum !== (BigInt(N) * BigInt(N - 1)) / 2n) throw new Error(`mapped sum ${sum}`);
+    return N;
+  };
+  const mappedUpdate: Op = (m) => {
+    const a = m.mappedArray('u64');
+    for (let i = 0; i < N; i++) a.set(i, BigInt(i));
+    return N;
+  };
+
   const ops: Record<string, Op> = {
+    'lookup (mappedArray)': mappedLookup,
+    'update (mappedArray)': mappedUpdate,
     'lookup (raw bpfRaw)': rawLookup,
     update,
     lookup: lookupInto,
     'lookup (copy)': lookupCopy,
     iterate: iterate(),
     'iterate (no dedupe)': iterate(false),
+    'iterate (batchSize 256)': iterate(undefined, 256),
     delete: del,
     updateBatch,
     lookupBatch: readBatch(false),
@@ -206,10 +224,12 @@ function tsSide(): { run(map: string, op: string): Figure; close(): void } {
   const maps: Record<string, { m: BpfMap; full: boolean }> = {
     hash: { m: BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: N, name: 'ts_bench_hash' }), full: false },
     array: { m: BpfMap.create({ type: 'array', valueSize: 8, maxEntries: N, name: 'ts_bench_array' }), full: false },
+    // The same array, mmapable: the mappedArray rows run on it.
+    arrayMmap: { m: BpfMap.create({ type: 'array', valueSize: 8, maxEntries: N, name: 'ts_bench_mmap', flags: ['mmapable'] }), full: false },
   };
   return {
     run(map, op) {
-      const s = maps[map]!;
+      const s = op.includes('mappedArray') ? maps.arrayMmap! : maps[map]!;
       const f = ops[op]!;
       if (!filling.has(op) && !s.full) updateBatch(s.m);
       const t = process.hrtime.bigint();
@@ -229,7 +249,8 @@ function tsSide(): { run(map: string, op: string): Figure; close(): void } {
 // ---- side by side ----
 
 /** [map, tsbpf op, C op]: 'lookup' is lookupInto (no allocation); 'lookup (copy)' returns a
- * new buffer; 'lookup (raw bpfRaw)' is the koffi floor without the map layer. */
+ * new buffer; 'lookup (raw bpfRaw)' is the koffi floor without the map layer; the
+ * '(mappedArray)' rows read/write an mmapable array's memory, against C's syscall loops. */
 const PLAN: [string, string, string][] = [
   ['hash', 'update', 'update'],
   ['hash', 'lookup', 'lookup'],
@@ -238,6 +259,7 @@ const PLAN: [string, string, string][] = [
   ['hash', 'delete', 'delete'],
   ['hash', 'iterate', 'iterate'],
   ['hash', 'iterate (no dedupe)', 'iterate'],
+  ['hash', 'iterate (batchSize 256)', 'iterate'],
   ['hash', 'updateBatch', 'updateBatch'],
   ['hash', 'lookupBatch', 'lookupBatch'],
   ['hash', 'lookupAndDeleteBatch', 'lookupAndDeleteBatch'],
@@ -245,6 +267,8 @@ const PLAN: [string, string, string][] = [
   ['array', 'update', 'update'],
   ['array', 'lookup', 'lookup'],
   ['array', 'lookup (copy)', 'lookup'],
+  ['array', 'lookup (mappedArray)', 'lookup'],
+  ['array', 'update (mappedArray)', 'update'],
   ['array', 'iterate', 'iterate'],
   ['array', 'updateBatch', 'updateBatch'],
   ['array', 'lookupBatch', 'lookupBatch'],

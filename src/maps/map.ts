@@ -78,6 +78,15 @@ export interface IterateOptions {
   /** Give up with MapIterationError after this many BPF_MAP_GET_NEXT_KEY calls (default
    * 8 × (maxEntries + 1)). */
   maxSteps?: number;
+  /**
+   * Read ahead with BPF_MAP_LOOKUP_BATCH (5.6+; hash, array and per-CPU kinds, and LPM tries
+   * on recent kernels; fd maps such as prog_array refuse it), this many
+   * entries per syscall instead of two syscalls per entry. The kernel walks hash buckets by
+   * index, so the walk never restarts and never repeats a key; but an entry deleted after its
+   * batch was read is still yielded, with the value it had then. A map type without batch
+   * lookups is a BpfError (EINVAL or ENOTSUPP), not a silent fallback to the key walk.
+   */
+  batchSize?: number;
 }
 
 /** Iteration was abandoned: the map changed faster than it could be walked. */
@@ -584,6 +593,10 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
   /** The one walk behind keys() and entries(): two syscalls per entry, like C's loop. */
   *#walk(opts: IterateOptions, withValues: boolean): Generator<Uint8Array | [Uint8Array, MapValue<T>], void, undefined> {
     this.#iterable();
+    if (opts.batchSize !== undefined) {
+      yield* this.#batchWalk(opts.batchSize, withValues);
+      return;
+    }
     if (withValues && this.#traits.array) {
       yield* this.#arrayEntries();
       return;
@@ -625,7 +638,9 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
               bigger.set(record);
               record = bigger;
             }
-            record.set(cur, recorded * keySize);
+            const at = recorded * keySize;
+            if (keySize <= 16) for (let i = 0; i < keySize; i++) record[at + i] = cur[i]!;
+            else record.set(cur, at);
             recorded++;
           }
           yield [cur, this.#readValue()];
@@ -641,6 +656,19 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
         } else throw this.#elemError(C.BPF_MAP_LOOKUP_ELEM, -r, 0);
       } else yield cur;
       cur = next;
+    }
+  }
+
+  /** keys()/entries() read ahead in batches (IterateOptions.batchSize). */
+  *#batchWalk(size: number, withValues: boolean): Generator<Uint8Array | [Uint8Array, MapValue<T>], void, undefined> {
+    const ks = this.keySize;
+    const vl = this.#valueLen;
+    for (const { count, keys, values } of this.batches({ batchSize: size })) {
+      // Copied out before the next batch overwrites the buffers.
+      for (let i = 0; i < count; i++) {
+        const k = copyOut(keys, i * ks, ks);
+        yield withValues ? [k, this.#valueAt(values, i * vl)] : k;
+      }
     }
   }
 
@@ -841,6 +869,17 @@ export class BpfMap<T extends MapType = MapType> extends KernelObject {
     }
     if (this.#traits.fdToId) return this.#valueView.getUint32(0, true) as MapValue<T>;
     return copyOut(this.#value, 0, this.valueSize) as MapValue<T>;
+  }
+
+  /** A value as #readValue returns it, from a batch buffer at `offset`. */
+  #valueAt(buf: Uint8Array, offset: number): MapValue<T> {
+    if (this.#traits.perCpu) {
+      const out: Uint8Array[] = new Array(this.#cpus);
+      for (let i = 0; i < this.#cpus; i++) out[i] = copyOut(buf, offset + i * this.#stride, this.valueSize);
+      return out as MapValue<T>;
+    }
+    if (this.#traits.fdToId) return (buf[offset]! | (buf[offset + 1]! << 8) | (buf[offset + 2]! << 16) | (buf[offset + 3]! << 24)) >>> 0 as MapValue<T>;
+    return copyOut(buf, offset, this.valueSize) as MapValue<T>;
   }
 
   #getNextKey(cur: Uint8Array | undefined): Uint8Array | undefined {

@@ -3,6 +3,7 @@
 // generated from): which maps get a typed view, which globals each data section exposes, and a
 // digest of every decoded shape, so a changed struct layout is caught at open, not misread.
 import { createHash } from 'node:crypto';
+import { BtfError } from '../errors.js';
 import { valueCodec, type ValueShape } from '../btf/codec.js';
 import type { Btf } from '../btf/btf.js';
 import type { MapSpec, ObjectSpec } from '../elf/spec.js';
@@ -18,6 +19,8 @@ export interface SkeletonMap {
   readonly view: MapView;
   /** Typed views: the digest of the key and value shapes. */
   readonly digest?: string;
+  /** Byte-level views: why the map has no typed one. */
+  readonly why?: string;
 }
 
 export interface SkeletonSection {
@@ -37,6 +40,9 @@ export interface SkeletonDesc {
   readonly maps: readonly SkeletonMap[];
   readonly programs: readonly string[];
   readonly sections: readonly SkeletonSection[];
+  /** Global variables left out because their type has no JavaScript form (read them with
+   * `skel.object.global(name)`). */
+  readonly untyped?: readonly { readonly name: string; readonly why: string }[];
 }
 
 /** A stable digest of shapes (which include sizes, names and member order). */
@@ -44,12 +50,23 @@ export function shapeDigest(...shapes: (ValueShape | undefined)[]): string {
   return createHash('sha256').update(JSON.stringify(shapes)).digest('hex').slice(0, 16);
 }
 
-function viewOf(spec: MapSpec): MapView {
-  if (spec.kind !== 'btf' || spec.btfValueType === undefined) return 'bytes';
+/** How a skeleton exposes a map, and why not typed when it is not. */
+function viewOf(btf: Btf, spec: MapSpec): { view: MapView; why?: string } {
+  if (spec.kind === 'data') return { view: 'bytes', why: 'its globals are the section object' };
+  if (spec.kind === 'kconfig') return { view: 'bytes', why: 'kconfig values, filled at load' };
+  if (spec.btfValueType === undefined) return { view: 'bytes', why: 'declared without BTF key/value types' };
   const traits = traitsOf(parseMapType(spec.type));
-  if (traits.fdToId || traits.fdValue || traits.ringSize || spec.type === 'perf_event_array' || spec.type === 'arena') return 'bytes';
-  if (spec.keySize > 0 && !spec.btfKeyType) return 'bytes';
-  return traits.perCpu ? 'percpu' : 'typed';
+  if (traits.fdToId || traits.fdValue || spec.type === 'struct_ops') return { view: 'bytes', why: 'its values are file descriptors (ids when read)' };
+  if (traits.ringSize || spec.type === 'perf_event_array' || spec.type === 'arena') return { view: 'bytes', why: 'it holds events or memory, not values' };
+  if (spec.keySize > 0 && !spec.btfKeyType) return { view: 'bytes', why: 'declared without a BTF key type' };
+  try {
+    mapCodecs(btf, spec);
+  } catch (e) {
+    // A type no value can be made of (a forward declaration, a function): stated in the module.
+    if (!(e instanceof BtfError)) throw e;
+    return { view: 'bytes', why: `its types have no JavaScript form: ${e.message}` };
+  }
+  return { view: traits.perCpu ? 'percpu' : 'typed' };
 }
 
 /** 'data.counters' → 'data_counters': section names as properties. */
@@ -77,21 +94,30 @@ export function describeObject(spec: ObjectSpec): SkeletonDesc {
       prop = sectionProp(m.name);
       if (declared.has(prop)) prop = m.name;
     }
-    const view = btf ? viewOf(m) : 'bytes';
-    if (view === 'bytes' || !btf) maps.push({ name: m.name, prop, view });
+    const { view, why } = btf ? viewOf(btf, m) : { view: 'bytes' as const, why: 'the object has no BTF' };
+    if (view === 'bytes' || !btf) maps.push({ name: m.name, prop, view, ...(why ? { why } : {}) });
     else {
       const c = mapCodecs(btf, m);
       maps.push({ name: m.name, prop, view, digest: shapeDigest(c.key?.shape, c.value.shape) });
     }
   }
   const sections: SkeletonSection[] = [];
+  const untyped: { name: string; why: string }[] = [];
   if (btf) {
     const byMap = new Map<string, { name: string; digest: string }[]>();
     for (const v of spec.variables.values()) {
       // As bpftool's skeletons: global variables only (static and __hidden ones stay private).
       if (!v.global || v.btfType === undefined) continue;
+      let digest: string;
+      try {
+        digest = shapeDigest(valueCodec(btf, v.btfType).shape);
+      } catch (e) {
+        if (!(e instanceof BtfError)) throw e;
+        untyped.push({ name: v.name, why: e.message });
+        continue;
+      }
       const list = byMap.get(v.map) ?? [];
-      list.push({ name: v.name, digest: shapeDigest(valueCodec(btf, v.btfType).shape) });
+      list.push({ name: v.name, digest });
       byMap.set(v.map, list);
     }
     for (const [map, vars] of byMap) {
@@ -100,5 +126,5 @@ export function describeObject(spec: ObjectSpec): SkeletonDesc {
       sections.push({ map, prop: sectionProp(map), constant: m.freeze, vars });
     }
   }
-  return { name: spec.name, maps, programs: [...spec.programs.keys()], sections };
+  return { name: spec.name, maps, programs: [...spec.programs.keys()], sections, ...(untyped.length ? { untyped } : {}) };
 }

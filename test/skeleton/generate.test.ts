@@ -35,6 +35,14 @@ describe('what a skeleton module says', () => {
     expect(text.match(/export interface flow_key /g)).toHaveLength(1);
   });
 
+  it('keeps names from the object and the command line inside its comments', () => {
+    const odd = generateSkeleton(readFileSync(join(ROOT, 'test/fixtures/xdp_counter.o')), { fileName: 'x.o', name: 'evil */ process.exit(1); /*\nmore' });
+    expect(odd).not.toContain('*/ process.exit');
+    // (An object's name ends at its first '.', as libbpf's does.)
+    expect(odd.split('\n')[1]).toBe("// Object 'evil *\\/ process': 2 maps, 1 programs, 0 globals; its bytes are embedded below.");
+    expect(odd).toContain('export type EvilProcessSkeleton = Skeleton<');
+  });
+
   it('embeds the object byte for byte, or names the file', () => {
     const b64 = /base64: \[\n([\s\S]*?)\n {2}\]\.join/.exec(text)![1]!.replace(/[\s',]/g, '');
     expect(Buffer.from(b64, 'base64').equals(readFileSync(file))).toBe(true);

@@ -186,13 +186,21 @@ export class TypedMap<K = BtfValue, V = BtfValue, Out extends V | V[] = V> {
   }
 }
 
+/** The BTF the kernel recorded for a map, read and parsed once per BpfMap. */
+const kernelTypes = new WeakMap<BpfMap, MapBtfTypes>();
+function typesOf(map: BpfMap): MapBtfTypes {
+  let t = kernelTypes.get(map);
+  if (!t) kernelTypes.set(map, (t = kernelMapBtf(map.info(), map.describe())));
+  return t;
+}
+
 /** A typed view of `map` (not per-CPU): by `types` when given (an object's parsed BTF), else by
- * the BTF the kernel recorded for the map (read from the kernel and parsed). */
+ * the BTF the kernel recorded for the map (read from the kernel and parsed, once per map). */
 export function typedMap<K = BtfValue, V = BtfValue>(map: BpfMap, types?: MapBtfTypes): TypedMap<K, V, V> {
-  return new TypedMap<K, V, V>(map, types ?? kernelMapBtf(map.info(), map.describe()), false);
+  return new TypedMap<K, V, V>(map, types ?? typesOf(map), false);
 }
 
 /** A typed view of a per-CPU map: a lookup returns one value per possible CPU. */
 export function typedPerCpuMap<K = BtfValue, V = BtfValue>(map: BpfMap, types?: MapBtfTypes): TypedMap<K, V, V[]> {
-  return new TypedMap<K, V, V[]>(map, types ?? kernelMapBtf(map.info(), map.describe()), true);
+  return new TypedMap<K, V, V[]>(map, types ?? typesOf(map), true);
 }

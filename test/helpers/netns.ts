@@ -55,7 +55,8 @@ function hookExit(): void {
     });
 }
 
-function alive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, and is someone else's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

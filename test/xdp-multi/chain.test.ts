@@ -2,44 +2,19 @@
 // pair into a dispatcher whose components each count the packet and take a tick of a shared
 // clock (test/fixtures/xdp_multi.c), so the ticks give the order they ran in and the counters
 // show where a chain stopped. Needs freplace: runs in the 6.1 and 6.12 guests.
-import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import { BpfObject, BpfProgram, type Btf, Link, xdp } from '../../src/index.js';
 import { btfById } from '../../src/link/targets.js';
 import { xdpVerbs } from '../../src/cli/cmd/xdp.js';
 import { needs } from '../helpers/features.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
-import { createVethPair, type VethPair } from '../helpers/netns.js';
-import { XDP, component, counters, privateBpffs, type PrivateBpffs } from './helpers.js';
+import { XDP, counters, multiTestbed } from './helpers.js';
 
 guardFdLeaks();
 
-/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
-const HOOK = 180_000;
-
 const T = 180_000; // guests run JavaScript 5-6x slower
-let fs: PrivateBpffs;
-let v: VethPair;
-const open: BpfObject[] = [];
-const comp = (verdict: number = XDP.pass): BpfObject => {
-  const o = component(fs, { verdict });
-  open.push(o);
-  return o;
-};
-
-beforeAll(() => {
-  fs = privateBpffs();
-  v = createVethPair();
-}, HOOK);
-afterAll(() => {
-  v?.destroy();
-  fs?.unmount();
-}, HOOK);
-afterEach(() => {
-  xdp.multi.detachAll(v.hostIndex);
-  for (const o of open.splice(0)) o.close();
-  expect(xdp.query(v.hostIndex).attached).toBe('none');
-  expect(fs.entries()).toEqual([]);
-}, HOOK);
+const bed = multiTestbed();
+const comp = (verdict: number = XDP.pass): BpfObject => bed.comp({ verdict });
 
 describe('xdp.multi: programs in a dispatcher', () => {
   needs('trampoline')(
@@ -47,13 +22,13 @@ describe('xdp.multi: programs in a dispatcher', () => {
     () => {
       const alpha = comp();
       const beta = comp();
-      const first = xdp.multi.attach(v.hostIndex, [{ object: beta, program: 'mp_beta' }, { object: alpha, program: 'mp_alpha' }], { mode: 'skb' });
+      const first = xdp.multi.attach(bed.v.hostIndex, [{ object: beta, program: 'mp_beta' }, { object: alpha, program: 'mp_alpha' }], { mode: 'skb' });
       expect(first.programs.map((p) => p.name)).toEqual(['mp_alpha', 'mp_beta']);
       expect(first.added.map((p) => p.name)).toEqual(['mp_alpha', 'mp_beta']);
       // Joining: mp_tuned brings priority 5 from its XDP_RUN_CONFIG, the second mp_alpha is given 20.
       const tuned = comp();
       const alpha2 = comp();
-      const res = xdp.multi.attach(v.hostIndex, [{ object: tuned, program: 'mp_tuned' }, { object: alpha2, program: 'mp_alpha', priority: 20 }]);
+      const res = xdp.multi.attach(bed.v.hostIndex, [{ object: tuned, program: 'mp_tuned' }, { object: alpha2, program: 'mp_alpha', priority: 20 }]);
       const ids = (o: BpfObject, n: string) => o.program(n).info().id;
       expect(res.programs.map((p) => [p.slot, p.name, p.id, p.priority, p.chainCallActions])).toEqual([
         [0, 'mp_tuned', ids(tuned, 'mp_tuned'), 5, ['drop', 'pass']],
@@ -62,17 +37,17 @@ describe('xdp.multi: programs in a dispatcher', () => {
         [3, 'mp_beta', ids(beta, 'mp_beta'), 50, ['pass']],
       ]);
       expect(res.added.map((p) => p.id)).toEqual([ids(tuned, 'mp_tuned'), ids(alpha2, 'mp_alpha')]);
-      expect(res.dispatcher).toMatchObject({ version: 2, mode: 'skb', frags: false, builtBy: 'tsbpf', pinDir: `${fs.xdpDir}/dispatch-${v.hostIndex}-${res.dispatcher.id}` });
+      expect(res.dispatcher).toMatchObject({ version: 2, mode: 'skb', frags: false, builtBy: 'tsbpf', pinDir: `${bed.fs.xdpDir}/dispatch-${bed.v.hostIndex}-${res.dispatcher.id}` });
       expect(res.dispatcher.id).not.toBe(first.dispatcher.id);
-      expect(xdp.query(v.hostIndex)).toMatchObject({ attached: 'skb', skbProgId: res.dispatcher.id });
+      expect(xdp.query(bed.v.hostIndex)).toMatchObject({ attached: 'skb', skbProgId: res.dispatcher.id });
       expect(tuned.program('mp_tuned').type).toBe('ext');
       // Only the current dispatcher's directory, with a program pin and a link pin per slot.
-      expect(fs.entries()).toEqual([`dispatch-${v.hostIndex}-${res.dispatcher.id}`]);
-      expect(fs.files(`dispatch-${v.hostIndex}-${res.dispatcher.id}`)).toEqual(['prog0-link', 'prog0-prog', 'prog1-link', 'prog1-prog', 'prog2-link', 'prog2-prog', 'prog3-link', 'prog3-prog']);
+      expect(bed.fs.entries()).toEqual([`dispatch-${bed.v.hostIndex}-${res.dispatcher.id}`]);
+      expect(bed.fs.files(`dispatch-${bed.v.hostIndex}-${res.dispatcher.id}`)).toEqual(['prog0-link', 'prog0-prog', 'prog1-link', 'prog1-prog', 'prog2-link', 'prog2-prog', 'prog3-link', 'prog3-prog']);
       for (const p of res.programs) expect(p.linkId).toBeGreaterThan(0);
-      expect(xdp.multi.query(v.hostIndex)).toEqual({ ifindex: v.hostIndex, dispatcher: res.dispatcher, programs: res.programs });
+      expect(xdp.multi.query(bed.v.hostIndex)).toEqual({ ifindex: bed.v.hostIndex, dispatcher: res.dispatcher, programs: res.programs });
 
-      expect(v.ping(4).received).toBe(4);
+      expect(bed.v.ping(4).received).toBe(4);
       const seen = [tuned, alpha2, alpha, beta].map(counters);
       expect(seen.map((c) => c.runs)).toEqual([4, 4, 4, 4]);
       // The last packet's ticks, one per program, in slot order.
@@ -90,7 +65,7 @@ describe('xdp.multi: programs in a dispatcher', () => {
       const c = comp(XDP.drop); // DROP, default ['pass']: the chain ends here
       const d = comp(XDP.pass);
       xdp.multi.attach(
-        v.hostIndex,
+        bed.v.hostIndex,
         [
           { object: a, program: 'mp_tuned' },
           { object: b, program: 'mp_alpha', priority: 10, chainCallActions: ['drop'] },
@@ -99,20 +74,20 @@ describe('xdp.multi: programs in a dispatcher', () => {
         ],
         { mode: 'skb' },
       );
-      expect(v.ping(3).received).toBe(0);
+      expect(bed.v.ping(3).received).toBe(0);
       expect([a, b, c, d].map((o) => counters(o).runs)).toEqual([3, 3, 3, 0]);
 
       // Without c, d runs last and passes: the packets get through.
-      const after = xdp.multi.detach(v.hostIndex, c.program('mp_beta'))!;
+      const after = xdp.multi.detach(bed.v.hostIndex, c.program('mp_beta'))!;
       expect(after.programs.map((p) => [p.name, p.priority, p.chainCallActions])).toEqual([
         ['mp_tuned', 5, ['drop', 'pass']],
         ['mp_alpha', 10, ['drop']],
         ['mp_alpha', 30, ['pass']],
       ]);
-      expect(v.ping(3).received).toBe(3);
+      expect(bed.v.ping(3).received).toBe(3);
       expect([a, b, c, d].map((o) => counters(o).runs)).toEqual([6, 6, 3, 3]);
       // c's pins went with the old dispatcher; its program is no longer referenced by the hook.
-      expect(fs.entries()).toEqual([`dispatch-${v.hostIndex}-${after.dispatcher.id}`]);
+      expect(bed.fs.entries()).toEqual([`dispatch-${bed.v.hostIndex}-${after.dispatcher.id}`]);
     },
     T,
   );
@@ -121,8 +96,8 @@ describe('xdp.multi: programs in a dispatcher', () => {
     'one program alone replaces xdp_dispatcher itself, as with libxdp: its verdict is final even when it is a chain-call action',
     () => {
       const only = comp(XDP.drop);
-      const res = xdp.multi.attach(v.hostIndex, [{ object: only, program: 'mp_alpha', chainCallActions: ['drop'] }], { mode: 'skb' });
-      expect(v.ping(2).received).toBe(0);
+      const res = xdp.multi.attach(bed.v.hostIndex, [{ object: only, program: 'mp_alpha', chainCallActions: ['drop'] }], { mode: 'skb' });
+      expect(bed.v.ping(2).received).toBe(0);
       expect(counters(only).runs).toBe(2);
       using link = Link.fromPin(res.programs[0]!.pins.link);
       const info = link.info() as { targetObjId: number; targetBtfId: number };
@@ -130,10 +105,10 @@ describe('xdp.multi: programs in a dispatcher', () => {
       expect(dispatcherBtf(res.dispatcher.id).name(info.targetBtfId)).toBe('xdp_dispatcher');
       // With a second program it moves to slot prog0, where DROP (a chain-call action) goes on.
       const next = comp(XDP.pass);
-      const two = xdp.multi.attach(v.hostIndex, [{ object: next, program: 'mp_beta' }]);
+      const two = xdp.multi.attach(bed.v.hostIndex, [{ object: next, program: 'mp_beta' }]);
       using moved = Link.fromPin(two.programs[0]!.pins.link);
       expect(dispatcherBtf(two.dispatcher.id).name((moved.info() as { targetBtfId: number }).targetBtfId)).toBe('prog0');
-      expect(v.ping(2).received).toBe(2);
+      expect(bed.v.ping(2).received).toBe(2);
       expect([only, next].map((o) => counters(o).runs)).toEqual([4, 2]);
     },
     T,
@@ -143,34 +118,34 @@ describe('xdp.multi: programs in a dispatcher', () => {
     'frags: the dispatcher takes multi-buffer packets only while every program does; a downgrade the driver refuses leaves the old one',
     () => {
       // veth refuses native XDP without frags while its peer's MTU exceeds a page.
-      v.inNs('ip', ['link', 'set', 'dev', v.peer, 'mtu', '9000']);
+      bed.v.inNs('ip', ['link', 'set', 'dev', bed.v.peer, 'mtu', '9000']);
       try {
         const f1 = comp();
         const f2 = comp();
-        const res = xdp.multi.attach(v.hostIndex, [{ object: f1, program: 'mp_frags' }, { object: f2, program: 'mp_frags', priority: 60 }], { mode: 'drv' });
+        const res = xdp.multi.attach(bed.v.hostIndex, [{ object: f1, program: 'mp_frags' }, { object: f2, program: 'mp_frags', priority: 60 }], { mode: 'drv' });
         expect(res.dispatcher).toMatchObject({ mode: 'drv', frags: true });
         expect(res.programs.map((p) => p.frags)).toEqual([true, true]);
         const plain = comp();
         let refused: unknown;
         try {
-          xdp.multi.attach(v.hostIndex, [{ object: plain, program: 'mp_alpha' }]);
+          xdp.multi.attach(bed.v.hostIndex, [{ object: plain, program: 'mp_alpha' }]);
         } catch (e) {
           refused = e;
         }
         expect(refused).toMatchObject({ command: 'RTM_SETLINK' });
         expect((refused as { extack?: string }).extack).toMatch(/MTU/i);
         // The old dispatcher stays, with its pins and nothing else.
-        expect(xdp.multi.query(v.hostIndex)).toMatchObject({ dispatcher: { id: res.dispatcher.id, frags: true } });
-        expect(fs.entries()).toEqual([`dispatch-${v.hostIndex}-${res.dispatcher.id}`]);
+        expect(xdp.multi.query(bed.v.hostIndex)).toMatchObject({ dispatcher: { id: res.dispatcher.id, frags: true } });
+        expect(bed.fs.entries()).toEqual([`dispatch-${bed.v.hostIndex}-${res.dispatcher.id}`]);
         // With a page-sized MTU the same program joins, and the dispatcher drops frags.
-        v.inNs('ip', ['link', 'set', 'dev', v.peer, 'mtu', '1500']);
-        const down = xdp.multi.attach(v.hostIndex, [{ object: plain, program: 'mp_alpha' }]);
+        bed.v.inNs('ip', ['link', 'set', 'dev', bed.v.peer, 'mtu', '1500']);
+        const down = xdp.multi.attach(bed.v.hostIndex, [{ object: plain, program: 'mp_alpha' }]);
         expect(down.dispatcher).toMatchObject({ mode: 'drv', frags: false });
         expect(down.programs.map((p) => [p.name, p.frags])).toEqual([['mp_alpha', false], ['mp_frags', true], ['mp_frags', true]]);
-        expect(v.ping(2).received).toBe(2);
+        expect(bed.v.ping(2).received).toBe(2);
         expect([plain, f1, f2].map((o) => counters(o).runs)).toEqual([2, 2, 2]);
       } finally {
-        v.inNs('ip', ['link', 'set', 'dev', v.peer, 'mtu', '1500']);
+        bed.v.inNs('ip', ['link', 'set', 'dev', bed.v.peer, 'mtu', '1500']);
       }
     },
     T,
@@ -181,18 +156,18 @@ describe('xdp.multi: programs in a dispatcher', () => {
     () => {
       const a = comp();
       const b = comp();
-      const res = xdp.multi.attach(v.hostIndex, [{ object: a, program: 'mp_tuned' }, { object: b, program: 'mp_beta' }], { mode: 'skb' });
+      const res = xdp.multi.attach(bed.v.hostIndex, [{ object: a, program: 'mp_tuned' }, { object: b, program: 'mp_beta' }], { mode: 'skb' });
       const status = xdpVerbs.find((x) => x.name === 'xdp status')!;
-      const out = status.run({ positionals: [v.host], options: {} }, { json: false, verbose: false, note() {} });
+      const out = status.run({ positionals: [bed.v.host], options: {} }, { json: false, verbose: false, note() {} });
       const [entry] = out.data as any[];
-      expect(entry).toMatchObject({ ifindex: v.hostIndex, attached: 'skb', dispatcher: res.dispatcher, components: res.programs });
+      expect(entry).toMatchObject({ ifindex: bed.v.hostIndex, attached: 'skb', dispatcher: res.dispatcher, components: res.programs });
       const text = out.human();
       expect(text).toContain(`dispatcher ${res.dispatcher.id}: protocol version 2, skb mode, built and pinned by tsbpf at ${res.dispatcher.pinDir}`);
       expect(text).toMatch(new RegExp(`^\\s+0\\s+5\\s+${res.programs[0]!.id}\\s+mp_tuned\\s+drop,pass\\s+${res.programs[0]!.linkId}\\s+${res.programs[0]!.pins.prog}$`, 'm'));
       expect(text).toMatch(new RegExp(`^\\s+1\\s+50\\s+${res.programs[1]!.id}\\s+mp_beta\\s+pass`, 'm'));
       // A plain detach would strand the programs' pins: refused, pointing at --multi.
       const detach = xdpVerbs.find((x) => x.name === 'xdp detach')!;
-      expect(() => detach.run({ positionals: [v.host], options: {} }, { json: false, verbose: false, note() {} })).toThrow(/--multi ID removes one, --multi all removes them all/);
+      expect(() => detach.run({ positionals: [bed.v.host], options: {} }, { json: false, verbose: false, note() {} })).toThrow(/--multi ID removes one, --multi all removes them all/);
     },
     T,
   );

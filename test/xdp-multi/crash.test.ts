@@ -8,7 +8,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest';
+import { beforeAll, describe, expect } from 'vitest';
 import { BpfObject, BpfProgram, BpfError, Link, listPrograms, xdp } from '../../src/index.js';
 import { attachFreplaceLink } from '../../src/link/tracing.js';
 import { removePinDir } from '../../src/xdp/multi/bpffs.js';
@@ -17,39 +17,14 @@ import { loadDispatcher } from '../../src/xdp/multi/dispatcher.js';
 import { DISPATCHER_MAGIC, slotFunction, slotPins, txnDirName } from '../../src/xdp/multi/protocol.js';
 import { needs } from '../helpers/features.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
-import { createVethPair, type VethPair } from '../helpers/netns.js';
-import { FIXTURE, component, eventually, privateBpffs, xdpLoaderStatus, type PrivateBpffs } from './helpers.js';
+import { FIXTURE, component, eventually, xdpLoaderStatus, HOOK, multiTestbed } from './helpers.js';
 
 guardFdLeaks();
 
-/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
-const HOOK = 180_000;
-
 const T = 400_000; // guests run JavaScript 5-6x slower, and share the cores
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-let fs: PrivateBpffs;
-let v: VethPair;
-const open: BpfObject[] = [];
-const comp = (): BpfObject => {
-  const o = component(fs);
-  open.push(o);
-  return o;
-};
-
-beforeAll(() => {
-  fs = privateBpffs();
-  v = createVethPair();
-}, HOOK);
-afterAll(() => {
-  v?.destroy();
-  fs?.unmount();
-}, HOOK);
-afterEach(() => {
-  xdp.multi.detachAll(v.hostIndex);
-  for (const o of open.splice(0)) o.close();
-  expect(xdp.query(v.hostIndex).attached).toBe('none');
-  expect(fs.entries()).toEqual([]);
-}, HOOK);
+const bed = multiTestbed();
+const comp = (): BpfObject => bed.comp();
 
 const gone = (id: number): boolean => {
   try {
@@ -64,13 +39,13 @@ const gone = (id: number): boolean => {
 /** After recovery: exactly the current dispatcher's directory, one pin pair per program, and no
  * other dispatcher alive in the system (the guests run nothing else). */
 async function consistent(): Promise<{ dispatcher: number; programs: number[] }> {
-  const s = xdp.multi.query(v.hostIndex)!;
-  const dir = `dispatch-${v.hostIndex}-${s.dispatcher.id}`;
-  expect(fs.entries()).toEqual([dir]);
-  expect(fs.files(dir)).toEqual(s.programs.flatMap((_, i) => [`prog${i}-link`, `prog${i}-prog`]));
+  const s = xdp.multi.query(bed.v.hostIndex)!;
+  const dir = `dispatch-${bed.v.hostIndex}-${s.dispatcher.id}`;
+  expect(bed.fs.entries()).toEqual([dir]);
+  expect(bed.fs.files(dir)).toEqual(s.programs.flatMap((_, i) => [`prog${i}-link`, `prog${i}-prog`]));
   for (const p of s.programs) expect(p.linkId).toBeGreaterThan(0);
   // libxdp sees the same programs.
-  expect(xdpLoaderStatus(v.host).programs.map((p) => p.id)).toEqual(s.programs.map((p) => p.id));
+  expect(xdpLoaderStatus(bed.v.host).programs.map((p) => p.id)).toEqual(s.programs.map((p) => p.id));
   await eventually(() => listPrograms().filter((p) => p.info.name === 'xdp_dispatcher').every((p) => p.id === s.dispatcher.id), 'dispatchers that are not on the hook to be freed');
   return { dispatcher: s.dispatcher.id, programs: s.programs.map((p) => p.id) };
 }
@@ -79,7 +54,7 @@ describe('a change dies half-way: recovered to the old state or the new one', ()
   // The steps of a change that adds `b` to the dispatcher holding `a`, as transaction.ts makes
   // them, stopped after `upTo`; then every fd is closed, as the kernel does for a dead process.
   function halfAdd(upTo: 'staged' | 'swapped' | 'old-unpinned'): { oldId: number; newId: number; aId: number; bId: number } {
-    const before = xdp.multi.query(v.hostIndex)!;
+    const before = xdp.multi.query(bed.v.hostIndex)!;
     const oldId = before.dispatcher.id;
     const aId = before.programs[0]!.id;
     const b = comp();
@@ -101,13 +76,13 @@ describe('a change dies half-way: recovered to the old state or the new one', ()
       const progs = [a, b.program('mp_beta')];
       progs.forEach((p, i) => links.push(attachFreplaceLink(p, { program: d.prog, function: slotFunction(i, 2) })));
       const newId = d.prog.info().id;
-      const txn = `${fs.xdpDir}/${txnDirName(v.hostIndex, newId, oldId)}`;
+      const txn = `${bed.fs.xdpDir}/${txnDirName(bed.v.hostIndex, newId, oldId)}`;
       mkdirSync(txn);
       progs.forEach((p, i) => {
         links[i]!.pin(`${txn}/${slotPins(i).link}`);
         p.pin(`${txn}/${slotPins(i).prog}`);
       });
-      if (upTo !== 'staged') xdp.attach(v.hostIndex, d.prog, { mode: 'skb', replace: old });
+      if (upTo !== 'staged') xdp.attach(bed.v.hostIndex, d.prog, { mode: 'skb', replace: old });
       if (upTo === 'old-unpinned') removePinDir(before.dispatcher.pinDir);
       return { oldId, newId, aId, bId: b.program('mp_beta').info().id };
     } finally {
@@ -122,9 +97,9 @@ describe('a change dies half-way: recovered to the old state or the new one', ()
   needs('trampoline')(
     'pins staged, not swapped: rolled back — the never-attached dispatcher and its pins go',
     async () => {
-      xdp.multi.attach(v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
+      xdp.multi.attach(bed.v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
       const h = halfAdd('staged');
-      expect(fs.entries()).toContain(txnDirName(v.hostIndex, h.newId, h.oldId));
+      expect(bed.fs.entries()).toContain(txnDirName(bed.v.hostIndex, h.newId, h.oldId));
       expect(await consistent()).toEqual({ dispatcher: h.oldId, programs: [h.aId] });
       await eventually(() => gone(h.newId) && gone(h.bId), 'the staged dispatcher and its new program to be freed');
     },
@@ -135,14 +110,14 @@ describe('a change dies half-way: recovered to the old state or the new one', ()
     needs('trampoline')(
       `${point === 'swapped' ? 'swapped, old pins still there' : 'swapped, old pins removed'}, not renamed: rolled forward to the new dispatcher`,
       async () => {
-        xdp.multi.attach(v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
+        xdp.multi.attach(bed.v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
         const h = halfAdd(point);
         // Until someone takes the lock, libxdp sees a dispatcher without its directory: a
         // single program it will not change, rather than something to overwrite.
-        expect(xdpLoaderStatus(v.host).programs).toEqual([]);
+        expect(xdpLoaderStatus(bed.v.host).programs).toEqual([]);
         expect(await consistent()).toEqual({ dispatcher: h.newId, programs: [h.aId, h.bId] });
         await eventually(() => gone(h.oldId), 'the replaced dispatcher to be freed');
-        expect(v.ping(1).received).toBe(1);
+        expect(bed.v.ping(1).received).toBe(1);
       },
       T,
     );
@@ -151,17 +126,17 @@ describe('a change dies half-way: recovered to the old state or the new one', ()
     needs('trampoline')(
       `removing the last program, died ${point === 'intent' ? 'before the detach' : point === 'detached' ? 'after the detach' : 'after unpinning'}: ${point === 'intent' ? 'nothing happened' : 'finished'}`,
       async () => {
-        const r = xdp.multi.attach(v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
-        mkdirSync(`${fs.xdpDir}/${txnDirName(v.hostIndex, 0, r.dispatcher.id)}`);
+        const r = xdp.multi.attach(bed.v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
+        mkdirSync(`${bed.fs.xdpDir}/${txnDirName(bed.v.hostIndex, 0, r.dispatcher.id)}`);
         if (point !== 'intent') {
           using d = BpfProgram.fromId(r.dispatcher.id);
-          xdp.detach(v.hostIndex, { mode: 'skb', expected: d });
+          xdp.detach(bed.v.hostIndex, { mode: 'skb', expected: d });
         }
         if (point === 'unpinned') removePinDir(r.dispatcher.pinDir);
         if (point === 'intent') expect(await consistent()).toEqual({ dispatcher: r.dispatcher.id, programs: [r.programs[0]!.id] });
         else {
-          expect(xdp.multi.query(v.hostIndex)).toBeUndefined();
-          expect(fs.entries()).toEqual([]);
+          expect(xdp.multi.query(bed.v.hostIndex)).toBeUndefined();
+          expect(bed.fs.entries()).toEqual([]);
           await eventually(() => gone(r.dispatcher.id), 'the detached dispatcher to be freed');
         }
       },
@@ -223,11 +198,11 @@ describe('other processes', () => {
   needs('trampoline')(
     'two processes add programs at the same moment: both end up attached, one after the other',
     async () => {
-      xdp.multi.attach(v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
-      const go = join(fs.root, '..', `tsbpf-xdp-multi-go-${process.pid}`);
+      xdp.multi.attach(bed.v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
+      const go = join(bed.fs.root, '..', `tsbpf-xdp-multi-go-${process.pid}`);
       rmSync(go, { force: true });
-      const c1 = run('attach', String(v.hostIndex), FIXTURE, 'mp_beta', '20', go);
-      const c2 = run('attach', String(v.hostIndex), FIXTURE, 'mp_tuned', '30', go);
+      const c1 = run('attach', String(bed.v.hostIndex), FIXTURE, 'mp_beta', '20', go);
+      const c2 = run('attach', String(bed.v.hostIndex), FIXTURE, 'mp_tuned', '30', go);
       try {
         expect([await c1.next(), await c2.next()]).toEqual(['ready', 'ready']);
         writeFileSync(go, '');
@@ -254,16 +229,16 @@ describe('other processes', () => {
     'a process SIGKILLed in the middle of a change leaves the old state or the new one, and no pin behind',
     async () => {
       const a = comp();
-      xdp.multi.attach(v.hostIndex, [{ object: a, program: 'mp_alpha' }], { mode: 'skb' });
+      xdp.multi.attach(bed.v.hostIndex, [{ object: a, program: 'mp_alpha' }], { mode: 'skb' });
       const aId = a.program('mp_alpha').info().id;
-      const txn = (): string | undefined => fs.entries().find((e) => e.startsWith('tsbpf-txn-'));
+      const txn = (): string | undefined => bed.fs.entries().find((e) => e.startsWith('tsbpf-txn-'));
       const states = new Set<string>();
       // The child adds and removes a program over and over. It is killed once an attach (or a
       // detach) is under way — its txn directory exists — and then after a few more
       // milliseconds, so that the kill lands in different phases (pinning, swapping, renaming).
       const kills: ['attach' | 'detach', number][] = [['attach', 0], ['detach', 0], ['attach', 4], ['detach', 4], ['attach', 12], ['detach', 25]];
       for (const [change, afterMs] of kills) {
-        const c = run('churn', String(v.hostIndex), FIXTURE);
+        const c = run('churn', String(bed.v.hostIndex), FIXTURE);
         expect(await c.next()).toMatch(/^attached \d+$/);
         if (change === 'attach') expect(await c.next()).toMatch(/^detached \d+$/);
         const deadline = Date.now() + 60_000;
@@ -273,13 +248,13 @@ describe('other processes', () => {
         c.proc.kill('SIGKILL');
         await c.exited;
         const left = txn();
-        if (left) states.add(xdp.query(v.hostIndex).skbProgId === Number(left.split('-')[3]) ? 'swapped' : 'not swapped');
+        if (left) states.add(xdp.query(bed.v.hostIndex).skbProgId === Number(left.split('-')[3]) ? 'swapped' : 'not swapped');
         const s = await consistent();
         // Old or new: mp_alpha, plus at most the one program the child was adding or removing.
         expect(s.programs[0]).toBe(aId);
         expect(s.programs.length).toBeLessThanOrEqual(2);
-        if (s.programs.length === 2) xdp.multi.detach(v.hostIndex, s.programs[1]!);
-        expect(v.ping(1).received).toBe(1);
+        if (s.programs.length === 2) xdp.multi.detach(bed.v.hostIndex, s.programs[1]!);
+        expect(bed.v.ping(1).received).toBe(1);
       }
       // At least one kill caught a change half-way (its txn directory was left to recover).
       expect(states.size).toBeGreaterThan(0);

@@ -4,7 +4,9 @@
 // objects from test/fixtures/xdp_multi.o; and readers for what a component counted.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
-import { BpfMap, BpfObject, BpfProgram } from '../../src/index.js';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { BpfMap, BpfObject, BpfProgram, xdp } from '../../src/index.js';
+import { alive, createVethPair, type VethPair } from '../helpers/netns.js';
 
 export const FIXTURE = new URL('../fixtures/xdp_multi.o', import.meta.url).pathname;
 export const V1_DISPATCHER = new URL('../fixtures/xdp_dispatcher_v1.o', import.meta.url).pathname;
@@ -24,15 +26,6 @@ export interface PrivateBpffs {
   /** Removes every entry of the protocol's directory (what hand-made dispatchers leave). */
   clear(): void;
   unmount(): void;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Unmounts what test processes of ours that died without cleaning up left mounted. */
@@ -138,4 +131,62 @@ export async function eventually(check: () => boolean, what: string, ms = 5000):
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
+export const HOOK = 180_000;
+
+export interface MultiTestbed {
+  /** The suite's private bpf filesystem (LIBXDP_BPFFS). */
+  readonly fs: PrivateBpffs;
+  /** The suite's veth pair: programs go on its host end. */
+  readonly v: VethPair;
+  /** A component object (closed after the test). */
+  comp(opts?: ComponentOptions): BpfObject;
+}
+
+/**
+ * Registers a multi-program XDP suite's hooks: a private bpffs and a veth pair for the whole
+ * file, and after each test the components closed and the hook emptied. By default through the
+ * protocol (`xdp.multi.detachAll`), checking that nothing is left attached or pinned; `hard`
+ * detaches whatever is on the hook and clears the protocol's directory, for suites that put
+ * hand-made dispatchers and other tools' programs there.
+ */
+export function multiTestbed(opts: { reset?: 'protocol' | 'hard'; beforeReset?: () => void } = {}): MultiTestbed {
+  let fs: PrivateBpffs | undefined;
+  let v: VethPair | undefined;
+  const open: BpfObject[] = [];
+  beforeAll(() => {
+    fs = privateBpffs();
+    v = createVethPair();
+  }, HOOK);
+  afterAll(() => {
+    v?.destroy();
+    fs?.unmount();
+  }, HOOK);
+  afterEach(() => {
+    opts.beforeReset?.();
+    if (!v || !fs) return;
+    if (opts.reset === 'hard') xdp.detach(v.hostIndex);
+    else xdp.multi.detachAll(v.hostIndex);
+    for (const o of open.splice(0)) o.close();
+    expect(xdp.query(v.hostIndex).attached).toBe('none');
+    if (opts.reset === 'hard') fs.clear();
+    else expect(fs.entries()).toEqual([]);
+  }, HOOK);
+  return {
+    get fs() {
+      if (!fs) throw new Error('multiTestbed: used outside a test');
+      return fs;
+    },
+    get v() {
+      if (!v) throw new Error('multiTestbed: used outside a test');
+      return v;
+    },
+    comp(o?: ComponentOptions) {
+      const obj = component(this.fs, o);
+      open.push(obj);
+      return obj;
+    },
+  };
 }

@@ -3,7 +3,7 @@
 // change is made at exactly that moment (a hook on the loading of the new dispatcher): another tool's dispatcher is started over from, keeping its programs; someone else's
 // single program is never overwritten. Needs freplace: runs in the 6.1 and 6.12 guests.
 import { mkdirSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, vi } from 'vitest';
+import { describe, expect, vi } from 'vitest';
 import { BpfObject, BpfProgram, type Link, XdpMultiError, xdp } from '../../src/index.js';
 import { attachFreplaceLink } from '../../src/link/tracing.js';
 import { removePinDir } from '../../src/xdp/multi/bpffs.js';
@@ -12,9 +12,8 @@ import { loadDispatcher } from '../../src/xdp/multi/dispatcher.js';
 import { DISPATCHER_MAGIC, slotFunction, slotPins } from '../../src/xdp/multi/protocol.js';
 import { needs } from '../helpers/features.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
-import { createVethPair, type VethPair } from '../helpers/netns.js';
 import { actionProgram, XDP_PASS } from '../helpers/tiny-prog.js';
-import { component, counters, privateBpffs, type PrivateBpffs } from './helpers.js';
+import { component, counters, multiTestbed } from './helpers.js';
 
 // Runs once, right after the library has loaded its next dispatcher: the hook has been read,
 // the new dispatcher is being built, the swap is still to come.
@@ -41,40 +40,16 @@ vi.mock('../../src/xdp/multi/dispatcher.js', async (importOriginal) => {
 
 guardFdLeaks();
 
-/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
-const HOOK = 180_000;
-
 const T = 180_000;
-let fs: PrivateBpffs;
-let v: VethPair;
-const open: BpfObject[] = [];
-const comp = (): BpfObject => {
-  const o = component(fs);
-  open.push(o);
-  return o;
-};
-
-beforeAll(() => {
-  fs = privateBpffs();
-  v = createVethPair();
-}, HOOK);
-afterAll(() => {
-  v?.destroy();
-  fs?.unmount();
-}, HOOK);
-afterEach(() => {
-  hooks.whileBuilding = undefined;
-  xdp.detach(v.hostIndex);
-  for (const o of open.splice(0)) o.close();
-  fs.clear();
-}, HOOK);
+const bed = multiTestbed({ reset: 'hard', beforeReset: () => (hooks.whileBuilding = undefined) });
+const comp = (): BpfObject => bed.comp();
 
 describe('the hook changes between our read and our swap', () => {
   needs('trampoline')(
     "another tool's new dispatcher: the compare-and-exchange fails, we start over from it and keep its programs",
     () => {
       const alpha = comp();
-      const first = xdp.multi.attach(v.hostIndex, [{ object: alpha, program: 'mp_alpha' }], { mode: 'skb' });
+      const first = xdp.multi.attach(bed.v.hostIndex, [{ object: alpha, program: 'mp_alpha' }], { mode: 'skb' });
       const beta = comp();
       let theirs = 0;
       // What libxdp does when it adds mp_beta: a new dispatcher with both, pinned, then swapped
@@ -96,7 +71,7 @@ describe('the hook changes between our read and our swap', () => {
           loadComponents([{ component: new NewComponent({ object: beta, program: 'mp_beta' }, 'other tool'), target: 'prog1' }], d.prog);
           const progs = [a, beta.program('mp_beta')];
           theirs = d.prog.info().id;
-          const dir = `${fs.xdpDir}/dispatch-${v.hostIndex}-${theirs}`;
+          const dir = `${bed.fs.xdpDir}/dispatch-${bed.v.hostIndex}-${theirs}`;
           mkdirSync(dir);
           progs.forEach((p, i) => {
             const l = attachFreplaceLink(p, { program: d.prog, function: slotFunction(i, 2) });
@@ -104,7 +79,7 @@ describe('the hook changes between our read and our swap', () => {
             l.pin(`${dir}/${slotPins(i).link}`);
             p.pin(`${dir}/${slotPins(i).prog}`);
           });
-          xdp.attach(v.hostIndex, d.prog, { mode: 'skb', replace: old });
+          xdp.attach(bed.v.hostIndex, d.prog, { mode: 'skb', replace: old });
           removePinDir(first.dispatcher.pinDir);
         } finally {
           for (const l of links) l.close();
@@ -113,17 +88,17 @@ describe('the hook changes between our read and our swap', () => {
       };
       const tuned = comp();
       const buildsBefore = hooks.builds;
-      const res = xdp.multi.attach(v.hostIndex, [{ object: tuned, program: 'mp_tuned' }]);
+      const res = xdp.multi.attach(bed.v.hostIndex, [{ object: tuned, program: 'mp_tuned' }]);
       expect(theirs).toBeGreaterThan(0);
       // Our first dispatcher lost the compare-and-exchange (the other tool built one in between);
       // the second, built on the other tool's, won.
       expect(hooks.builds - buildsBefore).toBe(3);
       expect(res.programs.map((p) => p.name)).toEqual(['mp_tuned', 'mp_alpha', 'mp_beta']);
       expect(res.dispatcher.id).not.toBe(theirs);
-      expect(fs.entries()).toEqual([`dispatch-${v.hostIndex}-${res.dispatcher.id}`]);
-      expect(v.ping(2).received).toBe(2);
+      expect(bed.fs.entries()).toEqual([`dispatch-${bed.v.hostIndex}-${res.dispatcher.id}`]);
+      expect(bed.v.ping(2).received).toBe(2);
       expect([tuned, alpha, beta].map((o) => counters(o).runs)).toEqual([2, 2, 2]);
-      xdp.multi.detachAll(v.hostIndex);
+      xdp.multi.detachAll(bed.v.hostIndex);
     },
     T,
   );
@@ -134,11 +109,11 @@ describe('the hook changes between our read and our swap', () => {
       const other = actionProgram('xdp', XDP_PASS, 'snuck_in');
       try {
         hooks.whileBuilding = () => {
-          xdp.attach(v.hostIndex, other, { mode: 'skb' });
+          xdp.attach(bed.v.hostIndex, other, { mode: 'skb' });
         };
         const e = (() => {
           try {
-            xdp.multi.attach(v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
+            xdp.multi.attach(bed.v.hostIndex, [{ object: comp(), program: 'mp_alpha' }], { mode: 'skb' });
           } catch (err) {
             return err as XdpMultiError;
           }
@@ -146,10 +121,10 @@ describe('the hook changes between our read and our swap', () => {
         })();
         expect(e).toBeInstanceOf(XdpMultiError);
         expect(e).toMatchObject({ problem: 'foreign', progId: other.id });
-        expect(xdp.query(v.hostIndex)).toMatchObject({ attached: 'skb', skbProgId: other.id });
-        expect(fs.entries()).toEqual([]);
+        expect(xdp.query(bed.v.hostIndex)).toMatchObject({ attached: 'skb', skbProgId: other.id });
+        expect(bed.fs.entries()).toEqual([]);
       } finally {
-        xdp.detach(v.hostIndex);
+        xdp.detach(bed.v.hostIndex);
         other.close();
       }
     },

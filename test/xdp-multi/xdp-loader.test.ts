@@ -3,47 +3,22 @@
 // both list the same programs in the same order. xdp-loader runs with the same LIBXDP_BPFFS
 // (our private bpf filesystem) and pins the components' shared clock in the same place, so the
 // clock orders programs whoever loaded them. Needs freplace: runs in the 6.1 and 6.12 guests.
-import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import { BpfObject, xdp } from '../../src/index.js';
 import { needs } from '../helpers/features.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
-import { createVethPair, type VethPair } from '../helpers/netns.js';
-import { FIXTURE, component, counters, countersOfProgram, privateBpffs, xdpLoader, xdpLoaderStatus, type PrivateBpffs } from './helpers.js';
+import { FIXTURE, counters, countersOfProgram, xdpLoader, xdpLoaderStatus, multiTestbed } from './helpers.js';
 
 guardFdLeaks();
 
-/** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */
-const HOOK = 180_000;
-
 const T = 180_000;
-let fs: PrivateBpffs;
-let v: VethPair;
-const open: BpfObject[] = [];
-const comp = (): BpfObject => {
-  const o = component(fs);
-  open.push(o);
-  return o;
-};
-
-beforeAll(() => {
-  fs = privateBpffs();
-  v = createVethPair();
-}, HOOK);
-afterAll(() => {
-  v?.destroy();
-  fs?.unmount();
-}, HOOK);
-afterEach(() => {
-  xdp.multi.detachAll(v.hostIndex);
-  for (const o of open.splice(0)) o.close();
-  expect(xdp.query(v.hostIndex).attached).toBe('none');
-  expect(fs.entries()).toEqual([]);
-}, HOOK);
+const bed = multiTestbed();
+const comp = (): BpfObject => bed.comp();
 
 /** Both listings, as [name, id, priority]: ours and xdp-loader's. */
 function listings() {
-  const ours = xdp.multi.query(v.hostIndex)!;
-  const theirs = xdpLoaderStatus(v.host);
+  const ours = xdp.multi.query(bed.v.hostIndex)!;
+  const theirs = xdpLoaderStatus(bed.v.host);
   return {
     ours,
     theirs,
@@ -56,8 +31,8 @@ describe('xdp.multi and xdp-loader on one interface', () => {
     'tsbpf first: xdp-loader joins, both list the same order, tsbpf removes its program and xdp-loader\'s runs on; unload --all removes what tsbpf added',
     () => {
       const a = comp();
-      xdp.multi.attach(v.hostIndex, [{ object: a, program: 'mp_alpha', priority: 10 }], { mode: 'skb' });
-      xdpLoader('load', '-m', 'skb', '-p', fs.maps, '-n', 'mp_beta', '-P', '20', v.host, FIXTURE);
+      xdp.multi.attach(bed.v.hostIndex, [{ object: a, program: 'mp_alpha', priority: 10 }], { mode: 'skb' });
+      xdpLoader('load', '-m', 'skb', '-p', bed.fs.maps, '-n', 'mp_beta', '-P', '20', bed.v.host, FIXTURE);
       let l = listings();
       // libxdp rebuilt the dispatcher with its own object and carried tsbpf's program over.
       expect(l.ours.dispatcher).toMatchObject({ version: 2, mode: 'skb', builtBy: 'libxdp' });
@@ -71,28 +46,28 @@ describe('xdp.multi and xdp-loader on one interface', () => {
       const bId = l.ours.programs[1]!.id;
       expect(l.ours.programs[0]!.id).toBe(aId);
 
-      expect(v.ping(3).received).toBe(3);
+      expect(bed.v.ping(3).received).toBe(3);
       expect(counters(a).runs).toBe(3);
       expect(countersOfProgram(bId)).toEqual({ runs: 3, stamp: counters(a).stamp + 1 });
 
       // tsbpf takes its own program out of libxdp's dispatcher: xdp-loader's keeps running.
-      const left = xdp.multi.detach(v.hostIndex, aId)!;
+      const left = xdp.multi.detach(bed.v.hostIndex, aId)!;
       expect(left.programs.map((p) => p.id)).toEqual([bId]);
       expect(left.dispatcher.builtBy).toBe('tsbpf');
       listings().same();
-      expect(v.ping(2).received).toBe(2);
+      expect(bed.v.ping(2).received).toBe(2);
       expect(counters(a).runs).toBe(3);
       expect(countersOfProgram(bId).runs).toBe(5);
 
       // tsbpf adds another; then xdp-loader unloads everything, tsbpf's program included.
       const c = comp();
-      const three = xdp.multi.attach(v.hostIndex, [{ object: c, program: 'mp_tuned' }]);
+      const three = xdp.multi.attach(bed.v.hostIndex, [{ object: c, program: 'mp_tuned' }]);
       expect(three.programs.map((p) => [p.name, p.priority])).toEqual([['mp_tuned', 5], ['mp_beta', 20]]);
       listings().same();
-      xdpLoader('unload', v.host, '--all');
-      expect(xdp.query(v.hostIndex).attached).toBe('none');
-      expect(xdp.multi.query(v.hostIndex)).toBeUndefined();
-      expect(fs.entries()).toEqual([]);
+      xdpLoader('unload', bed.v.host, '--all');
+      expect(xdp.query(bed.v.hostIndex).attached).toBe('none');
+      expect(xdp.multi.query(bed.v.hostIndex)).toBeUndefined();
+      expect(bed.fs.entries()).toEqual([]);
     },
     T,
   );
@@ -100,8 +75,8 @@ describe('xdp.multi and xdp-loader on one interface', () => {
   needs('trampoline')(
     'xdp-loader first: tsbpf reads its priorities and actions, joins, and each side removes the other\'s programs',
     () => {
-      xdpLoader('load', '-m', 'skb', '-p', fs.maps, '-n', 'mp_beta', '-P', '30', '-A', 'XDP_PASS,XDP_DROP', v.host, FIXTURE);
-      xdpLoader('load', '-m', 'skb', '-p', fs.maps, '-n', 'mp_tuned', v.host, FIXTURE);
+      xdpLoader('load', '-m', 'skb', '-p', bed.fs.maps, '-n', 'mp_beta', '-P', '30', '-A', 'XDP_PASS,XDP_DROP', bed.v.host, FIXTURE);
+      xdpLoader('load', '-m', 'skb', '-p', bed.fs.maps, '-n', 'mp_tuned', bed.v.host, FIXTURE);
       let l = listings();
       expect(l.ours.dispatcher).toMatchObject({ version: 2, mode: 'skb', builtBy: 'libxdp', frags: false });
       // What xdp-loader was told (-P, -A) and what mp_tuned's XDP_RUN_CONFIG says, from the configuration.
@@ -114,7 +89,7 @@ describe('xdp.multi and xdp-loader on one interface', () => {
       const [tunedId, betaId] = l.ours.programs.map((p) => p.id) as [number, number];
 
       const a = comp();
-      const joined = xdp.multi.attach(v.hostIndex, [{ object: a, program: 'mp_alpha', priority: 10 }]);
+      const joined = xdp.multi.attach(bed.v.hostIndex, [{ object: a, program: 'mp_alpha', priority: 10 }]);
       expect(joined.dispatcher.builtBy).toBe('tsbpf');
       expect(joined.programs.map((p) => [p.name, p.priority, p.chainCallActions])).toEqual([
         ['mp_tuned', 5, ['drop', 'pass']],
@@ -123,21 +98,21 @@ describe('xdp.multi and xdp-loader on one interface', () => {
       ]);
       l = listings();
       l.same();
-      expect(v.ping(2).received).toBe(2);
+      expect(bed.v.ping(2).received).toBe(2);
       const t = countersOfProgram(tunedId);
       expect([t.runs, counters(a).runs, countersOfProgram(betaId).runs]).toEqual([2, 2, 2]);
       expect([counters(a).stamp - t.stamp, countersOfProgram(betaId).stamp - t.stamp]).toEqual([1, 2]);
 
       // tsbpf removes one of xdp-loader's; xdp-loader removes tsbpf's (by id).
-      xdp.multi.detach(v.hostIndex, betaId);
+      xdp.multi.detach(bed.v.hostIndex, betaId);
       listings().same();
-      xdpLoader('unload', '-i', String(a.program('mp_alpha').info().id), v.host);
+      xdpLoader('unload', '-i', String(a.program('mp_alpha').info().id), bed.v.host);
       l = listings();
       expect(l.ours.programs.map((p) => p.id)).toEqual([tunedId]);
       l.same();
-      expect(v.ping(1).received).toBe(1);
+      expect(bed.v.ping(1).received).toBe(1);
       expect(countersOfProgram(tunedId).runs).toBe(3);
-      expect(fs.entries()).toEqual([`dispatch-${v.hostIndex}-${l.ours.dispatcher.id}`]);
+      expect(bed.fs.entries()).toEqual([`dispatch-${bed.v.hostIndex}-${l.ours.dispatcher.id}`]);
     },
     T,
   );

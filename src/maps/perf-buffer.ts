@@ -83,7 +83,6 @@ interface CpuRing {
   /** The first page: data_head (the kernel's) and data_tail (ours) as u64 words. */
   meta: BigUint64Array;
   data: Uint8Array;
-  words: DataView;
   mask: number;
   lost: number;
 }
@@ -175,7 +174,7 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
       for (const cpu of cpus) {
         const fd = perfEventOpen(attr, -1, cpu);
         if (fd < 0) throw new BpfError({ errno: -fd, command: 'perf_event_open', context: `perf buffer${label}, CPU ${cpu}` });
-        const ring: CpuRing = { cpu, fd, meta: new BigUint64Array(8), data: new Uint8Array(0), words: new DataView(new ArrayBuffer(8)), mask: size - 1, lost: 0 };
+        const ring: CpuRing = { cpu, fd, meta: new BigUint64Array(8), data: new Uint8Array(0), mask: size - 1, lost: 0 };
         rings.push(ring);
         const m = mmapFd(fd, PAGE_SIZE + size, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
         if (typeof m === 'number')
@@ -184,7 +183,6 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
         // data_offset/data_size are 0 before Linux 4.1: the data pages then follow the first.
         const dataOffset = Number(ring.meta[PERF_EVENT_MMAP_PAGE.data_offset / 8]) || PAGE_SIZE;
         ring.data = m.subarray(dataOffset, dataOffset + size);
-        ring.words = new DataView(m.buffer, m.byteOffset + dataOffset, size);
         const e = ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
         if (e < 0) throw new BpfError({ errno: -e, command: 'ioctl(PERF_EVENT_IOC_ENABLE)', context: `perf buffer${label}, CPU ${cpu}` });
         key.writeUInt32LE(cpu);

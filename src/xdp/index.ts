@@ -118,7 +118,7 @@ function explain(
       `the hook holds ${there}; netlink cannot replace or remove a bpf_link's program: update or close that link instead`,
     );
   if (e.errno === EBUSY && self && state && modesInUse(state).some((m) => idInMode(state, m) === self.id))
-    return e.explain(`${describeProgram(self.id, self.name)} is already attached there; nothing to do`);
+    return e.explain(`${describeProgram(self.id, self.name)} is already attached there; nothing was changed`);
   if (e.errno === EBUSY)
     return e.explain(
       `the hook already holds ${there}; pass { replace: <that program> } to swap it safely, { force: true } to overwrite it, or detach it first`,

@@ -1,51 +1,18 @@
-// Introspection the library does not offer as an API yet: a kernel BTF object's bytes by id
-// (BPF_BTF_GET_FD_BY_ID + BPF_OBJ_GET_INFO_BY_FD) and a program's func_info/line_info records
-// (from bpf_prog_info). Both go through the one syscall seam and its ABI layouts.
+// Introspection the library does not offer as an API yet: a program's func_info/line_info
+// records (from bpf_prog_info), through the one syscall seam and its ABI layouts; and kernel BTF
+// objects by id, parsed once each (the library reads them: btfObjectById).
+import type { Btf } from '../btf/index.js';
 import { BpfError } from '../errors.js';
-import { Btf, loadKernelBtf } from '../btf/index.js';
-import { Attr, BPF_BTF_INFO, BPF_PROG_INFO, closeFd, fdById, objInfo, stableBuffer } from '../syscall/index.js';
-
-export interface KernelBtfInfo {
-  id: number;
-  name: string;
-  size: number;
-  kernel: boolean;
-  bytes: Uint8Array;
-}
-
-/** The raw BTF blob the kernel holds under `id`. */
-export function btfById(id: number): KernelBtfInfo {
-  const fd = fdById('btf', id);
-  try {
-    const attr = new Attr(BPF_BTF_INFO);
-    objInfo(fd, attr, `BTF id ${id}`);
-    const size = attr.get('btf_size');
-    const data = stableBuffer(Math.max(size, 1));
-    const name = stableBuffer(64);
-    attr.zero().set('btf_size', size).setPointer('btf', data).set('name_len', name.length).setPointer('name', name);
-    objInfo(fd, attr, `BTF id ${id}`);
-    const end = name.indexOf(0);
-    return {
-      id,
-      name: name.toString('utf8', 0, end < 0 ? name.length : end),
-      size,
-      kernel: attr.get('kernel_btf') !== 0,
-      bytes: new Uint8Array(data.subarray(0, size)),
-    };
-  } finally {
-    closeFd(fd);
-  }
-}
+import { btfObjectById } from '../index.js';
+import { Attr, BPF_PROG_INFO, objInfo, stableBuffer } from '../syscall/index.js';
 
 const parsed = new Map<number, Btf>();
 
-/** The kernel's BTF object `id`, parsed. Module BTF is split: it is parsed on top of vmlinux. */
+/** The kernel's BTF object `id`, parsed (module BTF on top of vmlinux's), once per id. */
 export function parsedBtfById(id: number): Btf {
-  let btf = parsed.get(id);
-  if (btf) return btf;
-  const info = btfById(id);
-  const isSplitModule = info.kernel && info.name !== '' && info.name !== 'vmlinux';
-  btf = Btf.parse(info.bytes, isSplitModule ? { base: loadKernelBtf() } : {});
+  const known = parsed.get(id);
+  if (known) return known;
+  const btf = btfObjectById(id);
   parsed.set(id, btf);
   return btf;
 }

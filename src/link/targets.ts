@@ -8,10 +8,10 @@
 import { readdirSync } from 'node:fs';
 import { Btf, loadKernelBtf, loadKernelModuleBtf } from '../btf/index.js';
 import { BpfError, BtfError, UsageError } from '../errors.js';
-import { BPF_BTF_INFO } from '../syscall/abi/bpf.js';
-import { Attr } from '../syscall/attr.js';
-import { fdById, objectIds, objInfo } from '../syscall/bpf.js';
-import { closeFd, stableBuffer } from '../syscall/libc.js';
+import { btfInfoByFd, btfObjectById } from '../object/btf-handle.js';
+import { fdById, objectIds } from '../syscall/bpf.js';
+import { closeOnError } from '../syscall/kernel-object.js';
+import { closeFd } from '../syscall/libc.js';
 import { programInfoByFd } from '../programs/info.js';
 
 /** What the kernel's BTF calls a target, per expected attach type (libbpf's prefixes). */
@@ -109,7 +109,6 @@ export function kernelTargetMissing(what: string, attachType: string | undefined
 
 /** Opens the kernel BTF object of a module (for `attach_btf_obj_fd`). The caller closes it. */
 export function moduleBtfFd(module: string): number {
-  const name = stableBuffer(64);
   for (const id of objectIds('btf')) {
     let fd: number;
     try {
@@ -118,11 +117,8 @@ export function moduleBtfFd(module: string): number {
       if (e instanceof BpfError && e.code === 'ENOENT') continue; // unloaded meanwhile
       throw e;
     }
-    name.fill(0);
-    const attr = new Attr(BPF_BTF_INFO).set('name_len', name.length).setPointer('name', name);
-    objInfo(fd, attr, `BTF id ${id}`);
-    const end = name.indexOf(0);
-    if (attr.get('kernel_btf') !== 0 && name.toString('utf8', 0, end < 0 ? name.length : end) === module) return fd;
+    const info = closeOnError(fd, btfInfoByFd);
+    if (info.kernel && info.name === module) return fd;
     closeFd(fd);
   }
   throw new UsageError(`kernel module ${module} has no BTF object loaded (was it unloaded?)`);
@@ -130,23 +126,7 @@ export function moduleBtfFd(module: string): number {
 
 /** A BTF object the kernel holds (e.g. a loaded program's `btfId`), parsed. */
 export function btfById(id: number, what = `BTF id ${id}`): Btf {
-  const fd = fdById('btf', id);
-  try {
-    return Btf.parse(btfBytes(fd, what));
-  } finally {
-    closeFd(fd);
-  }
-}
-
-/** A BTF object's raw bytes, by fd. */
-function btfBytes(fd: number, what: string): Uint8Array {
-  const attr = new Attr(BPF_BTF_INFO);
-  objInfo(fd, attr, what);
-  const size = attr.get('btf_size');
-  const data = stableBuffer(Math.max(size, 1));
-  attr.zero().set('btf_size', size).setPointer('btf', data);
-  objInfo(fd, attr, what);
-  return new Uint8Array(data.subarray(0, size));
+  return btfObjectById(id, what);
 }
 
 export interface ProgramTarget {

@@ -1,13 +1,14 @@
 // A BTF blob loaded into the kernel (BPF_BTF_LOAD): what maps and programs point at for their
 // key/value types, func_info and line_info. Like libbpf, the first attempt has no log; only a
 // failure pays for a second load that captures the kernel's BTF verifier log.
+import { Btf, loadKernelBtf } from '../btf/index.js';
 import { BpfError, UsageError } from '../errors.js';
 import { ERRNO } from '../errno-names.js';
 import { BPF_BTF_INFO, BTF_LOAD_ATTR, bpf_cmd } from '../syscall/abi/bpf.js';
 import { Attr } from '../syscall/attr.js';
-import { bpfAttr, commandName, objInfo } from '../syscall/bpf.js';
+import { bpfAttr, commandName, fdById, objInfo } from '../syscall/bpf.js';
 import { KernelObject, duplicateFd, openById } from '../syscall/kernel-object.js';
-import { stableBuffer } from '../syscall/libc.js';
+import { closeFd, stableBuffer } from '../syscall/libc.js';
 
 const { ENOSPC } = ERRNO;
 const MAX_LOG = 16 * 1024 * 1024;
@@ -21,6 +22,39 @@ export interface BtfInfo {
   name: string;
   /** True for the kernel's (vmlinux, modules) BTF. */
   kernel: boolean;
+}
+
+/** What the kernel holds for a BTF fd: its info and a copy of its raw BTF (one call for the
+ * size, one for the bytes). `what` names it in errors. */
+export function btfContentsByFd(fd: number, what = `BTF of fd ${fd}`): { info: BtfInfo; bytes: Uint8Array } {
+  const attr = new Attr(BPF_BTF_INFO);
+  objInfo(fd, attr, what);
+  const size = attr.get('btf_size');
+  const data = stableBuffer(Math.max(size, 1));
+  const name = stableBuffer(64);
+  attr.zero().set('btf_size', size).setPointer('btf', data).set('name_len', name.length).setPointer('name', name);
+  objInfo(fd, attr, what);
+  const end = name.indexOf(0);
+  const info = { id: attr.get('id'), size, name: name.toString('utf8', 0, end < 0 ? name.length : end), kernel: attr.get('kernel_btf') !== 0 };
+  return { info, bytes: new Uint8Array(data.subarray(0, size)) };
+}
+
+/** Parses what the kernel holds: vmlinux's BTF is the kernel BTF (read once), a module's is
+ * split BTF whose ids continue vmlinux's, any other (loaded by a program's object) stands alone. */
+function parseKernelHeld(info: BtfInfo, bytes: Uint8Array): Btf {
+  if (info.kernel && info.name === 'vmlinux') return loadKernelBtf();
+  return Btf.parse(bytes, info.kernel && info.name !== '' ? { base: loadKernelBtf() } : {});
+}
+
+/** The BTF object the kernel holds under `id`, parsed (see BtfHandle.btf()). */
+export function btfObjectById(id: number, what = `BTF id ${id}`): Btf {
+  const fd = fdById('btf', id);
+  try {
+    const { info, bytes } = btfContentsByFd(fd, what);
+    return parseKernelHeld(info, bytes);
+  } finally {
+    closeFd(fd);
+  }
 }
 
 export function btfInfoByFd(fd: number): BtfInfo {
@@ -49,6 +83,18 @@ export class BtfHandle extends KernelObject {
 
   info(): BtfInfo {
     return btfInfoByFd(this.fd);
+  }
+
+  /** A copy of the raw BTF the kernel holds. */
+  bytes(): Uint8Array {
+    return btfContentsByFd(this.fd, this.describe()).bytes;
+  }
+
+  /** The BTF parsed: a module's on top of vmlinux's (its ids continue them), vmlinux's the
+   * kernel BTF that loadKernelBtf() reads. */
+  btf(): Btf {
+    const { info, bytes } = btfContentsByFd(this.fd, this.describe());
+    return parseKernelHeld(info, bytes);
   }
 
   protected idOf(fd: number): number {

@@ -1,10 +1,12 @@
 // One shape for kernel objects (src/syscall/kernel-object.ts): maps, programs, links and BTF
 // objects open, pin, unpin and close the same way, check the kind of every fd they are given,
 // and throw ClosedError after close. Each rule is checked on all four kinds.
-import { existsSync, mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfMap, BpfObject, BpfProgram, BtfHandle, ClosedError, Link, UsageError } from '../../src/index.js';
 import { ProgramBuilder, R0 } from '../../src/asm/index.js';
+import { loadKernelBtf } from '../../src/btf/index.js';
 import type { KernelObject } from '../../src/syscall/kernel-object.js';
 import { guardFdLeaks, openFdCount } from '../helpers/fd-guard.js';
 import { verdictProgram } from '../lifetime/fixtures/programs.js';
@@ -145,5 +147,32 @@ describe.each(kinds)('$name', (k) => {
     wrong.unpin();
     wrong.close();
     other.close();
+  });
+});
+
+describe('BTF objects: what the kernel holds', () => {
+  it('bytes() and btf() are the object the kernel holds (types as bpftool lists them); vmlinux is the kernel BTF', () => {
+    using obj = BpfObject.open(`${FIX}globals.o`).load();
+    const id = obj.program('tc_globals').info().btfId;
+    const h = BtfHandle.fromId(id);
+    const bytes = h.bytes();
+    expect(bytes.length).toBe(h.info().size);
+    const btf = h.btf();
+    expect(btf.base).toBeUndefined(); // loaded BTF stands alone
+    // Independently: bpftool's JSON dump of the same id, type by type.
+    const dump = JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'id', String(id)], { encoding: 'utf8' })) as { types: { id: number; kind: string; name: string }[] };
+    expect(dump.types.length).toBeGreaterThan(5);
+    expect(btf.lastTypeId).toBe(dump.types.at(-1)!.id);
+    for (const t of dump.types) expect([t.id, btf.kindOf(t.id).toUpperCase(), btf.name(t.id) || '(anon)']).toEqual([t.id, t.kind, t.name]);
+    h.close();
+    expect(() => h.bytes()).toThrow(ClosedError);
+    expect(() => h.btf()).toThrow(ClosedError);
+
+    const vmlinux = (JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'show'], { encoding: 'utf8' })) as { id: number; name?: string }[]).find((b) => b.name === 'vmlinux')!;
+    using k = BtfHandle.fromId(vmlinux.id);
+    expect(k.info()).toMatchObject({ kernel: true, name: 'vmlinux' });
+    expect(k.btf()).toBe(loadKernelBtf());
+    // Megabytes: compared as buffers, not element by element.
+    expect(Buffer.from(k.bytes()).equals(readFileSync('/sys/kernel/btf/vmlinux'))).toBe(true);
   });
 });

@@ -49,12 +49,8 @@ export abstract class FdOwner implements Disposable {
 
   /** Closes the fd; closing twice is harmless. */
   close(): void {
-    if (this.#fd < 0) return;
-    const fd = this.#fd;
-    this.#fd = -1;
-    leakedFds.unregister(this);
-    this.released();
-    closeFd(fd);
+    const fd = this.#takeFd();
+    if (fd !== undefined) closeFd(fd);
   }
 
   /**
@@ -64,12 +60,19 @@ export abstract class FdOwner implements Disposable {
    * the promise settles when the kernel has let go.
    */
   async closeAsync(): Promise<void> {
-    if (this.#fd < 0) return;
+    const fd = this.#takeFd();
+    if (fd !== undefined) await rawSyscallAsync(SYS.close, fd);
+  }
+
+  /** The first close (either form) takes the fd out of the object, which is closed from then
+   * on, and runs released(); the caller closes the fd. Later closes get undefined. */
+  #takeFd(): number | undefined {
+    if (this.#fd < 0) return undefined;
     const fd = this.#fd;
     this.#fd = -1;
     leakedFds.unregister(this);
     this.released();
-    await rawSyscallAsync(SYS.close, fd);
+    return fd;
   }
 
   /** Runs once, from the first close(), before the fd is closed: drop what hangs off it. */

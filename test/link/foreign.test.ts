@@ -38,7 +38,9 @@ describe.runIf(isRoot && haveGcc)('links made by libbpf', () => {
     expect(net.ping(1)).toBe(0); // libbpf's drop program, held by the pin alone
 
     const byId = Link.fromId(made.linkId);
-    expect(byId.info()).toEqual({ id: made.linkId, typeId: 6, type: 'xdp', progId: made.progId, ifindex: net.ifindex, detached: false });
+    // The mode as iproute2 reports it (XDP_ATTACHED_DRV 1, XDP_ATTACHED_SKB 2).
+    const mode = ({ 1: 'drv', 2: 'skb' } as Record<number, string>)[net.linkJson().xdp?.mode ?? 0];
+    expect(byId.info()).toEqual({ id: made.linkId, typeId: 6, type: 'xdp', progId: made.progId, ifindex: net.ifindex, mode, detached: false });
     byId.close();
 
     const link = Link.fromPin(path);

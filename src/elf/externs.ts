@@ -49,8 +49,10 @@ interface Pending {
 export function collectExterns(elf: ElfFile, btf: Btf): Map<string, ExternSpec> {
   const secs = datasecs(btf);
   const pending: Pending[] = [];
-  for (const sym of elf.symbols) {
-    if (sym.shndx !== SHN_UNDEF || (sym.bind !== STB_GLOBAL && sym.bind !== STB_WEAK) || sym.type !== STT_NOTYPE) continue;
+  for (let i = 0; i < elf.symbolCount; i++) {
+    const bind = elf.symbolBind(i);
+    if (elf.symbolShndx(i) !== SHN_UNDEF || (bind !== STB_GLOBAL && bind !== STB_WEAK) || elf.symbolType(i) !== STT_NOTYPE) continue;
+    const sym = elf.symbol(i);
     if (sym.name === '') continue;
     const ids = btf.typesByName(sym.name).filter((id) => {
       const k = btf.kindOf(id);

@@ -4,7 +4,7 @@ import { parseBtfMapDef, type Btf, type BtfDatasec, type BtfMapDef } from '../bt
 import { ElfError } from '../errors.js';
 import { bpf_map_type } from '../syscall/abi/enums.js';
 import { mapTypeName, type MapType } from './names.js';
-import { STB_LOCAL, STT_SECTION, type ElfFile, type ElfSection } from './reader.js';
+import { STB_LOCAL, STT_SECTION, type ElfFile, type ElfSection, type ElfSymbol } from './reader.js';
 import type { MapSpec, Pinning, ProgramSpec } from './spec.js';
 
 const KERNEL_NAME_MAX = 15;
@@ -126,7 +126,12 @@ const LEGACY_DEF_SIZE = 20; // type, key_size, value_size, max_entries, map_flag
 
 /** `struct bpf_map_def` records in the `maps` section, one per global object symbol. */
 export function parseLegacyMaps(elf: ElfFile, section: ElfSection): MapSpec[] {
-  const syms = elf.symbols.filter((s) => s.shndx === section.index && s.name !== '' && s.type !== STT_SECTION);
+  const syms: ElfSymbol[] = [];
+  for (let i = 0; i < elf.symbolCount; i++) {
+    if (elf.symbolShndx(i) !== section.index || elf.symbolType(i) === STT_SECTION) continue;
+    const s = elf.symbol(i);
+    if (s.name !== '') syms.push(s);
+  }
   // A `static` map definition: programs reach it through the section symbol plus an offset,
   // which no map name answers. libbpf and cilium/ebpf refuse such objects; so do we, rather
   // than guess which map was meant.
@@ -174,7 +179,7 @@ export function collectMapSlots(
   const sec = mapsDatasec(btf, elf.sections[mapsShndx]!);
   const byName = new Map(maps.map((m) => [m.name, m]));
   for (const r of elf.relocations(rel)) {
-    const sym = elf.symbols[r.symbol]!;
+    const sym = elf.symbol(r.symbol);
     const v = sec.vars.find((x) => x.offset <= r.offset && r.offset + PTR_SIZE <= x.offset + x.size);
     const vt = v ? btf.type(v.type) : undefined;
     const map = vt ? byName.get(vt.name) : undefined;

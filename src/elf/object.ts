@@ -183,8 +183,10 @@ export function internalMapName(objectName: string, sectionName: string): string
 /** Global or weak STT_OBJECT symbols by name (the first of a name wins, as a scan would find). */
 function varSymbols(elf: ElfFile): Map<string, ElfSymbol> {
   const out = new Map<string, ElfSymbol>();
-  for (const s of elf.symbols) {
-    if (s.type !== STT_OBJECT || (s.bind !== STB_GLOBAL && s.bind !== STB_WEAK)) continue;
+  for (let i = 0; i < elf.symbolCount; i++) {
+    const bind = elf.symbolBind(i);
+    if (elf.symbolType(i) !== STT_OBJECT || (bind !== STB_GLOBAL && bind !== STB_WEAK)) continue;
+    const s = elf.symbol(i);
     if (!out.has(s.name)) out.set(s.name, s);
   }
   return out;
@@ -289,8 +291,10 @@ function collectVariables(elf: ElfFile, btf: Btf | undefined, maps: readonly Map
       continue;
     }
     // No BTF for this section: the symbol table still names the variables.
-    for (const s of elf.symbols) {
-      if (s.shndx !== m.sectionIndex || s.type !== STT_OBJECT || s.name === '') continue;
+    for (let i = 0; i < elf.symbolCount; i++) {
+      if (elf.symbolShndx(i) !== m.sectionIndex || elf.symbolType(i) !== STT_OBJECT) continue;
+      const s = elf.symbol(i);
+      if (s.name === '') continue;
       if (s.value > m.valueSize || s.size > m.valueSize - s.value) continue;
       add({
         name: s.name,
@@ -354,8 +358,9 @@ function programTypeFor(
 function collectPrograms(elf: ElfFile, layout: Layout, opts: OpenObjectOptions): MutableProgram[] {
   const progs: MutableProgram[] = [];
   const funcsBySection = new Map<number, ElfSymbol[]>();
-  for (const sym of elf.symbols) {
-    if (sym.type !== STT_FUNC) continue;
+  for (let i = 0; i < elf.symbolCount; i++) {
+    if (elf.symbolType(i) !== STT_FUNC) continue;
+    const sym = elf.symbol(i);
     let l = funcsBySection.get(sym.shndx);
     if (!l) funcsBySection.set(sym.shndx, (l = []));
     l.push(sym);
@@ -430,6 +435,12 @@ function isExternSymbol(s: ElfSymbol): boolean {
   return s.shndx === SHN_UNDEF && (s.bind === STB_GLOBAL || s.bind === STB_WEAK) && s.type === STT_NOTYPE;
 }
 
+/** isExternSymbol for symbol `i`, without making its object. */
+function isExternAt(elf: ElfFile, i: number): boolean {
+  const bind = elf.symbolBind(i);
+  return elf.symbolShndx(i) === SHN_UNDEF && (bind === STB_GLOBAL || bind === STB_WEAK) && elf.symbolType(i) === STT_NOTYPE;
+}
+
 function isSubprogSymbol(s: ElfSymbol, text: number): boolean {
   if (s.shndx !== text || text === 0) return false;
   if (s.bind === STB_LOCAL && s.type === STT_SECTION) return true;
@@ -501,7 +512,7 @@ function collectRelocations(ctx: RelocContext, programs: readonly MutableProgram
     const target = ctx.elf.sections[rel.info]!;
     for (const r of ctx.elf.relocations(rel)) {
       if (r.offset % INSN_SIZE) throw new ElfError(`relocation at offset ${r.offset} of ${target.name} is not on an instruction boundary`, rel.name, r.offset);
-      const sym = ctx.elf.symbols[r.symbol]!;
+      const sym = ctx.elf.symbol(r.symbol);
       if (sym.shndx >= ctx.elf.sections.length && sym.shndx < SHN_LORESERVE)
         throw new ElfError(`symbol '${sym.name}' (#${sym.index}) points to section #${sym.shndx}, which does not exist`, rel.name, r.offset);
       const sectionInsn = r.offset / INSN_SIZE;
@@ -542,7 +553,9 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
   const name = (opts.name ?? 'object').slice(0, 15);
   const layout = classify(elf);
 
-  const btf = layout.btf ? Btf.parse(layout.btf.data) : undefined;
+  // The spec keeps no view of `bytes` (the caller may reuse them, and a spec should not keep a
+  // whole file alive): BTF and .BTF.ext, which it reads lazily, get copies of their own.
+  const btf = layout.btf ? Btf.parse(layout.btf.data.slice()) : undefined;
   // libbpf's order: externs rewrite .kconfig/.ksyms first, then the other DATASECs are fixed up.
   const externs = btf ? collectExterns(elf, btf) : new Map<string, ExternSpec>();
   const datasecSizes = btf ? fixupBtf(btf, elf) : new Map<string, number>();
@@ -551,7 +564,8 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
   const entry = programs.filter((p) => !p.isSubprogram);
 
   if (!btf) {
-    const ext = elf.symbols.find((s) => isExternSymbol(s) && s.name !== '');
+    let ext: ElfSymbol | undefined;
+    for (let i = 0; i < elf.symbolCount && !ext; i++) if (isExternAt(elf, i) && elf.symbol(i).name !== '') ext = elf.symbol(i);
     if (ext) throw new ElfError(`extern '${ext.name}' needs BTF to be resolved, but the object has no .BTF section (compile with -g)`);
   }
 
@@ -594,8 +608,10 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
   }
 
   const externsBySymbol = new Map<number, ExternSpec>();
-  for (const s of elf.symbols) {
-    if (!isExternSymbol(s) || s.name === '') continue;
+  for (let i = 0; i < elf.symbolCount && externs.size > 0; i++) {
+    if (!isExternAt(elf, i)) continue;
+    const s = elf.symbol(i);
+    if (s.name === '') continue;
     const e = externs.get(s.name);
     if (e) externsBySymbol.set(s.index, e);
   }
@@ -624,6 +640,6 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
     variables: collectVariables(elf, btf, maps),
     externs,
     btf,
-    btfExt: btf && layout.btfExt ? parseBtfExt(layout.btfExt.data, btf) : undefined,
+    btfExt: btf && layout.btfExt ? parseBtfExt(layout.btfExt.data.slice(), btf) : undefined,
   };
 }

@@ -181,6 +181,23 @@ class Section implements ElfSection {
   }
 }
 
+/** The object for entry `i` of a symbol table that checkSymbols accepted (so nothing here throws). */
+function symbolAt(d: Uint8Array, view: DataView, i: number, names: ElfStrings, table: string): ElfSymbol {
+  const at = i * SYM_SIZE;
+  const info = d[at + 4]!;
+  return new Sym(
+    i,
+    names,
+    view.getUint32(at, true),
+    info >> 4,
+    info & 0xf,
+    d[at + 5]! & 0x3,
+    view.getUint16(at + 6, true),
+    u64(view, at + 8, 'symbol value', table, i),
+    u64(view, at + 16, 'symbol size', table, i),
+  );
+}
+
 /**
  * A symbol. Its name is checked when the table is read but made into a string on first use:
  * most symbols of a BPF object are jump labels and section symbols nobody asks the name of.
@@ -255,13 +272,24 @@ function checkOverlaps(raw: Float64Array, shoff: number, shnum: number): void {
   }
 }
 
-/** A parsed ELF file. Sections, symbols and section names are read eagerly; relocations on demand. */
+/**
+ * A parsed ELF file. Sections, section names and the symbol table are read and checked eagerly;
+ * symbol objects are made on demand (`symbol(i)`, or all of them through `symbols`), relocations
+ * when asked for.
+ */
 export class ElfFile {
   readonly bytes: Uint8Array;
   readonly sections: readonly ElfSection[];
   /** The symbol table (index 0 is the null symbol); empty when the file has none. */
-  readonly symbols: readonly ElfSymbol[];
   readonly symtabIndex: number;
+  /** Number of entries in the symbol table (index 0 is the null symbol); 0 without one. */
+  readonly symbolCount: number;
+  // The symbol table, read in place: field readers below and `symbol(i)` decode entries.
+  readonly #sym: Uint8Array;
+  readonly #symView: DataView;
+  readonly #symNames: ElfStrings | undefined;
+  readonly #symCache: (ElfSymbol | undefined)[];
+  #allSymbols: readonly ElfSymbol[] | undefined;
   /** Sections by name, built on the first lookup in a file with many sections. */
   private byName: Map<string, ElfSection> | undefined;
 
@@ -360,17 +388,61 @@ export class ElfFile {
       symtab = s;
     }
     this.symtabIndex = symtab?.index ?? 0;
-    // clang puts section and symbol names in one table: decode it once.
-    this.symbols = symtab ? this.readSymbols(symtab, symtab.link === shstrndx ? shstr : undefined) : [];
+    if (symtab) {
+      // clang puts section and symbol names in one table: decode it once.
+      this.#symNames = this.checkSymbols(symtab, symtab.link === shstrndx ? shstr : undefined);
+      this.#sym = symtab.data;
+    } else this.#sym = NO_BYTES;
+    this.#symView = new DataView(this.#sym.buffer, this.#sym.byteOffset, this.#sym.byteLength);
+    this.symbolCount = this.#sym.byteLength / SYM_SIZE;
+    this.#symCache = new Array(this.symbolCount);
+  }
+
+  /** Every symbol of the symbol table (index 0 is the null symbol); empty when the file has none. */
+  get symbols(): readonly ElfSymbol[] {
+    if (this.#allSymbols === undefined) {
+      const all: ElfSymbol[] = new Array(this.symbolCount);
+      for (let i = 0; i < all.length; i++) all[i] = this.symbol(i);
+      this.#allSymbols = all;
+    }
+    return this.#allSymbols;
+  }
+
+  /** Symbol `i` of the symbol table (0 <= i < symbolCount). */
+  symbol(i: number): ElfSymbol {
+    let s = this.#symCache[i];
+    if (s === undefined) {
+      if (!(i >= 0 && i < this.symbolCount)) throw new ElfError(`symbol #${i} does not exist (the symbol table has ${this.symbolCount})`, this.sectionName(this.symtabIndex));
+      this.#symCache[i] = s = symbolAt(this.#sym, this.#symView, i, this.#symNames!, '');
+    }
+    return s;
+  }
+
+  // Fields of symbol i without making its object (i is in range: callers loop to symbolCount).
+  symbolType(i: number): number {
+    return this.#sym[i * SYM_SIZE + 4]! & 0xf;
+  }
+  symbolBind(i: number): number {
+    return this.#sym[i * SYM_SIZE + 4]! >> 4;
+  }
+  symbolShndx(i: number): number {
+    return this.#symView.getUint16(i * SYM_SIZE + 6, true);
   }
 
   /** The symbols of a symbol table section (SHT_SYMTAB or SHT_DYNSYM), checked like `symbols`. */
   symbolsOf(table: ElfSection): ElfSymbol[] {
     if (table.type !== SHT_SYMTAB && table.type !== SHT_DYNSYM) throw new ElfError(`section type ${table.type} is not a symbol table`, table.name);
-    return table.index === this.symtabIndex && this.symtabIndex !== 0 ? [...this.symbols] : this.readSymbols(table);
+    if (table.index === this.symtabIndex && this.symtabIndex !== 0) return [...this.symbols];
+    const names = this.checkSymbols(table);
+    const d = table.data;
+    const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    const out: ElfSymbol[] = new Array(d.byteLength / SYM_SIZE);
+    for (let i = 0; i < out.length; i++) out[i] = symbolAt(d, view, i, names, table.name);
+    return out;
   }
 
-  private readSymbols(symtab: ElfSection, strings?: ElfStrings): ElfSymbol[] {
+  /** Checks a symbol table's entries (sizes, name offsets, value and size ranges); returns its string table. */
+  private checkSymbols(symtab: ElfSection, strings?: ElfStrings): ElfStrings {
     if (symtab.entsize !== SYM_SIZE) throw new ElfError(`symbol table entry size is ${symtab.entsize}, expected ${SYM_SIZE}`, symtab.name);
     if (symtab.size % SYM_SIZE !== 0) throw new ElfError(`symbol table size ${symtab.size} is not a multiple of ${SYM_SIZE}`, symtab.name);
     const strSec = this.sections[symtab.link];
@@ -380,25 +452,13 @@ export class ElfFile {
     const view = new DataView(d.buffer, d.byteOffset, d.byteLength);
     const names = strings ?? new ElfStrings(strSec.data, strSec.name);
     const n = d.byteLength / SYM_SIZE;
-    const out: ElfSymbol[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const at = i * SYM_SIZE;
-      const info = d[at + 4]!;
-      const nameOff = view.getUint32(at, true);
-      names.check(nameOff, 'symbol name', i);
-      out[i] = new Sym(
-        i,
-        names,
-        nameOff,
-        info >> 4,
-        info & 0xf,
-        d[at + 5]! & 0x3,
-        view.getUint16(at + 6, true),
-        u64(view, at + 8, 'symbol value', symtab.name, i),
-        u64(view, at + 16, 'symbol size', symtab.name, i),
-      );
+      names.check(view.getUint32(at, true), 'symbol name', i);
+      u64(view, at + 8, 'symbol value', symtab.name, i);
+      u64(view, at + 16, 'symbol size', symtab.name, i);
     }
-    return out;
+    return names;
   }
 
   /** The first section named `name`. */
@@ -440,8 +500,8 @@ export class ElfFile {
       const type = view.getUint32(at + 8, true);
       const symbol = view.getUint32(at + 12, true);
       if (!KNOWN_RELOCATION_TYPES.has(type)) throw new ElfError(`relocation #${i} has unknown type ${type}`, rel.name, at + 8);
-      if (symbol >= this.symbols.length)
-        throw new ElfError(`relocation #${i} refers to symbol #${symbol}, but the symbol table has ${this.symbols.length}`, rel.name, at + 12);
+      if (symbol >= this.symbolCount)
+        throw new ElfError(`relocation #${i} refers to symbol #${symbol}, but the symbol table has ${this.symbolCount}`, rel.name, at + 12);
       const width = type === R_BPF_64_ABS32 || type === R_BPF_64_NODYLD32 ? 4 : 8;
       const limit = target.type === SHT_NOBITS ? 0 : target.size;
       if (offset > limit || limit - offset < width)

@@ -1,7 +1,6 @@
 // BpfObject: an ELF object opened into a spec (pure, no privileges), then loaded the way
 // libbpf loads it — BTF, maps (pinned ones reused), kconfig and ksyms, CO-RE, map fds
 // patched in, programs loaded with func_info/line_info, declarative map slots filled.
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { BtfError, ClosedError, UsageError, VerifierError, withContext, withHint } from '../errors.js';
 import {
@@ -44,6 +43,7 @@ import { closeFd } from '../syscall/libc.js';
 import { runSteps, runStepsAsync, type Steps } from '../syscall/steps.js';
 import { BtfHandle } from './btf-handle.js';
 import { kernelBtf } from './kernel-btf.js';
+import { readObjectFile } from './read-object.js';
 import { fillKconfig, type KconfigValues } from './kconfig.js';
 import { resolveKsym, type KsymResolution } from './ksyms.js';
 
@@ -109,10 +109,9 @@ export class BpfObject {
     let name = opts.name;
     if (typeof pathOrBytes === 'string') {
       try {
-        // A plain Uint8Array view: the parsers then see one array shape (Buffer is a subclass),
-        // which keeps their hot reads monomorphic.
-        const buf = readFileSync(pathOrBytes);
-        bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+        // A reused buffer (the spec keeps no view of it), and a plain Uint8Array: the parsers
+        // then see one array shape (Buffer is a subclass), which keeps their reads monomorphic.
+        bytes = readObjectFile(pathOrBytes);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         throw new UsageError(`cannot read BPF object ${pathOrBytes}: ${(e as Error).message}`, {

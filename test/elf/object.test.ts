@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ElfError, UsageError } from '../../src/errors.js';
-import { getVariable, internalMapName, objectNameFromPath, openObjectSpec, setVariable } from '../../src/elf/index.js';
+import { getVariable, internalMapName, linkProgram, objectNameFromPath, openObjectSpec, setVariable } from '../../src/elf/index.js';
+import type { LineInfo } from '../../src/btf/index.js';
 import { thrown } from '../helpers/thrown.js';
 import { BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS } from '../../src/syscall/abi/bpf.js';
 import { bpf_map_create_flags } from '../../src/syscall/abi/enums.js';
-import { openFixture } from './helpers.js';
+import { fixtureBytes, openFixture } from './helpers.js';
 
 const { BPF_F_RDONLY_PROG, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC } = bpf_map_create_flags;
 
@@ -244,6 +245,29 @@ describe('openObjectSpec: fixtures', () => {
     expect(byProg.programs.get('custom')).toMatchObject({ type: 'socket_filter', expectedAttachType: undefined, attachTo: 'x' });
     const bySection = openFixture('unknown_section.o', { programTypes: { 'my_custom_hook/x': { type: 'xdp', expectedAttachType: 'xdp' } } });
     expect(bySection.programs.get('custom')).toMatchObject({ type: 'xdp', expectedAttachType: 'xdp' });
+  });
+
+  it('keeps no view of the bytes it opened: overwriting them afterwards changes nothing in the spec', () => {
+    // BpfObject.open(path) reads every file into one reused buffer, so a spec must not read its
+    // input later (BTF types and names, .BTF.ext records and line strings are decoded lazily).
+    const digest = (s: ReturnType<typeof openFixture>) => {
+      const out: unknown[] = [s.btf!.encode(), [...s.variables]];
+      for (const name of s.programs.keys()) {
+        const l = linkProgram(s, name);
+        out.push(name, l.instructions, l.relocations, l.funcInfo, l.coreRelos, l.lineInfo.map((r) => [r.insnIndex, (r as LineInfo).fileName, (r as LineInfo).lineText, (r as LineInfo).line]));
+      }
+      for (const m of s.maps.values()) out.push(m.name, m.data, m.btfKeyType, m.btfValueType);
+      return out;
+    };
+    for (const f of ['calls.o', 'globals.o', 'externs.o', 'map_in_map.o']) {
+      const reference = digest(openFixture(f));
+      const bytes = fixtureBytes(f).slice();
+      const spec = openObjectSpec(bytes, { name: f.replace(/\..*$/, '') });
+      bytes.fill(0xa5);
+      const after = digest(spec);
+      expect(after, f).toEqual(reference);
+      expect(JSON.stringify(after).length, f).toBeGreaterThan(1000); // it compared something
+    }
   });
 
   it('every fixture opens', () => {

@@ -311,8 +311,12 @@ export class BpfObject {
   /** Closes every map, program and BTF fd the object owns. Pinned objects stay pinned. */
   close(): void {
     if (this.#state === 'closed') return;
-    this.#release();
     this.#state = 'closed';
+    // A loadAsync in flight: the kernel may be reading map fds by number in the program being
+    // verified. Closing them now could make that load fail, or (with the numbers reused) bind
+    // it to someone else's map; the load releases everything when its step returns.
+    if (this.#loading) return;
+    this.#release();
   }
 
   [Symbol.dispose](): void {

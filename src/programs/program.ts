@@ -1,7 +1,7 @@
 // A loaded BPF program: owns its fd, runs test runs, pins, describes itself.
 import { UsageError } from '../errors.js';
 import { KernelObject, closeOnError, duplicateFd, openById, openPinned } from '../syscall/kernel-object.js';
-import { attachRawTracepointLink, attachTcxLink, attachXdpLink, type Link, type TcxLinkOptions, type XdpLinkOptions } from '../link/index.js';
+import { attachRawTracepointLink, attachTcxLink, attachTcxLinkAsync, attachXdpLink, attachXdpLinkAsync, type Link, type TcxLinkOptions, type XdpLinkOptions } from '../link/index.js';
 import {
   attachFreplaceLink,
   attachIterLink,
@@ -163,6 +163,16 @@ export class BpfProgram extends KernelObject {
   /** Attaches this sched_cls program to an interface's tcx chain (see `attachTcxLink`). */
   attachTcx(iface: number | string, direction: 'ingress' | 'egress', opts: TcxLinkOptions = {}): Link {
     return attachTcxLink(iface, direction, this, opts);
+  }
+
+  /** attachXdp with the kernel's RCU wait off the main thread (`link.closeAsync()` detaches). */
+  attachXdpAsync(iface: number | string, opts: XdpLinkOptions = {}): Promise<Link> {
+    return attachXdpLinkAsync(iface, this, opts);
+  }
+
+  /** attachTcx with the kernel's RCU wait off the main thread (`link.closeAsync()` detaches). */
+  attachTcxAsync(iface: number | string, direction: 'ingress' | 'egress', opts: TcxLinkOptions = {}): Promise<Link> {
+    return attachTcxLinkAsync(iface, direction, this, opts);
   }
 
   /** Attaches a raw_tracepoint program to tracepoint `name`, or a tp_btf program (no name:

@@ -197,6 +197,9 @@ describe.runIf(isRoot)('async attach and detach', () => {
     expect(e).toBeInstanceOf(BpfError);
     expect(shape(e)).toEqual(shape(s));
 
+    // The program's own form gives the same refusal.
+    expect(shape(await rejection(pass.attachXdpAsync(net.ifindex, { mode: 'skb' })))).toEqual(shape(s));
+
     const closing = link.closeAsync();
     expect(link.closed).toBe(true); // ours no more at once; the kernel lets go when it settles
     await closing;
@@ -205,7 +208,7 @@ describe.runIf(isRoot)('async attach and detach', () => {
   });
 
   needs('tcx')('tcx.attachAsync, detachAsync and closeAsync: the chain as the sync calls leave it', async () => {
-    const a = await tcx.attachAsync(net.ifindex, 'ingress', tcPass);
+    const a = await tcPass.attachTcxAsync(net.ifindex, 'ingress');
     const b = tcx.attach(net.ifindex, 'ingress', tcPass2, { before: a });
     try {
       expect(tcx.query(net.ifindex, 'ingress').programs.map((p) => p.linkId)).toEqual([b.info().id, a.info().id]);

@@ -42,7 +42,7 @@ import {
 } from '../syscall/abi/perf.js';
 import { ioctl, perfEventAttr, perfEventOpen } from '../syscall/perf.js';
 import { fdOf, type FdLike } from './create.js';
-import { waitReadable, type WaitOptions } from './event-wait.js';
+import { readReady, readyBatches, waitReadable, type WaitOptions } from './event-wait.js';
 import { mapInfoByFd } from './info.js';
 import { PAGE_SIZE } from './types.js';
 
@@ -51,7 +51,8 @@ export interface PerfBufferOptions {
   pages?: number;
   /** Wake a waiting reader once a CPU has written this many samples (default 1). */
   wakeupEvents?: number;
-  /** Instead of wakeupEvents: wake once a CPU's ring holds this many bytes (perf's watermark). */
+  /** Instead of wakeupEvents: wake once a CPU has written more than this many bytes since
+   * the last wake-up (perf's watermark). */
   watermark?: number;
   /** The CPUs to read (default: every online CPU). Each needs a slot in the map. */
   cpus?: readonly number[];
@@ -316,33 +317,13 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
   }
 
   /** Waits for samples, then returns copies of the ready ones; [] after `timeoutMs`. */
-  async read(opts: WaitOptions & { max?: number } = {}): Promise<PerfRecord[]> {
-    for (;;) {
-      const got = this.drain(opts.max);
-      if (got.length) return got;
-      if (!(await this.wait(opts))) return this.drain(opts.max);
-    }
+  read(opts: WaitOptions & { max?: number } = {}): Promise<PerfRecord[]> {
+    return readReady(this, () => this.drain(opts.max), opts);
   }
 
   /** Samples as they come, in batches; ends on close, throws the signal's reason on abort. */
-  async *batches(opts: PerfIterateOptions = {}): AsyncGenerator<PerfRecord[], void, undefined> {
-    for (;;) {
-      if (this.closed) return;
-      opts.signal?.throwIfAborted();
-      const got = this.drain(opts.max);
-      if (got.length) {
-        yield got;
-        // A consumer that keeps up only with microtasks would starve timers and I/O.
-        await nextTurn();
-        continue;
-      }
-      try {
-        await this.wait(opts.signal ? { signal: opts.signal } : {});
-      } catch (e) {
-        if (this.closed && !opts.signal?.aborted) return;
-        throw e;
-      }
-    }
+  batches(opts: PerfIterateOptions = {}): AsyncGenerator<PerfRecord[], void, undefined> {
+    return readyBatches(this, () => this.drain(opts.max), opts.signal);
   }
 
   async *records(opts: PerfIterateOptions = {}): AsyncGenerator<PerfRecord, void, undefined> {

@@ -30,7 +30,7 @@ describe.runIf(isRoot)('PerfBuffer', { timeout: 2 * SLOW }, () => {
   guardFdLeaks();
   // After the fd count in the hook order (last registered, first run): the readers' threads
   // hold their own event loop's fds until they have fully ended.
-  afterAll(async () => expect(await waitersExited()).toBe(true));
+  afterAll(async () => expect(await waitersExited(120_000)).toBe(true), 180_000);
   let obj: BpfObject;
   beforeAll(() => {
     obj = BpfObject.open(FIX).setConstant('perf_packet_bytes', APPEND).load({ programs: ['xdp_perf'] });

@@ -10,7 +10,7 @@ import { loadRingWriter, testRun } from './helpers.js';
 guardFdLeaks();
 // After the fd count in the hook order (last registered, first run): the readers' threads
 // hold their own event loop's fds until they have fully ended.
-afterAll(async () => expect(await waitersExited()).toBe(true));
+afterAll(async () => expect(await waitersExited(120_000)).toBe(true), 180_000);
 
 function withWriter<R>(ring: BpfMap, record: number, f: (run: (times?: number) => void) => R): R {
   const prog = loadRingWriter(ring.fd, record);

@@ -96,7 +96,7 @@ export class Link extends KernelObject {
   /** detach() off the main thread (for XDP and tcx links it waits for RCU); the same errors,
    * as a rejection. To detach by letting go of the link, use `closeAsync()`. */
   detachAsync(): Promise<void> {
-    return runStepsAsync(this.#detachSteps());
+    return runStepsAsync(this.#detachSteps(), [this]);
   }
 
   *#detachSteps(): Steps<void> {

@@ -77,7 +77,7 @@ export function attachTcxLink(iface: Iface, direction: TcxDirection, prog: Progr
 /** attachTcxLink with BPF_LINK_CREATE (which waits for RCU) off the main thread; the same
  * Link and the same errors, as a rejection. The link is detached with `closeAsync()`. */
 export function attachTcxLinkAsync(iface: Iface, direction: TcxDirection, prog: ProgramRef, opts: TcxLinkOptions = {}): Promise<Link> {
-  return runStepsAsync(tcxLinkSteps(iface, direction, prog, opts));
+  return runStepsAsync(tcxLinkSteps(iface, direction, prog, opts), [prog, opts.before, opts.after]);
 }
 
 function* tcxLinkSteps(iface: Iface, direction: TcxDirection, prog: ProgramRef, opts: TcxLinkOptions): Steps<Link> {

@@ -45,7 +45,7 @@ export function attachXdpLink(iface: Iface, prog: ProgramRef, opts: XdpLinkOptio
 /** attachXdpLink with BPF_LINK_CREATE (which waits for RCU) off the main thread; the same
  * Link and the same errors, as a rejection. The link is detached with `closeAsync()`. */
 export function attachXdpLinkAsync(iface: Iface, prog: ProgramRef, opts: XdpLinkOptions = {}): Promise<Link> {
-  return runStepsAsync(xdpLinkSteps(iface, prog, opts));
+  return runStepsAsync(xdpLinkSteps(iface, prog, opts), [prog]);
 }
 
 function* xdpLinkSteps(iface: Iface, prog: ProgramRef, opts: XdpLinkOptions): Steps<Link> {

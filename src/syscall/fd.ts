@@ -13,6 +13,10 @@ const leakedFds = new FinalizationRegistry<number>((fd) => {
 
 export abstract class FdOwner implements Disposable {
   #fd: number;
+  /** Async calls handing the fd to the kernel right now (hold()): a close meanwhile waits. */
+  #holds = 0;
+  /** The fd a close took out of this object while it was held; the last release closes it. */
+  #closeLater: { fd: number; done: () => void } | undefined;
 
   /**
    * `noun` names the object in messages ('map', 'program', 'link'…). `closeOnGc`: let a
@@ -50,7 +54,9 @@ export abstract class FdOwner implements Disposable {
   /** Closes the fd; closing twice is harmless. */
   close(): void {
     const fd = this.#takeFd();
-    if (fd !== undefined) closeFd(fd);
+    if (fd === undefined) return;
+    if (this.#holds > 0) this.#closeLater = { fd, done: () => closeFd(fd) };
+    else closeFd(fd);
   }
 
   /**
@@ -61,7 +67,32 @@ export abstract class FdOwner implements Disposable {
    */
   async closeAsync(): Promise<void> {
     const fd = this.#takeFd();
-    if (fd !== undefined) await rawSyscallAsync(SYS.close, fd);
+    if (fd === undefined) return;
+    if (this.#holds > 0) {
+      await new Promise<void>((resolve) => {
+        this.#closeLater = { fd, done: () => void rawSyscallAsync(SYS.close, fd).then(() => resolve()) };
+      });
+    } else await rawSyscallAsync(SYS.close, fd);
+  }
+
+  /**
+   * @internal Keeps the fd number valid while an async call hands it to the kernel on another
+   * thread (src/syscall/steps.ts): a close meanwhile makes the object closed at once, but the
+   * fd is closed only when the last hold is released — never while the kernel may still read
+   * it (by then the number could name someone else's object). Returns the release.
+   */
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0 && this.#closeLater) {
+        const { done } = this.#closeLater;
+        this.#closeLater = undefined;
+        done();
+      }
+    };
   }
 
   /** The first close (either form) takes the fd out of the object, which is closed from then

@@ -6,6 +6,7 @@
 // each result, the errors thrown — is the same code for both, so the sync and async forms
 // cannot drift apart.
 import type { Attr } from './attr.js';
+import { FdOwner } from './fd.js';
 import { bpfRaw, bpfRawAsync, rawSyscall, rawSyscallAsync } from './libc.js';
 
 /** One syscall a task waits on: bpf(2) on an Attr, or any syscall with up to six integer
@@ -48,10 +49,23 @@ export function runSteps<T>(task: Steps<T>): T {
 
 /**
  * Runs a task with its slow calls on koffi's worker pool: the event loop keeps running while
- * the kernel works. If a call cannot even be queued, the error is thrown into the task, so its
- * own cleanup (finally, catch) runs as it would for any failure.
+ * the kernel works; `uses` are the objects whose fds it hands the kernel. If a call cannot
+ * even be queued, the error is thrown into the task, so its own cleanup (finally, catch) runs
+ * as it would for any failure.
  */
-export async function runStepsAsync<T>(task: Steps<T>): Promise<T> {
+export async function runStepsAsync<T>(task: Steps<T>, uses: readonly unknown[] = []): Promise<T> {
+  // The fd owners among `uses` (the program being attached, a relative link…) keep their fds
+  // open until the task is done, even if closed meanwhile (FdOwner.hold).
+  const releases: (() => void)[] = [];
+  for (const u of uses) if (u instanceof FdOwner && !u.closed) releases.push(u.hold());
+  try {
+    return await runTask(task);
+  } finally {
+    for (const r of releases) r();
+  }
+}
+
+async function runTask<T>(task: Steps<T>): Promise<T> {
   let s = task.next();
   while (!s.done) {
     let r: number;

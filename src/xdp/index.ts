@@ -152,7 +152,7 @@ export function attach(iface: number | string, prog: ProgramRef, opts: XdpAttach
  * thread: the same result and the same errors, as a rejection.
  */
 export function attachAsync(iface: number | string, prog: ProgramRef, opts: XdpAttachOptions = {}): Promise<XdpAttachment> {
-  return runStepsAsync(attachSteps(iface, prog, opts));
+  return runStepsAsync(attachSteps(iface, prog, opts), [prog, opts.replace]);
 }
 
 function* attachSteps(iface: number | string, prog: ProgramRef, opts: XdpAttachOptions): Steps<XdpAttachment> {
@@ -199,7 +199,7 @@ export function detach(iface: number | string, opts: XdpDetachOptions = {}): voi
 
 /** detach() with the kernel's part off the main thread; the same errors, as a rejection. */
 export function detachAsync(iface: number | string, opts: XdpDetachOptions = {}): Promise<void> {
-  return runStepsAsync(detachSteps(iface, opts));
+  return runStepsAsync(detachSteps(iface, opts), [opts.expected]);
 }
 
 function* detachSteps(iface: number | string, opts: XdpDetachOptions): Steps<void> {

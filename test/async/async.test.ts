@@ -207,6 +207,24 @@ describe.runIf(isRoot)('async attach and detach', () => {
     expect(net.ping(2)).toBe(2);
   });
 
+  it('a program closed while its async attach is in flight: its fd stays valid until the kernel is done', async () => {
+    const p = BpfProgram.load({ type: 'xdp', license: 'GPL', instructions: constInsns(XDP_DROP), name: 'closing' });
+    const id = p.info().id;
+    const pending = attachXdpLinkAsync(net.ifindex, p, { mode: 'skb' });
+    p.close();
+    expect(p.closed).toBe(true);
+    const link = await pending;
+    // The link holds the program we closed (not whatever reused its fd number), and the
+    // deferred close happened (guardFdLeaks counts the fds at the end).
+    expect(link.info().progId).toBe(id);
+    expect(xdp.query(net.ifindex).skbProgId).toBe(id);
+    const detaching = link.detachAsync();
+    const closing = link.closeAsync();
+    await detaching;
+    await closing;
+    expect(xdp.query(net.ifindex).attached).toBe('none');
+  });
+
   needs('tcx')('tcx.attachAsync, detachAsync and closeAsync: the chain as the sync calls leave it', async () => {
     const a = await tcPass.attachTcxAsync(net.ifindex, 'ingress');
     const b = tcx.attach(net.ifindex, 'ingress', tcPass2, { before: a });

@@ -355,7 +355,35 @@ function programTypeFor(
   };
 }
 
-function collectPrograms(elf: ElfFile, layout: Layout, opts: OpenObjectOptions): MutableProgram[] {
+/**
+ * The bytes a spec keeps, copied out of the input into one buffer: the spec keeps no view of
+ * `bytes` (BpfObject.open reuses its read buffer; a caller may reuse theirs; a spec should not
+ * keep a whole file alive), and one allocation is cheaper than one per part (a typed array's
+ * own buffer costs about a microsecond). BTF first (its words are read in place, 4-aligned),
+ * then .BTF.ext, then each program section, whose functions become views of it.
+ */
+function keptBytes(layout: Layout): { btf?: Uint8Array; btfExt?: Uint8Array; code: Map<number, Uint8Array> } {
+  const align = (n: number): number => (n + 7) & ~7;
+  let size = 0;
+  if (layout.btf) size += align(layout.btf.data.byteLength);
+  if (layout.btfExt) size += align(layout.btfExt.data.byteLength);
+  for (const s of layout.programSections) size += align(s.data.byteLength);
+  const all = new Uint8Array(size);
+  let at = 0;
+  const take = (src: Uint8Array): Uint8Array => {
+    all.set(src, at);
+    const view = all.subarray(at, at + src.byteLength);
+    at += align(src.byteLength);
+    return view;
+  };
+  const out: { btf?: Uint8Array; btfExt?: Uint8Array; code: Map<number, Uint8Array> } = { code: new Map() };
+  if (layout.btf) out.btf = take(layout.btf.data);
+  if (layout.btfExt) out.btfExt = take(layout.btfExt.data);
+  for (const s of layout.programSections) out.code.set(s.index, take(s.data));
+  return out;
+}
+
+function collectPrograms(elf: ElfFile, layout: Layout, opts: OpenObjectOptions, code: ReadonlyMap<number, Uint8Array>): MutableProgram[] {
   const progs: MutableProgram[] = [];
   const funcsBySection = new Map<number, ElfSymbol[]>();
   for (let i = 0; i < elf.symbolCount; i++) {
@@ -399,7 +427,7 @@ function collectPrograms(elf: ElfFile, layout: Layout, opts: OpenObjectOptions):
         global,
         hidden: global && (sym.visibility === STV_HIDDEN || sym.visibility === STV_INTERNAL),
         sectionInsnOffset: off / INSN_SIZE,
-        instructions: s.data.slice(off, off + size),
+        instructions: code.get(s.index)!.subarray(off, off + size),
         relocations: [],
       });
     }
@@ -553,14 +581,13 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
   const name = (opts.name ?? 'object').slice(0, 15);
   const layout = classify(elf);
 
-  // The spec keeps no view of `bytes` (the caller may reuse them, and a spec should not keep a
-  // whole file alive): BTF and .BTF.ext, which it reads lazily, get copies of their own.
-  const btf = layout.btf ? Btf.parse(layout.btf.data.slice()) : undefined;
+  const kept = keptBytes(layout);
+  const btf = kept.btf ? Btf.parse(kept.btf) : undefined;
   // libbpf's order: externs rewrite .kconfig/.ksyms first, then the other DATASECs are fixed up.
   const externs = btf ? collectExterns(elf, btf) : new Map<string, ExternSpec>();
   const datasecSizes = btf ? fixupBtf(btf, elf) : new Map<string, number>();
 
-  const programs = collectPrograms(elf, layout, opts);
+  const programs = collectPrograms(elf, layout, opts, kept.code);
   const entry = programs.filter((p) => !p.isSubprogram);
 
   if (!btf) {
@@ -640,6 +667,6 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
     variables: collectVariables(elf, btf, maps),
     externs,
     btf,
-    btfExt: btf && layout.btfExt ? parseBtfExt(layout.btfExt.data.slice(), btf) : undefined,
+    btfExt: btf && kept.btfExt ? parseBtfExt(kept.btfExt, btf) : undefined,
   };
 }

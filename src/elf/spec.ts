@@ -51,7 +51,10 @@ export interface ProgramSpec {
   readonly hidden: boolean;
   /** First instruction's index within the section. */
   readonly sectionInsnOffset: number;
-  /** The instructions as in the ELF file (8 bytes each); `linkProgram` never changes them. */
+  /**
+   * The instructions as in the ELF file (8 bytes each); `linkProgram` never changes them. A view
+   * (byteOffset may be non-zero) of a copy the spec owns, shared with its other programs' views.
+   */
   readonly instructions: Uint8Array;
   /** Relocations against this program's instructions, sorted by `insn` (program-relative). */
   readonly relocations: readonly InsnRelocation[];

@@ -29,7 +29,7 @@ import {
   mmapFd,
   stableBuffer,
 } from '../syscall/index.js';
-import { EpollWaiter } from '../syscall/epoll.js';
+import type { EpollWaiter } from '../syscall/epoll.js';
 import {
   PERF_ATTR_BIT,
   PERF_EVENT_HEADER_SIZE,
@@ -42,7 +42,7 @@ import {
 } from '../syscall/abi/perf.js';
 import { ioctl, perfEventAttr, perfEventOpen } from '../syscall/perf.js';
 import { fdOf, type FdLike } from './create.js';
-import { readReady, readyBatches, waitReadable, type WaitOptions } from './event-wait.js';
+import { readReady, readyBatches, waitReadable, waiterOn, type WaitOptions } from './event-wait.js';
 import { mapInfoByFd } from './info.js';
 import { PAGE_SIZE } from './types.js';
 
@@ -361,14 +361,7 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
 
   #ensureWaiter(): EpollWaiter {
     if (this.#owned.waiter) return this.#owned.waiter;
-    const rings = this.#open();
-    const w = new EpollWaiter(this.describe(), { keepAlive: this.#keepAlive });
-    try {
-      rings.forEach((r, i) => w.add(r.fd, i));
-    } catch (e) {
-      w.close();
-      throw e;
-    }
+    const w = waiterOn(this.describe(), this.#keepAlive, this.#open().map((r) => r.fd));
     this.#owned.waiter = w;
     return w;
   }

@@ -29,9 +29,9 @@ import {
   dupFd,
   mmapFd,
 } from '../syscall/index.js';
-import { EpollWaiter } from '../syscall/epoll.js';
+import type { EpollWaiter } from '../syscall/epoll.js';
 import { fdOf, type FdLike } from './create.js';
-import { waitReadable, type WaitOptions } from './event-wait.js';
+import { readReady, readyBatches, waitReadable, waiterOn, type WaitOptions } from './event-wait.js';
 import { mapInfoByFd } from './info.js';
 import { PAGE_SIZE } from './types.js';
 
@@ -226,37 +226,16 @@ export class RingBuffer extends FdOwner implements AsyncIterable<Uint8Array> {
    * Waits until at least one record is ready, then returns copies of the ready ones (up to
    * `max`); [] after `timeoutMs`. Woken by the kernel, not by a timer.
    */
-  async read(opts: RingReadOptions = {}): Promise<Uint8Array[]> {
-    for (;;) {
-      const got = this.drain(opts.max);
-      if (got.length) return got;
-      // A record still being written (or only discarded ones) counts as ready: wait again.
-      if (!(await this.wait(opts))) return this.drain(opts.max);
-    }
+  read(opts: RingReadOptions = {}): Promise<Uint8Array[]> {
+    return readReady(this, () => this.drain(opts.max), opts);
   }
 
   /**
    * The records as they come, in batches (copies). Ends when the reader is closed; throws the
    * signal's reason when it is aborted. Breaking out of the loop leaves the reader open.
    */
-  async *batches(opts: RingIterateOptions = {}): AsyncGenerator<Uint8Array[], void, undefined> {
-    for (;;) {
-      if (this.closed) return;
-      opts.signal?.throwIfAborted();
-      const got = this.drain(opts.max);
-      if (got.length) {
-        yield got;
-        // A consumer that keeps up only with microtasks would starve timers and I/O.
-        await nextTurn();
-        continue;
-      }
-      try {
-        await this.wait({ ...(opts.signal ? { signal: opts.signal } : {}) });
-      } catch (e) {
-        if (this.closed && !opts.signal?.aborted) return;
-        throw e;
-      }
-    }
+  batches(opts: RingIterateOptions = {}): AsyncGenerator<Uint8Array[], void, undefined> {
+    return readyBatches(this, () => this.drain(opts.max), opts.signal);
   }
 
   /** The records as they come, one at a time (copies): `for await (const r of ring.records({ signal }))`. */
@@ -291,14 +270,7 @@ export class RingBuffer extends FdOwner implements AsyncIterable<Uint8Array> {
 
   #ensureWaiter(): EpollWaiter {
     if (this.#waiter) return this.#waiter;
-    const fd = this.fd;
-    const w = new EpollWaiter(this.describe(), { keepAlive: this.#keepAlive });
-    try {
-      w.add(fd, 0);
-    } catch (e) {
-      w.close();
-      throw e;
-    }
+    const w = waiterOn(this.describe(), this.#keepAlive, [this.fd]);
     stopWaiter.register(this, w, this);
     this.#waiter = w;
     return w;
@@ -402,23 +374,8 @@ export class RingBufferSet implements AsyncIterable<RingSetRecord>, Disposable {
   /** Every ring's records as they come, as copies with the ring they came from. Ends when the
    * set is closed; throws the signal's reason on abort. */
   async *records(opts: RingIterateOptions = {}): AsyncGenerator<RingSetRecord, void, undefined> {
-    for (;;) {
-      if (this.#closed) return;
-      opts.signal?.throwIfAborted();
-      const out: RingSetRecord[] = [];
-      for (const { ring } of this.#rings) for (const data of ring.drain(opts.max)) out.push({ ring, data });
-      if (out.length) {
-        yield* out;
-        await nextTurn();
-        continue;
-      }
-      try {
-        await this.wait(opts.signal ? { signal: opts.signal } : {});
-      } catch (e) {
-        if (this.#closed && !opts.signal?.aborted) return;
-        throw e;
-      }
-    }
+    const drain = (): RingSetRecord[] => this.#rings.flatMap(({ ring }) => ring.drain(opts.max).map((data) => ({ ring, data })));
+    for await (const batch of readyBatches(this, drain, opts.signal)) yield* batch;
   }
 
   [Symbol.asyncIterator](): AsyncGenerator<RingSetRecord, void, undefined> {
@@ -442,13 +399,7 @@ export class RingBufferSet implements AsyncIterable<RingSetRecord>, Disposable {
 
   #ensureWaiter(): EpollWaiter {
     if (this.#waiter) return this.#waiter;
-    const w = new EpollWaiter('ring buffer set', { keepAlive: this.#keepAlive });
-    try {
-      this.#rings.forEach(({ ring }, i) => w.add(ring.fd, i));
-    } catch (e) {
-      w.close();
-      throw e;
-    }
+    const w = waiterOn('ring buffer set', this.#keepAlive, this.#rings.map(({ ring }) => ring.fd));
     stopWaiter.register(this, w, this);
     this.#waiter = w;
     return w;

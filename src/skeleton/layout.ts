@@ -3,7 +3,7 @@
 // generated from): which maps get a typed view, which globals each data section exposes, and a
 // digest of every decoded shape, so a changed struct layout is caught at open, not misread.
 import { createHash } from 'node:crypto';
-import { BtfError } from '../errors.js';
+import { BtfError, UsageError } from '../errors.js';
 import { valueCodec, type ValueShape } from '../btf/codec.js';
 import type { Btf } from '../btf/btf.js';
 import type { MapSpec, ObjectSpec } from '../elf/spec.js';
@@ -43,6 +43,19 @@ export interface SkeletonDesc {
   /** Global variables left out because their type has no JavaScript form (read them with
    * `skel.object.global(name)`). */
   readonly untyped?: readonly { readonly name: string; readonly why: string }[];
+  /** Types asked for by name (`--type event`): codecs under `skel.types`, e.g. for ring buffer
+   * records, which BTF does not tie to their map. */
+  readonly types?: readonly { readonly name: string; readonly digest: string }[];
+}
+
+/** The BTF type a skeleton's `types` entry names: a struct or union by tag, else a typedef or
+ * an enum; a UsageError naming what there is when nothing matches. */
+export function namedType(btf: Btf, name: string): number {
+  for (const kind of ['struct', 'union', 'typedef', 'enum', 'enum64'] as const) {
+    const id = btf.typeByName(name, kind);
+    if (id !== undefined) return id;
+  }
+  throw new UsageError(`no struct, union, typedef or enum named '${name}' in the object's BTF`);
 }
 
 /** A stable digest of shapes (which include sizes, names and member order). */
@@ -83,7 +96,7 @@ export function mapCodecs(btf: Btf, spec: MapSpec) {
 }
 
 /** What a skeleton of `spec` holds. */
-export function describeObject(spec: ObjectSpec): SkeletonDesc {
+export function describeObject(spec: ObjectSpec, typeNames: readonly string[] = []): SkeletonDesc {
   const btf = spec.btf;
   const declared = new Set([...spec.maps.values()].filter((m) => m.kind !== 'data' && m.kind !== 'kconfig').map((m) => m.name));
   const maps: SkeletonMap[] = [];
@@ -126,5 +139,9 @@ export function describeObject(spec: ObjectSpec): SkeletonDesc {
       sections.push({ map, prop: sectionProp(map), constant: m.freeze, vars });
     }
   }
-  return { name: spec.name, maps, programs: [...spec.programs.keys()], sections, ...(untyped.length ? { untyped } : {}) };
+  const types = typeNames.map((name) => {
+    if (!btf) throw new UsageError(`type '${name}': the object has no BTF`);
+    return { name, digest: shapeDigest(valueCodec(btf, namedType(btf, name)).shape) };
+  });
+  return { name: spec.name, maps, programs: [...spec.programs.keys()], sections, ...(untyped.length ? { untyped } : {}), ...(types.length ? { types } : {}) };
 }

@@ -7,11 +7,11 @@ import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
-import { valueCodec } from '../btf/codec.js';
+import { valueCodec, type ValueCodec } from '../btf/codec.js';
 import { BpfObject, type BpfObjectOptions, type LoadOptions } from '../object/object.js';
 import type { BpfProgram } from '../programs/program.js';
 import { typedMap, typedPerCpuMap } from '../maps/typed.js';
-import { describeObject, type SkeletonDesc } from './layout.js';
+import { describeObject, namedType, type SkeletonDesc } from './layout.js';
 
 /** Where the object's bytes are: embedded (base64) or a file (a URL relative to the module). */
 export type SkeletonSource = { readonly base64: string } | { readonly url: URL | string };
@@ -20,9 +20,11 @@ export type SkeletonSource = { readonly base64: string } | { readonly url: URL |
  * The part of a skeleton that is the same for every object; a generated module adds its typed
  * `maps`, `programs` and data sections (`rodata`, `bss`, `data`…) on top.
  */
-export class Skeleton<Maps = Record<string, unknown>, Programs = Record<string, BpfProgram>> {
+export class Skeleton<Maps = Record<string, unknown>, Programs = Record<string, BpfProgram>, Types = Record<string, ValueCodec>> {
   /** The object underneath: its specs can still be edited before load (mapSpec, programSpec). */
   readonly object: BpfObject;
+  /** Codecs of the types the module was generated with (`--type NAME`): `skel.types.event.decode(record)`. */
+  readonly types: Types;
   readonly #desc: SkeletonDesc;
   #maps: Maps | undefined;
   #programs: Programs | undefined;
@@ -31,6 +33,9 @@ export class Skeleton<Maps = Record<string, unknown>, Programs = Record<string, 
   constructor(object: BpfObject, desc: SkeletonDesc) {
     this.object = object;
     this.#desc = desc;
+    const types: Record<string, ValueCodec> = {};
+    for (const t of desc.types ?? []) types[t.name] = valueCodec(object.spec.btf!, namedType(object.spec.btf!, t.name));
+    this.types = Object.freeze(types) as Types;
     for (const s of desc.sections) Object.defineProperty(this, s.prop, { value: this.#section(s), enumerable: true });
   }
 
@@ -134,6 +139,8 @@ function layoutDiffs(want: SkeletonDesc, have: SkeletonDesc): string[] {
     else if (h.view !== m.view || h.digest !== m.digest) diffs.push(`map '${m.name}' has other key/value types`);
   }
   for (const p of want.programs) if (!have.programs.includes(p)) diffs.push(`program '${p}' is gone`);
+  const types = new Map((have.types ?? []).map((t) => [t.name, t.digest]));
+  for (const t of want.types ?? []) if (types.get(t.name) !== t.digest) diffs.push(`type '${t.name}' ${types.has(t.name) ? 'has another layout' : 'is gone'}`);
   const vars = new Map(have.sections.flatMap((s) => s.vars.map((v) => [v.name, { ...v, map: s.map }] as const)));
   for (const s of want.sections)
     for (const v of s.vars) {
@@ -152,7 +159,18 @@ function layoutDiffs(want: SkeletonDesc, have: SkeletonDesc): string[] {
 export function openSkeleton<S>(source: SkeletonSource, desc: SkeletonDesc, opts: BpfObjectOptions = {}): S {
   const { bytes, path } = bytesOf(source);
   const object = BpfObject.open(bytes, { name: desc.name, ...opts });
-  const diffs = layoutDiffs(desc, describeObject(object.spec));
+  let have: SkeletonDesc;
+  try {
+    have = describeObject(object.spec, (desc.types ?? []).map((t) => t.name));
+  } catch (e) {
+    // A type the module names is not in the object at all.
+    have = describeObject(object.spec);
+    if (!(e instanceof UsageError)) {
+      object.close();
+      throw e;
+    }
+  }
+  const diffs = layoutDiffs(desc, have);
   if (diffs.length) {
     object.close();
     throw new UsageError(`skeleton '${desc.name}': ${path ?? 'the embedded object'} does not match the generated module (${diffs.join('; ')}); run tsbpf gen skeleton again`);

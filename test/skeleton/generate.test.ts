@@ -30,7 +30,7 @@ describe('what a skeleton module says', () => {
     expect(text).toContain('  readonly count_flows: BpfProgram;\n');
     expect(text).toContain('  get drop_port(): number;\n  set drop_port(value: Init<number>);\n');
     expect(text).toContain('  get watch(): flow_key;\n');
-    expect(text).toContain('export type SkeletonTypesSkeleton = Skeleton<SkeletonTypesMaps, SkeletonTypesPrograms> & {\n  readonly rodata: SkeletonTypesRodata;\n  readonly data: SkeletonTypesData;\n  readonly bss: SkeletonTypesBss;\n};');
+    expect(text).toContain('export type SkeletonTypesSkeleton = Skeleton<SkeletonTypesMaps, SkeletonTypesPrograms, SkeletonTypesTypes> & {\n  readonly rodata: SkeletonTypesRodata;\n  readonly data: SkeletonTypesData;\n  readonly bss: SkeletonTypesBss;\n};');
     // One interface per struct, however often it is used.
     expect(text.match(/export interface flow_key /g)).toHaveLength(1);
   });
@@ -65,11 +65,12 @@ describe('generated skeletons type-check under tsc --strict', () => {
   });
 
   it('tsc --strict --noEmit accepts every skeleton and a strict tool using one, and rejects misuse', async () => {
-    for (const f of withBtf) writeFileSync(join(dir, `${base(f)}.skel.ts`), generateSkeleton(readFileSync(f), { fileName: f }));
+    for (const f of withBtf)
+      writeFileSync(join(dir, `${base(f)}.skel.ts`), generateSkeleton(readFileSync(f), { fileName: f, ...(base(f) === 'skeleton_types' ? { types: ['event', 'backend_t'] } : {}) }));
     // A tool written against a skeleton: every read is its C type's TS type, no narrowing, no casts.
     writeFileSync(
       join(dir, 'tool.ts'),
-      `import { open, type flow_key, type flow_stats, type sample, type backend_t } from './skeleton_types.skel.js';
+      `import { open, type event, type flow_key, type flow_stats, type sample, type backend_t } from './skeleton_types.skel.js';
 import { BtfValueError, type BpfMap, type BpfProgram } from 'tsbpf';
 
 export function tool(): bigint {
@@ -96,6 +97,9 @@ export function tool(): bigint {
   let total: bigint = skel.bss.ipv4_packets + (stats?.bytes ?? 0n);
   for (const [k, v] of skel.maps.flows) total += BigInt(k.dport) + v.packets;
   const seeds: number[] = skel.data.seeds;
+  const record: event = skel.types.event.decode(new Uint8Array(skel.types.event.size));
+  const len: bigint = record.len;
+  const weight: number = skel.types.backend_t.toBytes({ port: 1 }).length + record.dport;
   // @ts-expect-error: struct flow_key has no member 'nope'
   skel.maps.flows.lookup({ nope: 1 });
   // @ts-expect-error: a u64 reads as a bigint
@@ -106,7 +110,9 @@ export function tool(): bigint {
   skel.rodata.banner = 5;
   // @ts-expect-error: not an enumerator of enum verdict
   skel.data.default_verdict = 'V_MAYBE';
-  void [perCpu, comm, mac, verdict, b, queued, bytes, prog, seeds, wrong, BtfValueError];
+  // @ts-expect-error: only the types named when generating have codecs
+  void skel.types.sample;
+  void [perCpu, comm, mac, verdict, b, queued, bytes, prog, seeds, wrong, BtfValueError, len, weight];
   return total;
 }
 `,
@@ -145,11 +151,11 @@ export function tool(): bigint {
     const ok = await run(dir);
     expect(ours(ok.out)).toEqual([]);
     if (ok.code !== 0) expect(ok.out, 'tsc failed on the source tree only').toMatch(/^\S*src\/\S+\.ts\(\d+,\d+\): error/m);
-    // The check can fail: the same tool without its @ts-expect-error lines is five errors.
+    // The check can fail: the same tool without its @ts-expect-error lines is six errors.
     writeFileSync(join(dir, 'tool.ts'), readFileSync(join(dir, 'tool.ts'), 'utf8').replace(/^\s*\/\/ @ts-expect-error.*$/gm, ''));
     const bad = await run(dir);
     expect(bad.code).not.toBe(0);
-    expect(ours(bad.out).filter((l) => l.startsWith('tool.ts'))).toHaveLength(5);
+    expect(ours(bad.out).filter((l) => l.startsWith('tool.ts'))).toHaveLength(6);
     expect(ours(bad.out).filter((l) => !l.startsWith('tool.ts'))).toEqual([]);
     expect(bad.out).toContain("'nope'");
     expect(bad.out).toContain("Type 'bigint' is not assignable to type 'number'");
@@ -175,6 +181,13 @@ describe('tsbpf gen skeleton', () => {
     const written = await cli('gen', 'skeleton', file, '--object-path', './skeleton_types.o', '--import', '../src/index.js', '-o', o);
     expect(written.code).toBe(0);
     expect(readFileSync(o, 'utf8')).toBe(generateSkeleton(readFileSync(join(ROOT, file)), { fileName: file, objectPath: './skeleton_types.o', importFrom: '../src/index.js' }));
+    const withType = await cli('gen', 'skeleton', file, '--type', 'event', '--type', 'backend_t');
+    expect(withType.code).toBe(0);
+    expect(withType.stdout).toBe(generateSkeleton(readFileSync(join(ROOT, file)), { fileName: file, types: ['event', 'backend_t'] }));
+    expect(withType.stdout).toContain('  readonly event: ValueCodec<event>;\n  readonly backend_t: ValueCodec<backend_t>;\n');
+    const noType = await cli('gen', 'skeleton', file, '--type', 'nosuch');
+    expect(noType.code).toBe(2);
+    expect(noType.stderr).toBe("tsbpf: no struct, union, typedef or enum named 'nosuch' in the object's BTF\n");
     const missing = await cli('gen', 'skeleton', 'test/fixtures/nothing.o');
     expect(missing.code).toBe(3);
     expect(missing.stderr).toBe('tsbpf: test/fixtures/nothing.o: no such file\n');

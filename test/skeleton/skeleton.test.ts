@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BpfMap, BpfObject, BpfProgram, BtfValueError, Skeleton, TypedMap, UsageError, generateSkeleton, valueCodec, type ValueShape } from '../../src/index.js';
+import { BpfMap, BpfObject, BpfProgram, BtfValueError, RingBuffer, Skeleton, TypedMap, UsageError, generateSkeleton, valueCodec, type Btf, type ValueShape } from '../../src/index.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
 import { thrown } from '../helpers/thrown.js';
 import { ROOT, base, withBtf } from './fixtures.js';
@@ -65,6 +65,8 @@ function expectMatches(shape: ValueShape, input: unknown, decoded: unknown, path
   else expect(decoded, path).toEqual(input);
 }
 
+const btf = (skel: { object: BpfObject }): Btf => skel.object.btf!;
+
 function dataBytes(obj: BpfObject, section: string): Uint8Array {
   return obj.map(section).lookup(new Uint8Array(4)) as Uint8Array;
 }
@@ -73,12 +75,13 @@ describe.runIf(isRoot)('skeletons load, and typed values are the bytes the byte-
   guardFdLeaks();
 
   /** The runtime copy of a skeleton: the same module, importing the source tree by path. */
-  async function runtimeModule(file: string, opts: { objectPath?: string; suffix?: string } = {}): Promise<{ open(o?: object): any; load(o?: object, l?: object): any }> {
+  async function runtimeModule(file: string, opts: { objectPath?: string; suffix?: string; types?: string[] } = {}): Promise<{ open(o?: object): any; load(o?: object, l?: object): any }> {
     const path = join(dir, `${base(file)}${opts.suffix ?? ''}.rt.ts`);
-    const source = generateSkeleton(readFileSync(file), { fileName: file, importFrom: SRC_INDEX, ...(opts.objectPath ? { objectPath: opts.objectPath } : {}) });
-    const typed = generateSkeleton(readFileSync(file), { fileName: file });
-    // What is type-checked above and what runs differ in the import line only.
-    if (!opts.objectPath) expect(source.replace(JSON.stringify(SRC_INDEX), '"tsbpf"')).toBe(typed);
+    const extra = { ...(opts.objectPath ? { objectPath: opts.objectPath } : {}), ...(opts.types ? { types: opts.types } : {}) };
+    const source = generateSkeleton(readFileSync(file), { fileName: file, importFrom: SRC_INDEX, ...extra });
+    const typed = generateSkeleton(readFileSync(file), { fileName: file, ...extra });
+    // What is type-checked (generate.test.ts) and what runs differ in the import line only.
+    expect(source.replace(JSON.stringify(SRC_INDEX), '"tsbpf"')).toBe(typed);
     writeFileSync(path, source);
     return import(path);
   }
@@ -175,7 +178,7 @@ describe.runIf(isRoot)('skeletons load, and typed values are the bytes the byte-
   }
 
   it('skeleton_types: the program counts a packet; the skeleton reads what the bytes and bpftool say', async () => {
-    const mod = await runtimeModule(join(ROOT, 'test/fixtures/skeleton_types.o'), { suffix: '-run' });
+    const mod = await runtimeModule(join(ROOT, 'test/fixtures/skeleton_types.o'), { suffix: '-run', types: ['event'] });
     const skel = mod.open();
     try {
       expect(() => skel.maps).toThrow(/maps exist after load\(\)/);
@@ -204,6 +207,23 @@ describe.runIf(isRoot)('skeletons load, and typed values are the bytes the byte-
       expect(program.testRun({ data: packet(53) }).retval).toBe(1); // drop_port, set through the skeleton
       expect(program.testRun({ data: packet(7777) }).retval).toBe(1); // watch, a struct constant
       expect(program.testRun({ data: packet(7777, [10, 0, 0, 2]) }).retval).toBe(2);
+
+      // Ring buffer records through the codec of --type event, checked against the bytes.
+      using ring = RingBuffer.open(skel.maps.events);
+      const records = ring.drain();
+      expect(records).toHaveLength(5);
+      const events = records.map((r) => skel.types.event.decode(r));
+      expect(events.map((e: any) => [e.dport, e.dropped, e.tag, e.len])).toEqual([
+        [8080, 0, 'udp', 64n],
+        [8080, 0, 'udp', 64n],
+        [53, 1, 'udp', 64n],
+        [7777, 1, 'udp', 64n],
+        [7777, 0, 'udp', 64n],
+      ]);
+      const first = new DataView(records[0]!.buffer, records[0]!.byteOffset);
+      expect(events[0].saddr).toBe(first.getUint32(0, true));
+      expect(events[0].len).toBe(first.getBigUint64(btf(skel).memberOffset(btf(skel).requireType('event', 'struct'), 'len'), true));
+      expect(skel.types.event.ctype).toBe('struct event');
 
       // The key as the program wrote it, built by hand: saddr in network order, dport in host order.
       const key = new Uint8Array(8);

@@ -2,10 +2,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { generateSkeleton } from '../../index.js';
 import { UsageError } from '../../errors.js';
-import { type Verb, positionals, str } from '../command.js';
+import { type Verb, positionals, str, strs } from '../command.js';
 import { NotFoundError } from '../errors.js';
 
-const SKELETON_USAGE = 'gen skeleton OBJECT.o [--object-path PATH] [--import SPEC] [--name NAME] [-o FILE]';
+const SKELETON_USAGE = 'gen skeleton OBJECT.o [--type NAME]... [--object-path PATH] [--import SPEC] [--name NAME] [-o FILE]';
 
 const skeleton: Verb = {
   name: 'gen skeleton',
@@ -25,11 +25,14 @@ const skeleton: Verb = {
     '  --object-path PATH  read the object from PATH (relative to the module) at open()',
     '                      instead of embedding its bytes (base64); a rebuilt object whose',
     '                      types changed is refused at open()',
+    '  --type NAME         also type this struct, union, typedef or enum (repeatable): an',
+    '                      interface, and its codec under skel.types (ring buffer records:',
+    '                      skel.types.event.decode(record))',
     "  --import SPEC       the module to import tsbpf from (default 'tsbpf')",
     "  --name NAME         the object's name (data map names, type names; default: the file's)",
     '  -o, --output FILE   write FILE instead of stdout',
   ].join('\n'),
-  options: { 'object-path': { value: true }, import: { value: true }, name: { value: true }, output: { value: true, short: 'o' } },
+  options: { type: { value: true, repeat: true }, 'object-path': { value: true }, import: { value: true }, name: { value: true }, output: { value: true, short: 'o' } },
   run(args) {
     const [file] = positionals(args, 1, 1, SKELETON_USAGE);
     let bytes: Uint8Array;
@@ -42,11 +45,13 @@ const skeleton: Verb = {
     const objectPath = str(args, 'object-path');
     const importFrom = str(args, 'import');
     const name = str(args, 'name');
+    const types = strs(args, 'type');
     const source = generateSkeleton(bytes, {
       fileName: file!,
       ...(objectPath !== undefined ? { objectPath } : {}),
       ...(importFrom !== undefined ? { importFrom } : {}),
       ...(name !== undefined ? { name } : {}),
+      ...(types.length ? { types } : {}),
     });
     const output = str(args, 'output');
     if (output !== undefined) {

@@ -283,7 +283,7 @@ export class Btf {
 
   /** Keeps built name indexes current across edits (loaders edit, then look up, repeatedly). */
   private reindex(id: number, oldName: string, newName: string): void {
-    if (oldName === newName) return;
+    if (oldName === newName || (!this.nameIndex && !this.essentialIndex)) return;
     for (const [idx, key] of [
       [this.nameIndex, (n: string) => n],
       [this.essentialIndex, essentialName],

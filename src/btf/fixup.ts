@@ -54,11 +54,16 @@ export function fixupDatasecs(btf: Btf, src: DatasecFixupSource): Map<string, nu
       for (const v of sec.vars) end = Math.max(end, v.offset + v.size);
       if (end > sec.size) sec.size = end;
     }
-    sec.vars.sort((a, b) => a.offset - b.offset);
+    if (!sortedByOffset(sec.vars)) sec.vars.sort((a, b) => a.offset - b.offset);
     btf.replace(id, sec);
     sizes.set(sec.name, sec.size);
   }
   return sizes;
+}
+
+function sortedByOffset(vars: readonly { offset: number }[]): boolean {
+  for (let i = 1; i < vars.length; i++) if (vars[i - 1]!.offset > vars[i]!.offset) return false;
+  return true;
 }
 
 export interface KconfigExtern {

@@ -459,6 +459,8 @@ export function findProgramAt(bySection: Map<number, ProgramSpec[]>, section: nu
   return undefined;
 }
 
+const NO_EXTERNS: ReadonlyMap<number, ExternSpec> = new Map();
+
 function isExternSymbol(s: ElfSymbol): boolean {
   return s.shndx === SHN_UNDEF && (s.bind === STB_GLOBAL || s.bind === STB_WEAK) && s.type === STT_NOTYPE;
 }
@@ -479,7 +481,7 @@ interface RelocContext {
   elf: ElfFile;
   layout: Layout;
   maps: readonly MapSpec[];
-  externsBySymbol: Map<number, ExternSpec>;
+  externsBySymbol: ReadonlyMap<number, ExternSpec>;
 }
 
 /** One relocation against a program instruction → what it means (libbpf's bpf_program__record_reloc). */
@@ -634,13 +636,17 @@ export function openObjectSpec(bytes: Uint8Array, opts: OpenObjectOptions = {}):
     seen.add(m.name);
   }
 
-  const externsBySymbol = new Map<number, ExternSpec>();
-  for (let i = 0; i < elf.symbolCount && externs.size > 0; i++) {
-    if (!isExternAt(elf, i)) continue;
-    const s = elf.symbol(i);
-    if (s.name === '') continue;
-    const e = externs.get(s.name);
-    if (e) externsBySymbol.set(s.index, e);
+  let externsBySymbol: ReadonlyMap<number, ExternSpec> = NO_EXTERNS;
+  if (externs.size > 0) {
+    const bySymbol = new Map<number, ExternSpec>();
+    for (let i = 0; i < elf.symbolCount; i++) {
+      if (!isExternAt(elf, i)) continue;
+      const s = elf.symbol(i);
+      if (s.name === '') continue;
+      const e = externs.get(s.name);
+      if (e) bySymbol.set(s.index, e);
+    }
+    externsBySymbol = bySymbol;
   }
   collectRelocations({ elf, layout, maps, externsBySymbol }, programs);
 

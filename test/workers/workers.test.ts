@@ -87,5 +87,5 @@ describe.runIf(isRoot)('the library in a worker_thread', () => {
       await worker.terminate();
     }
     expect(errors).toEqual([]);
-  });
+  }, 300_000); // the worker starts tsx and compiles the library: minutes in a TCG guest (timed out at 60 s)
 });

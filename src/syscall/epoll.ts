@@ -2,14 +2,15 @@
 // the event loop: an epoll set, and a thread that sleeps in epoll_wait(2) for the main thread.
 //
 // Why a worker_thread and not koffi's asynchronous calls (`fn.async`): both were measured on
-// this machine (2 cores, loaded by other work; eventfd written on the main thread → callback
-// on the main thread, 2000 wake-ups, three runs each): wake-up latency p50 18–27 µs for koffi
-// async against 20–27 µs for a worker posting a message, p99 dominated by the machine's
-// noise for both (1.5–5.8 ms vs 0.5–3.8 ms); idle CPU over 3 s about 0.6–1 ms for both. Equal
-// on speed, the worker wins on behaviour: a koffi async call occupies one of libuv's four
-// pool threads for as long as it waits (starving fs, dns and crypto work, one thread per
-// waiting reader), and it keeps the process alive with no way to unref it. A worker is one
-// thread per epoll set, however many rings or CPUs it watches, and can be unref'd.
+// this machine (2 cores, loaded by other work; an eventfd written on the main thread, woken
+// epoll_wait, callback on the main thread; 2000 wake-ups a run). koffi 2.16.3, three runs:
+// p50 18–27 µs for koffi async, 20–27 µs for a worker posting a message; koffi 3.3.4, two
+// runs: 21–30 µs vs 27–29 µs. p99 is the machine's noise for both (0.1–5.8 ms); idle CPU
+// over 3 s 0.6–1.5 ms for both. Equal on speed, the worker wins on behaviour: a koffi async
+// call occupies one of libuv's four pool threads for as long as it waits (starving fs, dns
+// and crypto work, one thread per waiting reader), and it keeps the process alive with no
+// way to unref it. A worker is one thread per epoll set, however many rings or CPUs it
+// watches, and can be unref'd.
 //
 // Protocol (a SharedArrayBuffer `ctl`): the main thread arms the worker (ctl[ARMED] = 1 and
 // notify) when it wants to be told about readiness; the worker then epoll_waits, disarms and

@@ -1,6 +1,8 @@
 // Opening (and loading) an object file: tsbpf's BpfObject beside libbpf's bpf_object__open
 // (bench/c/object_open.c), same files, same run, alternating rounds.
 // Run: npx tsx bench/object.ts [iterations] [rounds] [filter]
+// BENCH_BASELINE=<another build's dist/index.js> adds that build's open times and ratio (a
+// before/after comparison in the same run).
 // "open" is pure parsing (ELF, BTF with fixups, .BTF.ext, programs, maps) — no syscalls but the
 // file read. It is measured on every object xdp-tools installs, the examples and the test
 // fixtures (those libbpf opens). "open+load" adds BTF load, map creation and the verifier,
@@ -19,7 +21,10 @@ import { join } from 'node:path';
 // imported binding into a getter call, which costs this parser-heavy path up to 2x).
 const root = new URL('../', import.meta.url).pathname;
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-const { BpfObject } = (await import(`${root}dist/index.js`)) as typeof import('../src/index.js');
+type Api = typeof import('../src/index.js');
+const { BpfObject } = (await import(`${root}dist/index.js`)) as Api;
+const baselinePath = process.env.BENCH_BASELINE;
+const Baseline = baselinePath ? ((await import(baselinePath)) as Api).BpfObject : undefined;
 
 const iterations = Number(process.argv[2] ?? 200);
 const rounds = Number(process.argv[3] ?? 7);
@@ -41,10 +46,10 @@ interface Time {
   wall: number;
 }
 
-function tsbpf(path: string, n: number, load: boolean): Time {
+function tsbpf(path: string, n: number, load: boolean, Obj: Api['BpfObject'] = BpfObject): Time {
   // BpfObject.open(path) reads the file each time, as bpf_object__open_file does.
   const once = () => {
-    const o = BpfObject.open(path);
+    const o = Obj.open(path);
     if (load) o.load();
     o.close();
   };
@@ -77,8 +82,11 @@ const best = (xs: Time[]): Time => ({ cpu: Math.min(...xs.map((x) => x.cpu)), wa
   console.log(`first open in this process (cold): ${(Number(process.hrtime.bigint() - t0) / 1e3).toFixed(0)} µs`);
 }
 console.log(`object open: ${iterations} iterations x ${rounds} rounds, best round, µs per operation after warm-up`);
-console.log('file                          | size kB | op        | tsbpf cpu | libbpf cpu | tsbpf/libbpf | wall: tsbpf  libbpf');
+console.log(
+  `file                          | size kB | op        | tsbpf cpu | libbpf cpu | tsbpf/libbpf | wall: tsbpf  libbpf${Baseline ? ' | baseline cpu | baseline/libbpf' : ''}`,
+);
 const ratios: number[] = [];
+const baseRatios: number[] = [];
 const skipped: string[] = [];
 try {
   for (const file of files) {
@@ -86,6 +94,7 @@ try {
       const n = load ? Math.max(5, Math.floor(iterations / 20)) : iterations;
       const ts: Time[] = [];
       const c: Time[] = [];
+      const bs: Time[] = [];
       let why: string | undefined;
       for (let r = 0; r < rounds && why === undefined; r++) {
         const l = libbpf(file, n, load);
@@ -94,6 +103,7 @@ try {
           c.push(l);
           try {
             ts.push(tsbpf(file, n, load));
+            if (Baseline && !load) bs.push(tsbpf(file, n, load, Baseline));
           } catch (e) {
             why = `tsbpf: ${(e as Error).message.split('\n')[0]}`;
           }
@@ -106,16 +116,21 @@ try {
       }
       const [t, l] = [best(ts), best(c)];
       if (!load) ratios.push(t.cpu / l.cpu);
+      const b = bs.length > 0 ? best(bs) : undefined;
+      if (b) baseRatios.push(b.cpu / l.cpu);
       const kb = (statSync(file).size / 1024).toFixed(1);
       console.log(
-        `${name.padEnd(29)} | ${kb.padStart(7)} | ${(load ? 'open+load' : 'open').padEnd(9)} | ${t.cpu.toFixed(1).padStart(9)} | ${l.cpu.toFixed(1).padStart(10)} | ${`${(t.cpu / l.cpu).toFixed(2)}x`.padStart(12)} | ${t.wall.toFixed(1).padStart(11)} ${l.wall.toFixed(1).padStart(7)}`,
+        `${name.padEnd(29)} | ${kb.padStart(7)} | ${(load ? 'open+load' : 'open').padEnd(9)} | ${t.cpu.toFixed(1).padStart(9)} | ${l.cpu.toFixed(1).padStart(10)} | ${`${(t.cpu / l.cpu).toFixed(2)}x`.padStart(12)} | ${t.wall.toFixed(1).padStart(11)} ${l.wall.toFixed(1).padStart(7)}${b ? ` | ${b.cpu.toFixed(1).padStart(12)} | ${`${(b.cpu / l.cpu).toFixed(2)}x`.padStart(15)}` : ''}`,
       );
     }
   }
-  if (ratios.length > 0) {
-    const geo = Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length);
-    console.log(`open, CPU time, over ${ratios.length} objects: worst ${Math.max(...ratios).toFixed(2)}x, geometric mean ${geo.toFixed(2)}x`);
-  }
+  const summary = (what: string, rs: number[]) => {
+    if (rs.length === 0) return;
+    const geo = Math.exp(rs.reduce((s, r) => s + Math.log(r), 0) / rs.length);
+    console.log(`${what}, CPU time, over ${rs.length} objects: worst ${Math.max(...rs).toFixed(2)}x, geometric mean ${geo.toFixed(2)}x, ${rs.filter((r) => r > 1.5).length} above 1.5x`);
+  };
+  summary('open', ratios);
+  summary('baseline open', baseRatios);
   for (const s of skipped) console.log(`not compared: ${s}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

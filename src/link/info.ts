@@ -8,7 +8,7 @@ import { stableBuffer } from '../syscall/libc.js';
 import { attachTypeName, linkTypeName } from '../sysinfo/names.js';
 import { BPF_F_NETFILTER_IP_DEFRAG } from '../syscall/abi/bpf.js';
 import { netfilterFamilyName, netfilterHookName } from './netfilter-hooks.js';
-import { readHolders } from '../xdp/occupant.js';
+import { linkMode } from '../xdp/occupant.js';
 
 /** Lowercase `bpf_link_type` without `BPF_LINK_TYPE_`. */
 export type LinkTypeName =
@@ -147,7 +147,7 @@ export function linkInfo(fd: number): LinkInfo {
   switch (typeId) {
     case T.BPF_LINK_TYPE_XDP: {
       const ifindex = rd(U.xdp, 'ifindex');
-      const mode = ifindex === 0 ? undefined : readHolders(ifindex).find((h) => h.linkId === base.id)?.mode;
+      const mode = ifindex === 0 ? undefined : linkMode(ifindex, base.id, base.progId);
       return { ...base, type: 'xdp', ifindex, ...(mode ? { mode } : {}), detached: ifindex === 0 };
     }
     case T.BPF_LINK_TYPE_TCX: {

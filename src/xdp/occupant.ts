@@ -47,6 +47,21 @@ export function describeHolders(list: readonly XdpHolder[]): string | undefined 
     .join('; ');
 }
 
+/** The mode an XDP link's program runs in on its interface: one netlink query (the links are
+ * listed only when the program is in two modes at once); undefined if it cannot be read. */
+export function linkMode(ifindex: number, linkId: number, progId: number): XdpMode | undefined {
+  try {
+    return withSocket((s) => {
+      const state = getLink(s, ifindex).xdp;
+      const modes = XDP_MODES.filter((m) => idInMode(state, m) === progId);
+      if (modes.length <= 1) return modes[0];
+      return holders(ifindex, state).find((h) => h.linkId === linkId)?.mode;
+    });
+  } catch {
+    return undefined; // gone, or in another network namespace
+  }
+}
+
 /** The holders of an interface's hook, read now; empty when the interface cannot be read. */
 export function readHolders(ifindex: number, mode?: XdpMode): XdpHolder[] {
   try {

@@ -47,7 +47,7 @@ interface Pending {
 }
 
 export function collectExterns(elf: ElfFile, btf: Btf): Map<string, ExternSpec> {
-  const secs = datasecs(btf);
+  let secs: { id: number; sec: BtfDatasec }[] | undefined; // found when the first extern needs them
   const pending: Pending[] = [];
   for (let i = 0; i < elf.symbolCount; i++) {
     const bind = elf.symbolBind(i);
@@ -63,6 +63,7 @@ export function collectExterns(elf: ElfFile, btf: Btf): Map<string, ExternSpec> 
     const t = btf.type(btfId);
     if ((t.kind === 'var' || t.kind === 'func') && t.linkage !== 'extern')
       throw new ElfError(`extern '${sym.name}': its BTF ${t.kind} is not marked extern`, '.symtab');
+    secs ??= datasecs(btf);
     const home = secs.find((s) => s.sec.vars.some((v) => v.type === btfId));
     if (!home) throw new ElfError(`extern '${sym.name}' is in no BTF DATASEC (.kconfig or .ksyms)`, '.symtab');
     const weak = sym.bind === STB_WEAK;

@@ -46,10 +46,16 @@ interface Time {
   wall: number;
 }
 
+// Maps pinned by name (xdp-filter's filter_*, xdp_stats_map) go to a bpffs directory of the
+// bench's own on both sides, removed at the end: at the default /sys/fs/bpf they would reuse
+// the machine's live maps, and stay behind.
+const pinRoot = `/sys/fs/bpf/tsbpf-object-bench-${process.pid}`;
+process.on('exit', () => rmSync(pinRoot, { recursive: true, force: true }));
+
 function tsbpf(path: string, n: number, load: boolean, Obj: Api['BpfObject'] = BpfObject): Time {
   // BpfObject.open(path) reads the file each time, as bpf_object__open_file does.
   const once = () => {
-    const o = Obj.open(path);
+    const o = Obj.open(path, { pinRoot });
     if (load) o.load();
     o.close();
   };
@@ -66,7 +72,7 @@ function tsbpf(path: string, n: number, load: boolean, Obj: Api['BpfObject'] = B
 
 function libbpf(path: string, n: number, load: boolean): Time | undefined {
   try {
-    const out = JSON.parse(execFileSync(bin, [path, String(n), ...(load ? ['load'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Record<string, number>;
+    const out = JSON.parse(execFileSync(bin, [path, String(n), ...(load ? ['load', pinRoot] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as Record<string, number>;
     return load ? { cpu: out.load_cpu_us!, wall: out.load_us! } : { cpu: out.open_cpu_us!, wall: out.open_us! };
   } catch {
     return undefined; // libbpf refuses the object (a fixture of bad input): nothing to compare

@@ -1,6 +1,7 @@
 /* Baseline for bench/object.ts: libbpf opening (and optionally loading) an object file.
- * usage: object_open FILE ITERATIONS [load]
- * prints {"open_us": x, "load_us": y, "open_cpu_us": x, "load_cpu_us": y}: per operation,
+ * usage: object_open FILE ITERATIONS [load [PIN_ROOT]]
+ * (maps declared LIBBPF_PIN_BY_NAME are pinned under PIN_ROOT, never at libbpf's default
+ * /sys/fs/bpf, where they would reuse or leave behind the machine's own maps)  * prints {"open_us": x, "load_us": y, "open_cpu_us": x, "load_cpu_us": y}: per operation,
  * wall-clock and CPU time of the process (CPU time is what the work costs on a busy machine,
  * where wall-clock also counts the time other processes had the core). */
 #include <bpf/libbpf.h>
@@ -27,15 +28,16 @@ int main(int argc, char **argv)
 	int n = atoi(argv[2]);
 	int load = argc > 3 && !strcmp(argv[3], "load");
 	libbpf_set_print(quiet);
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = argc > 4 ? argv[4] : NULL);
 	/* warm-up: page cache, libbpf's lazily read kernel BTF */
-	struct bpf_object *o = bpf_object__open_file(argv[1], NULL);
+	struct bpf_object *o = bpf_object__open_file(argv[1], &opts);
 	if (!o) return 1;
 	if (load && bpf_object__load(o)) return 1;
 	bpf_object__close(o);
 
 	double t0 = now_us(), c0 = cpu_us();
 	for (int i = 0; i < n; i++) {
-		o = bpf_object__open_file(argv[1], NULL);
+		o = bpf_object__open_file(argv[1], &opts);
 		if (!o) return 1;
 		bpf_object__close(o);
 	}
@@ -45,7 +47,7 @@ int main(int argc, char **argv)
 		t0 = now_us();
 		c0 = cpu_us();
 		for (int i = 0; i < n; i++) {
-			o = bpf_object__open_file(argv[1], NULL);
+			o = bpf_object__open_file(argv[1], &opts);
 			if (!o || bpf_object__load(o)) return 1;
 			bpf_object__close(o);
 		}

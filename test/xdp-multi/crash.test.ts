@@ -14,10 +14,10 @@ import { attachFreplaceLink } from '../../src/link/tracing.js';
 import { removePinDir } from '../../src/xdp/multi/bpffs.js';
 import { loadComponents, NewComponent } from '../../src/xdp/multi/components.js';
 import { loadDispatcher } from '../../src/xdp/multi/dispatcher.js';
-import { DISPATCHER_MAGIC, slotFunction, slotPins, txnDirName } from '../../src/xdp/multi/protocol.js';
+import { slotFunction, slotPins, txnDirName } from '../../src/xdp/multi/protocol.js';
 import { needs } from '../helpers/features.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
-import { FIXTURE, component, eventually, xdpLoaderStatus, HOOK, multiTestbed } from './helpers.js';
+import { FIXTURE, component, eventually, xdpLoaderStatus, HOOK, multiTestbed, twoProgramConfig } from './helpers.js';
 
 guardFdLeaks();
 
@@ -59,15 +59,7 @@ describe('a change dies half-way: recovered to the old state or the new one', ()
     const aId = before.programs[0]!.id;
     const b = comp();
     const nb = new NewComponent({ object: b, program: 'mp_beta' }, 'test');
-    const d = loadDispatcher({
-      magic: DISPATCHER_MAGIC,
-      version: 2,
-      numProgsEnabled: 2,
-      isXdpFrags: false,
-      chainCallActions: [0x80000004, 0x80000004, 0, 0, 0, 0, 0, 0, 0, 0],
-      runPrios: [50, 50, 0, 0, 0, 0, 0, 0, 0, 0],
-      programFlags: new Array(10).fill(0),
-    });
+    const d = loadDispatcher(twoProgramConfig());
     const a = BpfProgram.fromPin(before.programs[0]!.pins.prog);
     const old = BpfProgram.fromId(oldId);
     const links: Link[] = [];

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync } fr
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { BpfMap, BpfObject, BpfProgram, xdp } from '../../src/index.js';
 import { alive, createVethPair, type VethPair } from '../helpers/netns.js';
+import { DISPATCHER_MAGIC, type DispatcherConfig } from '../../src/xdp/multi/protocol.js';
 
 export const FIXTURE = new URL('../fixtures/xdp_multi.o', import.meta.url).pathname;
 export const V1_DISPATCHER = new URL('../fixtures/xdp_dispatcher_v1.o', import.meta.url).pathname;
@@ -188,5 +189,20 @@ export function multiTestbed(opts: { reset?: 'protocol' | 'hard'; beforeReset?: 
       open.push(obj);
       return obj;
     },
+  };
+}
+
+/** The configuration of a version-2 dispatcher with two programs at the default priority
+ * (50), each chaining on to the next on XDP_PASS (bit 31: the protocol's always-set bit) — what
+ * libxdp builds for two plain components, for tests that build dispatchers by hand. */
+export function twoProgramConfig(): DispatcherConfig {
+  return {
+    magic: DISPATCHER_MAGIC,
+    version: 2,
+    numProgsEnabled: 2,
+    isXdpFrags: false,
+    chainCallActions: [0x80000004, 0x80000004, 0, 0, 0, 0, 0, 0, 0, 0],
+    runPrios: [50, 50, 0, 0, 0, 0, 0, 0, 0, 0],
+    programFlags: new Array<number>(10).fill(0),
   };
 }

@@ -9,11 +9,11 @@ import { attachFreplaceLink } from '../../src/link/tracing.js';
 import { removePinDir } from '../../src/xdp/multi/bpffs.js';
 import { loadComponents, NewComponent } from '../../src/xdp/multi/components.js';
 import { loadDispatcher } from '../../src/xdp/multi/dispatcher.js';
-import { DISPATCHER_MAGIC, slotFunction, slotPins } from '../../src/xdp/multi/protocol.js';
+import { slotFunction, slotPins } from '../../src/xdp/multi/protocol.js';
 import { needs } from '../helpers/features.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
 import { actionProgram, XDP_PASS } from '../helpers/tiny-prog.js';
-import { component, counters, multiTestbed } from './helpers.js';
+import { component, counters, multiTestbed, twoProgramConfig } from './helpers.js';
 
 // Runs once, right after the library has loaded its next dispatcher: the hook has been read,
 // the new dispatcher is being built, the swap is still to come.
@@ -55,15 +55,7 @@ describe('the hook changes between our read and our swap', () => {
       // What libxdp does when it adds mp_beta: a new dispatcher with both, pinned, then swapped
       // in (compare-and-exchange against ours) and our old directory unpinned — all without us.
       hooks.whileBuilding = () => {
-        const d = loadDispatcher({
-          magic: DISPATCHER_MAGIC,
-          version: 2,
-          numProgsEnabled: 2,
-          isXdpFrags: false,
-          chainCallActions: [0x80000004, 0x80000004, 0, 0, 0, 0, 0, 0, 0, 0],
-          runPrios: [50, 50, 0, 0, 0, 0, 0, 0, 0, 0],
-          programFlags: new Array(10).fill(0),
-        });
+        const d = loadDispatcher(twoProgramConfig());
         const links: Link[] = [];
         using a = BpfProgram.fromPin(first.programs[0]!.pins.prog);
         using old = BpfProgram.fromId(first.dispatcher.id);

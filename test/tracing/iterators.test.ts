@@ -24,6 +24,7 @@ function elemIteratorRefusal(): BpfError | undefined {
   }
 }
 const elemRefused = elemIteratorRefusal();
+// Skip reason: some machines refuse the bpf_map_elem iterator with EPERM; exactly one of the two gates below runs (the load, or the assertion of that refusal), and the skipped one says why in its title.
 const whenElemLoads: TestFn = elemRefused === undefined ? (n, fn) => it(n, fn) : (n, fn) => it.skip(`${n} [skipped: this machine refuses the bpf_map_elem iterator (EPERM at load)]`, fn);
 const whenElemRefused: TestFn = elemRefused !== undefined ? (n, fn) => it(n, fn) : (n, fn) => it.skip(`${n} [skipped: this machine loads the bpf_map_elem iterator]`, fn);
 

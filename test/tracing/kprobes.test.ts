@@ -33,6 +33,7 @@ const about = (v: bigint, n: number) => {
 };
 
 const hasKprobePmu = existsSync('/sys/bus/event_source/devices/kprobe/type');
+// Skip reasons: kprobe tests need the kprobe PMU (CONFIG_KPROBES, absent on this 6.18 host, present in the guests); the 'without kprobes' tests assert the NotSupportedError and so skip where kprobes exist, or without root. Each skipped title names its reason.
 const withKprobes = (...q: Parameters<typeof needs>): TestFn =>
   hasKprobePmu ? needs(...q) : (name, fn) => it.skip(`${name} [skipped: no kprobe PMU (CONFIG_KPROBES off)]`, fn);
 const withoutKprobes: TestFn = hasKprobePmu

@@ -38,6 +38,7 @@ function modifyReturnTest(): TestFn {
     return trampolines;
   } catch (e) {
     if (e instanceof VerifierError && /bpf_modify_return_test\(\) is not modifiable/.test(e.log))
+      // Skip reason: Debian's 6.1 kernel lacks CONFIG_FUNCTION_ERROR_INJECTION, so fmod_ret cannot change this target there; the test runs where the kernel allows it.
       return (name, fn) => it.skip(`${name} [skipped: this kernel does not let fmod_ret change bpf_modify_return_test (CONFIG_FUNCTION_ERROR_INJECTION off, Linux < 6.2)]`, fn);
     throw e;
   }
@@ -145,6 +146,7 @@ function anonPage(): number {
 const mprotect = (addr: number) => rawSyscall(SYS.mprotect, addr, PAGE, PROT_READ);
 
 describe('LSM', () => {
+  // Skip reason: a kernel booted without 'bpf' in lsm= cannot run LSM programs at all; the title says so.
   const lsmIt: TestFn = bpfLsmActive() ? needs('lsm') : (name, fn) => it.skip(`${name} [skipped: the bpf LSM is not active on this kernel (lsm= leaves it out)]`, fn);
   lsmIt('lsm/file_mprotect counts this process\'s mprotect calls and denies one mapping (-EPERM) until the link closes', () => {
     using obj = open().load({ programs: ['deny_mprotect'] });
@@ -181,6 +183,7 @@ describe('LSM', () => {
 describe('kernel module targets', () => {
   // fuse_getattr is in the fuse module in the 6.1 guest (virtiofs needs it) and built in elsewhere.
   const target = findKernelTarget('trace_fentry', 'fuse_getattr');
+  // Skip reason: the test needs a kernel whose BTF has fuse_getattr (module or built in); without it there is no target to attach to.
   const moduleIt: TestFn = target ? needs('trampoline') : (name, fn) => it.skip(`${name} [skipped: this kernel has no fuse_getattr in its BTF]`, fn);
   moduleIt('fentry on fuse_getattr: found in its BTF (module BTF via attach_btf_obj_fd when fuse is a module), fires on stat(2)', () => {
     using obj = open().load({ programs: ['module_fentry'] });

@@ -1,9 +1,10 @@
 // Where the protocol keeps its state on disk, and its lock: the `xdp` directory of the bpf
 // filesystem (`$LIBXDP_BPFFS/xdp`, default /sys/fs/bpf/xdp), locked with flock(LOCK_EX) on
 // the directory itself, as libxdp does, so that tsbpf and libxdp users exclude each other.
-import { closeSync, constants, mkdirSync, openSync, readdirSync, rmdirSync, statfsSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { BpfError } from '../../errors.js';
-import { BPF_FS_MAGIC, LOCK_EX, LOCK_UN } from '../../syscall/abi/bpf.js';
+import { LOCK_EX, LOCK_UN } from '../../syscall/abi/bpf.js';
+import { isOnBpffs } from '../../syscall/bpffs.js';
 import { flock } from '../../syscall/libc.js';
 import { XdpMultiError } from './errors.js';
 
@@ -16,13 +17,13 @@ export function bpffsRoot(): string {
 /** `<bpffs>/xdp`, created (mode 0700, as libxdp) if missing. */
 export function xdpStateDir(ifindex: number): string {
   const root = bpffsRoot();
-  let type: number | bigint;
+  let onBpffs: boolean;
   try {
-    type = statfsSync(root).type;
+    onBpffs = isOnBpffs(root);
   } catch (e) {
     throw new XdpMultiError('no-bpffs', ifindex, `multi-program XDP keeps its pins under ${root}/xdp, but ${root} cannot be read (${(e as Error).message}); mount a bpf filesystem there (mount -t bpf bpf ${root}) or set LIBXDP_BPFFS`);
   }
-  if (Number(type) !== BPF_FS_MAGIC)
+  if (!onBpffs)
     throw new XdpMultiError('no-bpffs', ifindex, `multi-program XDP keeps its pins under ${root}/xdp, but ${root} is not a bpf filesystem; mount one there (mount -t bpf bpf ${root}) or set LIBXDP_BPFFS`);
   const dir = `${root}/xdp`;
   try {

@@ -48,8 +48,16 @@ function alive(pid: number): boolean {
   }
 }
 
-export default function setup(): () => void {
-  if (process.getuid?.() !== 0) return () => undefined; // nothing privileged runs, nothing to leave
+/**
+ * The kernel takes some things apart after the call that asked for it has returned: a network
+ * namespace is dismantled by a workqueue (its veth ends with it), and an interface being deleted
+ * lingers until RCU lets go. So a change is only a leftover if it is still there once the
+ * machine has settled: look again for a few seconds before calling it one.
+ */
+const SETTLE_MS = 10_000;
+
+export default function setup(): () => Promise<void> {
+  if (process.getuid?.() !== 0) return async () => undefined; // nothing privileged runs, nothing to leave
   const runDir = mkdtempSync(join(tmpdir(), 'tsbpf-test-run-'));
   // Workers record their pids here (test/helpers/record-pid.ts): forks inherit the environment.
   process.env.TSBPF_TEST_RUN_DIR = runDir;
@@ -61,8 +69,10 @@ export default function setup(): () => void {
   const pinNames = byNamePins(ROOT);
   const before = snapshot();
 
-  return () => {
-    const after = snapshot();
+  return async () => {
+    let after = snapshot();
+    for (const deadline = Date.now() + SETTLE_MS; compare(before, after, pinNames).length > 0 && Date.now() < deadline; after = snapshot())
+      await new Promise((r) => setTimeout(r, 250));
     const end = Date.now();
     writeFileSync(recordPath, JSON.stringify({ ...self, end }));
     // Runs that overlapped this one: registered, or seen running at either end.

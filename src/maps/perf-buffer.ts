@@ -92,9 +92,38 @@ const HEAD = PERF_EVENT_MMAP_PAGE.data_head / 8;
 const TAIL = PERF_EVENT_MMAP_PAGE.data_tail / 8;
 const { PERF_RECORD_SAMPLE, PERF_RECORD_LOST } = perf_event_type;
 
-const stopWaiter = new FinalizationRegistry<{ waiter: EpollWaiter | undefined; fds: number[] }>((x) => {
-  x.waiter?.close();
-  for (const fd of x.fds) closeFd(fd);
+/** What a reader holds in the kernel: its own map fd, and per CPU the slot it filled with a
+ * perf event's fd. */
+interface Held {
+  mapFd: number;
+  cpus: number[];
+  fds: number[];
+  waiter: EpollWaiter | undefined;
+}
+
+/**
+ * Empties the slots, closes the perf events, the waiting thread and the map fd. The slots
+ * first: the map holds its own reference to each perf event, so closing our fds alone would
+ * leave the program writing into rings nobody reads until the map itself goes (libbpf's
+ * perf_buffer__free deletes them too). Each slot is emptied even if another reader has filled
+ * it since, as libbpf does: user space cannot look a perf event array's slots up to tell.
+ */
+function release(held: Held): void {
+  held.waiter?.close();
+  const key = stableBuffer(4);
+  const elem = new Attr(MAP_ELEM_ATTR).set('map_fd', held.mapFd).setPointer('key', key);
+  held.cpus.forEach((cpu, i) => {
+    key.writeUInt32LE(cpu);
+    bpfRaw(bpf_cmd.BPF_MAP_DELETE_ELEM, elem.address, elem.size, elem);
+    closeFd(held.fds[i]!);
+  });
+}
+
+// A reader dropped without close() releases all of it too; not the base class's safety net,
+// which would close the map fd alone, before the slots could be emptied through it.
+const dropped = new FinalizationRegistry<Held>((held) => {
+  release(held);
+  closeFd(held.mapFd);
 });
 
 export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
@@ -106,25 +135,22 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
   /** Where a CPU's ready records are copied for their callbacks; grows to the largest batch. */
   #scratch = new Uint8Array(4096);
   #scratchView = new DataView(this.#scratch.buffer);
-  /** Held for the GC safety net: the perf fds and the waiter, closed if we are dropped. */
-  readonly #owned: { waiter: EpollWaiter | undefined; fds: number[] };
+  /** What is released on close(), or by the safety net if the reader is dropped. */
+  readonly #owned: Held;
   readonly #keepAlive: boolean;
   readonly #wakesEach: boolean;
   readonly #name: string;
-  readonly #elem: Attr<keyof typeof MAP_ELEM_ATTR.members>;
-  readonly #key = stableBuffer(4);
 
   private constructor(mapFd: number, name: string, rings: CpuRing[], size: number, keepAlive: boolean, wakesEach: boolean) {
-    super(mapFd, 'perf buffer', true);
+    super(mapFd, 'perf buffer', false);
     this.#wakesEach = wakesEach;
     this.#name = name;
     this.#rings = rings;
     this.cpus = rings.map((r) => r.cpu);
     this.size = size;
     this.#keepAlive = keepAlive;
-    this.#owned = { waiter: undefined, fds: rings.map((r) => r.fd) };
-    this.#elem = new Attr(MAP_ELEM_ATTR).set('map_fd', mapFd).setPointer('key', this.#key);
-    stopWaiter.register(this, this.#owned, this);
+    this.#owned = { mapFd, cpus: rings.map((r) => r.cpu), fds: rings.map((r) => r.fd), waiter: undefined };
+    dropped.register(this, this.#owned, this);
   }
 
   /**
@@ -335,19 +361,14 @@ export class PerfBuffer extends FdOwner implements AsyncIterable<PerfRecord> {
   }
 
   /** Empties the map's slots this reader filled, closes the perf events and the waiting
-   * thread; reads afterwards are ClosedErrors. */
+   * thread (the base class closes the map fd after this); reads afterwards are ClosedErrors. */
   protected override released(): void {
-    const rings = this.#rings!;
     this.#rings = undefined;
-    stopWaiter.unregister(this);
-    this.#owned.waiter?.close(this.closedError());
-    for (const r of rings) {
-      // As libbpf does: the slot is emptied even if another reader has filled it since (the
-      // kernel has no lookup of this map type from user space to tell).
-      this.#key.writeUInt32LE(r.cpu);
-      bpfRaw(bpf_cmd.BPF_MAP_DELETE_ELEM, this.#elem.address, this.#elem.size, this.#elem);
-      closeFd(r.fd);
-    }
+    dropped.unregister(this);
+    const w = this.#owned.waiter;
+    this.#owned.waiter = undefined;
+    w?.close(this.closedError());
+    release(this.#owned);
   }
 
   /** The scratch buffer, at least `len` bytes. */

@@ -182,13 +182,20 @@ describe('fd accounting', () => {
 });
 
 describe('garbage-collection safety net', () => {
-  it('maps dropped without close() get their fds closed when collected', () => {
+  it('maps dropped without close() get their fds closed; a perf buffer reader its events closed and slots emptied', () => {
     const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/maps/fixtures/gc-child.ts'], {
       cwd: new URL('../..', import.meta.url).pathname,
       encoding: 'utf8',
     });
-    const { before, during, after } = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
-    expect(during).toBe(before! + 20);
-    expect(after).toBe(before);
+    const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+    expect(r.during).toBe(r.before! + 20);
+    expect(r.after).toBe(r.before);
+    // The reader held its map fd and one perf event per CPU; while it lived the program's
+    // output went through (0); once collected its fds are closed and the slots are empty, so
+    // the program's output finds no reader: -ENOENT, not a ring nobody reads.
+    expect(r.perfDuring).toBeGreaterThan(r.perfBefore!);
+    expect(r.withReader).toBe(0);
+    expect(r.perfAfter).toBe(r.perfBefore);
+    expect(r.afterCollect).toBe(-2);
   });
 });

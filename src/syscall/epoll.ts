@@ -22,7 +22,9 @@
 // epoll_wait in progress), then sets ctl[STOP] and arms (waking a parked worker). The worker
 // closes the epoll fd and the eventfd itself, after its last epoll_wait: closing them from
 // the main thread could let their numbers be reused while the worker still uses them. The
-// write comes before STOP, so the eventfd is still open when it is written.
+// write comes before STOP, so the eventfd is still open when it is written. The worker looks
+// at STOP after each wake-up and again after it disarms: a stop that lands between the two
+// arms before the disarm undoes it, and only the second look sees it (else it parks for good).
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { BpfError } from '../errors.js';
@@ -44,6 +46,8 @@ const STOP = 1;
 const CLOSED = 2;
 /** Set by the worker when it has started: from then on it answers a stop in microseconds. */
 const STARTED = 3;
+/** Never written: the worker sleeps on it for `pauseAfterWakeMs` (tests widen a race window). */
+const PAUSE = 4;
 
 const EINTR = 4;
 /** How long close() blocks for a started worker to close its fds, at most. */
@@ -66,10 +70,14 @@ for (;;) {
   const r = syscall(nr.epoll_wait, ep, addr, max, -1, 0, 0);
   const errno = r < 0 ? koffi.errno() : 0;
   if (Atomics.load(ctl, ${STOP})) break;
+  if (workerData.pauseAfterWakeMs) Atomics.wait(ctl, ${PAUSE}, 0, workerData.pauseAfterWakeMs);
   if (errno === ${EINTR}) continue;
   const tokens = [];
   for (let i = 0; i < r; i++) tokens.push(events.readUInt32LE(i * ${EPOLL_EVENT_SIZE} + ${EPOLL_EVENT_DATA_OFFSET}));
   Atomics.store(ctl, ${ARMED}, 0);
+  // A stop that came after the check above armed before this disarm, and the disarm undid
+  // it: parking now would be for good. Looked at after the disarm, a stop is always seen.
+  if (Atomics.load(ctl, ${STOP})) break;
   parentPort.postMessage(errno ? { errno } : { tokens });
 }
 syscall(nr.close, ep, 0, 0, 0, 0, 0);
@@ -150,7 +158,7 @@ export function epollDel(ep: number, fd: number): number {
 export class EpollWaiter {
   readonly #ep: number;
   readonly #efd: number;
-  readonly #ctl = new Int32Array(new SharedArrayBuffer(16));
+  readonly #ctl = new Int32Array(new SharedArrayBuffer(20));
   #worker: Worker | undefined;
   #pending: { resolve(tokens: number[]): void; reject(e: unknown): void } | undefined;
   /** Readiness the worker reported while nobody waited: handed to the next wait(). */
@@ -161,9 +169,14 @@ export class EpollWaiter {
   readonly #context: string;
   readonly #keepAlive: boolean;
 
-  constructor(context: string, opts: { keepAlive?: boolean } = {}) {
+  readonly #pauseAfterWakeMs: number;
+
+  /** `pauseAfterWakeMs` is for tests only: the thread sleeps that long after each wake-up,
+   * before it disarms, which makes the window a stop must not fall into wide enough to hit. */
+  constructor(context: string, opts: { keepAlive?: boolean; pauseAfterWakeMs?: number } = {}) {
     this.#context = context;
     this.#keepAlive = opts.keepAlive ?? true;
+    this.#pauseAfterWakeMs = opts.pauseAfterWakeMs ?? 0;
     this.#ep = epollCreate(context);
     const efd = rawSyscall(SYS.eventfd2, 0, EFD_CLOEXEC);
     if (efd < 0) {
@@ -279,7 +292,7 @@ export class EpollWaiter {
       // The parent's flags (--input-type=module would make the source an ES module, --import
       // hooks would load a TypeScript toolchain) are not for this thread.
       execArgv: [],
-      workerData: { koffi: koffiPath, ep: this.#ep, efd: this.#efd, max: 64, ctl: this.#ctl.buffer, nr: { epoll_wait: SYS.epoll_wait, close: SYS.close } },
+      workerData: { koffi: koffiPath, ep: this.#ep, efd: this.#efd, max: 64, ctl: this.#ctl.buffer, pauseAfterWakeMs: this.#pauseAfterWakeMs, nr: { epoll_wait: SYS.epoll_wait, close: SYS.close } },
       // The thread needs little: a koffi binding and a 768-byte buffer.
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
       stdout: false,

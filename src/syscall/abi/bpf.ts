@@ -37,6 +37,10 @@ export const SYS = {
   epoll_ctl: 233,
   eventfd2: 290,
   epoll_create1: 291,
+  // pinning the calling thread to one CPU: tests of per-CPU buffers, whose producing test runs
+  // must land on the same CPU's ring
+  sched_setaffinity: 203,
+  sched_getaffinity: 204,
 } as const;
 
 /** statfs(2) f_type of a bpf filesystem (uapi linux/magic.h). */

@@ -72,6 +72,15 @@ function explainExit(log: string): string[] {
     .slice(0, MAX_LINES);
 }
 
+/** The host's kept output, or '' if there is none. */
+function readLog(path: string | undefined): string {
+  try {
+    return path ? readFileSync(path, 'utf8') : '';
+  } catch {
+    return '';
+  }
+}
+
 function readJson<T>(path: string | undefined): T | undefined {
   if (!path) return undefined;
   try {
@@ -92,7 +101,7 @@ const hostStatus = Number(values['host-status']);
 if (!host) {
   failed += 1;
   out.push(`host (${release()}): vitest left no readable JSON report (exit ${hostStatus})`);
-  if (values['host-log']) for (const l of explainExit(readFileSync(values['host-log'], 'utf8'))) out.push(`  ${l}`);
+  for (const l of explainExit(readLog(values['host-log']))) out.push(`  ${l}`);
 } else {
   const failures: string[] = [];
   for (const file of host.testResults ?? []) {
@@ -113,8 +122,7 @@ if (!host) {
   if (hostStatus !== 0 && hostFailed === 0) {
     hostFailed = 1;
     out.push(`  FAIL vitest exited with status ${hostStatus} although every test passed; it said:`);
-    const log = values['host-log'] ? readFileSync(values['host-log'], 'utf8') : '';
-    for (const l of explainExit(log)) out.push(`    ${l}`);
+    for (const l of explainExit(readLog(values['host-log']))) out.push(`    ${l}`);
   }
   passed += hostPassed;
   failed += hostFailed;

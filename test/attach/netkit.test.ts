@@ -25,6 +25,9 @@ function pingFromPeer(n: number): number {
   return Number(m[1]);
 }
 
+// Skip reason: netkit (6.7) needs its module, which this 6.18 host does not build; the packet test
+// skips without it, and the 'no netkit' test asserts the NotSupportedError, so it skips where
+// netkit exists (the 6.12 guest). Each skipped title names why.
 describe.runIf(isRoot)('netkit', () => {
   guardFdLeaks();
 

@@ -12,6 +12,9 @@ import { thrown } from '../helpers/thrown.js';
 import { VethNs, sh } from '../link/net.js';
 import { Counters, TCX_DROP, TCX_NEXT, TCX_PASS, XDP_PASS, constInsns, counterInsns, prog, type TestProg } from '../link/progs.js';
 
+// Skip reason: tcx links came in Linux 6.6; the tcx tests skip without them (the 6.1 guest) and the
+// 'without tcx' test asserts the NotSupportedError, so it skips where tcx exists. Each skipped
+// title names the feature and kernel.
 describe.runIf(isRoot)('tcx links', () => {
   guardFdLeaks();
   // Every test below needs tcx (6.6); on older kernels they are skipped, naming why, and the

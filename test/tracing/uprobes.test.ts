@@ -43,6 +43,9 @@ function start(n = N): Target {
   };
 }
 
+// Skip reason: uprobe_multi links came in Linux 6.6; the uprobe_multi test skips without them (6.1)
+// and the 'without uprobe_multi' test asserts the NotSupportedError, so it skips where they exist.
+// Each skipped title names the feature and kernel.
 describe.runIf(isRoot)('uprobes', () => {
   guardFdLeaks();
   const { exe, lib } = isRoot ? uprobeTarget() : { exe: '', lib: '' };

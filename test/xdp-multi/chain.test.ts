@@ -16,6 +16,9 @@ const T = 180_000; // guests run JavaScript 5-6x slower
 const bed = multiTestbed();
 const comp = (verdict: number = XDP.pass): BpfObject => bed.comp({ verdict });
 
+// Skip reason: several programs on one XDP hook run through libxdp's dispatcher, whose programs are
+// freplace (EXT) programs and need BPF trampolines; this 6.18 host refuses them (EPERM), so these
+// tests run in the 6.1 and 6.12 guests (npm run test:kernels, .ci/run). The skipped titles say so.
 describe('xdp.multi: programs in a dispatcher', () => {
   needs('trampoline')(
     'every program sees each packet, in priority order (ties by name); pins as the protocol lays them out',

@@ -8,9 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import { SERIES } from './kernels.js';
 import { GuestError, runInGuest } from './guest.js';
+import { failureLines, summarizeRun, type Failure, type VitestJson } from '../vitest-report.js';
 
 // What the guests leave to the host. JavaScript runs 5-6x slower under TCG, and two guests
 // share the machine's two cores, so the guests run what depends on the kernel's version and
@@ -79,19 +81,6 @@ const kernels = positionals.filter((p) => SERIES[p] !== undefined);
 const paths = positionals.filter((p) => SERIES[p] === undefined);
 if (kernels.length === 0) kernels.push(...Object.keys(SERIES));
 
-interface JsonAssertion {
-  fullName: string;
-  title: string;
-  status: string;
-}
-interface JsonReport {
-  numPassedTests: number;
-  numFailedTests: number;
-  numPendingTests: number;
-  numTodoTests: number;
-  testResults: { name: string; status: string; message?: string; assertionResults: JsonAssertion[] }[];
-}
-
 export interface KernelSummary {
   kernel: string;
   release?: string;
@@ -99,7 +88,7 @@ export interface KernelSummary {
   failed: number;
   skipped: number;
   skips: string[];
-  failures: string[];
+  failures: Failure[];
   seconds: number;
   /** Set when the guest itself failed (boot, crash, hang) or produced no report. */
   error?: string;
@@ -136,15 +125,23 @@ function snapshotTree(): string {
 
 async function runKernel(kernel: string, prefix: boolean, tree: string): Promise<KernelSummary> {
   const started = Date.now();
+  // The output is also kept whole: when a file fails in a hook or vitest fails outside any
+  // test, the reason is only in what vitest printed.
+  let output = '';
   let pending = '';
-  const onOutput = prefix
-    ? (d: Buffer): void => {
-        pending += d.toString();
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const l of lines) process.stdout.write(`[${kernel}] ${l}\n`);
-      }
-    : undefined;
+  const utf8 = new StringDecoder('utf8'); // a chunk can end inside a character (the ⎯ rules)
+  const onOutput = (d: Buffer): void => {
+    const text = utf8.write(d);
+    output += text;
+    if (!prefix) {
+      process.stdout.write(d);
+      return;
+    }
+    pending += text;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const l of lines) process.stdout.write(`[${kernel}] ${l}\n`);
+  };
   const summary: KernelSummary = { kernel, passed: 0, failed: 0, skipped: 0, skips: [], failures: [], seconds: 0 };
   try {
     const r = await runInGuest({
@@ -156,31 +153,12 @@ async function runKernel(kernel: string, prefix: boolean, tree: string): Promise
         ...(process.env.CI ? { CI: process.env.CI } : {}),
       },
       ...(values.timeout ? { timeoutSeconds: Number(values.timeout) } : {}),
-      ...(onOutput ? { onOutput } : {}),
+      onOutput,
     });
     summary.release = r.kernel.release;
     try {
-      const report = JSON.parse(readFileSync(join(r.runDir, 'report.json'), 'utf8')) as JsonReport;
-      summary.passed = report.numPassedTests;
-      summary.failed = report.numFailedTests;
-      summary.skipped = report.numPendingTests + report.numTodoTests;
-      for (const file of report.testResults) {
-        const rel = file.name.replace(`${tree}/`, '');
-        // A file can fail with no failed test (a beforeAll hook threw, an import failed): count it once.
-        if (file.status === 'failed' && !file.assertionResults.some((a) => a.status === 'failed')) {
-          summary.failures.push(`${rel}: ${file.message?.split('\n')[0] || 'the file failed outside its tests (a hook or an import)'}`);
-          summary.failed++;
-        }
-        for (const a of file.assertionResults) {
-          if (a.status === 'failed') summary.failures.push(`${rel} > ${a.fullName}`);
-          else if (a.status === 'pending' || a.status === 'skipped' || a.status === 'todo') summary.skips.push(`${rel} > ${a.fullName}`);
-        }
-      }
-      // vitest exits non-zero for errors outside any test: count one, as .ci/run does.
-      if (r.status !== 0 && summary.failed === 0) {
-        summary.failed = 1;
-        summary.failures.push(`vitest exited with status ${r.status} outside any test (see the output above)`);
-      }
+      const report = JSON.parse(readFileSync(join(r.runDir, 'report.json'), 'utf8')) as VitestJson;
+      Object.assign(summary, summarizeRun(report, output, r.status, tree));
     } catch {
       summary.error = `the guest ran vitest (exit ${r.status}) but left no readable report`;
     }
@@ -210,7 +188,7 @@ let passed = 0;
 for (const s of summaries) {
   const head = `${s.kernel} (${s.release ?? 'not booted'}): ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped in ${s.seconds.toFixed(0)} s`;
   console.log(s.error ? `${head}\n  GUEST FAILED: ${s.error.split('\n').join('\n  ')}` : head);
-  for (const f of s.failures) console.log(`  FAIL ${f}`);
+  for (const l of failureLines(s.failures)) console.log(l);
   for (const k of s.skips) console.log(`  skip ${k}`);
   passed += s.passed;
   failed += s.failed + (s.error ? 1 : 0);

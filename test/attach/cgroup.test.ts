@@ -26,7 +26,7 @@ function inCgroup(dir: string, args: string[]): Promise<string[]> {
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`netclient ${args.join(' ')} exited ${code}: ${err}${out}`))));
+    p.on('close', (code) => (code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`netclient ${args.join(' ')} exited ${code}: ${err}${out}`))));
   });
 }
 

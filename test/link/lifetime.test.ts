@@ -23,20 +23,20 @@ async function startChild(kind: 'xdp' | 'tcx', ifindex: number, verdict: 'pass' 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(proc);
-  proc.once('exit', () => children.delete(proc));
+  proc.once('close', () => children.delete(proc));
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));
   const lines = createInterface({ input: proc.stdout! });
   const first = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);
-    proc.once('exit', (code) => reject(new Error(`child exited (${code}) before attaching: ${stderr}`)));
+    proc.once('close', (code) => reject(new Error(`child exited (${code}) before attaching: ${stderr}`)));
   });
   lines.close();
   return { proc, ...(JSON.parse(first) as { linkId: number; progId: number }) };
 }
 
 async function sigkill(c: Child): Promise<void> {
-  const exited = new Promise((r) => c.proc.once('exit', r));
+  const exited = new Promise((r) => c.proc.once('close', r));
   c.proc.kill('SIGKILL');
   await exited;
 }

@@ -258,7 +258,7 @@ describe.runIf(isRoot)('process lifetime', () => {
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
       // Generous: a guest under TCG starts Node slowly. A child that hangs is killed (code null).
       const kill = setTimeout(() => p.kill('SIGKILL'), 100_000);
-      p.on('exit', (code) => {
+      p.on('close', (code) => {
         clearTimeout(kill);
         resolve({ code, out });
       });

@@ -33,7 +33,9 @@ function start(n = N): Target {
   const p = spawn(uprobeTarget().exe, [String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const done = new Promise<string>((resolve, reject) => p.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`uprobe_target exited ${code}`)))));
+  // 'close', not 'exit': the exit can be reported before the pipes are read to the end and
+  // closed, and a pipe still open at the suite's end is counted as a leaked fd.
+  const done = new Promise<string>((resolve, reject) => p.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`uprobe_target exited ${code}`)))));
   return {
     pid: p.pid!,
     go() {

@@ -176,7 +176,7 @@ describe('other processes', () => {
       }
     });
     const exited = new Promise<number | null>((r) =>
-      proc.on('exit', (code, signal) => {
+      proc.on('close', (code, signal) => {
         ended = new Error(`child ${args[0]} exited (${signal ?? code}) before saying more`);
         for (const w of waiting.splice(0)) w.reject(ended);
         r(code);

@@ -156,7 +156,8 @@ if (demo) {
         new Promise<{ sent: number; echoed: number }>((resolve, reject) => {
           let out = '';
           c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-          c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim()) as { sent: number; echoed: number }) : reject(new Error(`app exited ${code}`))));
+          // 'close', not 'exit': the output is complete only once the pipe is closed.
+          c.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim()) as { sent: number; echoed: number }) : reject(new Error(`app exited ${code}`))));
           c.stdin!.end();
         }),
     ),

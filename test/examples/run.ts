@@ -49,10 +49,19 @@ export function interruptExample(name: string, args: string[], when: RegExp, sig
     });
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('error', reject);
-    p.on('exit', (code, sig) => {
+    // The output is whole once the pipes are closed ('close'), which can come after 'exit'.
+    // A grandchild that kept them open must not hang the test: then what was read by 2 s after
+    // the exit is the output.
+    let exited: [number | null, NodeJS.Signals | null] | undefined;
+    const finish = (): void => {
       clearTimeout(timer);
-      resolve(result(p.pid ?? 0, code, sig, out, err));
+      if (exited) resolve(result(p.pid ?? 0, exited[0], exited[1], out, err));
+    };
+    p.on('exit', (code, sig) => {
+      exited = [code, sig];
+      setTimeout(finish, 2_000).unref();
     });
+    p.on('close', finish);
   });
 }
 

@@ -9,6 +9,7 @@ import { lacks, needs } from '../helpers/features.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
 import { createVethPair, type VethPair } from '../helpers/netns.js';
 import { thrown } from '../helpers/thrown.js';
+import { until } from '../helpers/until.js';
 
 const FIX = new URL('../fixtures/attach_netfilter.o', import.meta.url).pathname;
 const count = (obj: BpfObject, name: string): bigint => Buffer.from(obj.global(name)).readBigUInt64LE(0);
@@ -43,7 +44,8 @@ describe.runIf(isRoot)('netfilter links', () => {
       using link = obj.program('filter_udp').attachNetfilter({ family: 'ipv4', hook: 'local_in', priority: -100 });
       pair.sendUdp(port, 4, 'dropped');
       pair.sendUdp(port + 1, 2, 'other port'); // nobody listens: the kernel answers, the program lets it by
-      await sleep(100);
+      await until(() => count(obj, 'seen') >= 6n);
+      await sleep(50); // a datagram the program let through by mistake would have arrived by now
       expect(got).toEqual([]);
       expect(count(obj, 'dropped')).toBe(4n);
       expect(count(obj, 'seen')).toBe(6n);
@@ -66,7 +68,7 @@ describe.runIf(isRoot)('netfilter links', () => {
         using obj = BpfObject.open(FIX).setConstant('target_addr', be32(pair.peerAddr)).load();
         using link = obj.program('filter_udp').attachNetfilter({ family: 'ipv4', hook: 'prerouting', priority: -100 }, { netns: pair.ns });
         await send();
-        await sleep(100);
+        await until(() => count(obj, 'seen') >= 3n);
         expect(count(obj, 'seen')).toBe(3n);
         expect(count(obj, 'largest')).toBe(1500n);
         expect(link.info()).toMatchObject({ type: 'netfilter', family: 'ipv4', hook: 'prerouting', defrag: false });
@@ -83,7 +85,8 @@ describe.runIf(isRoot)('netfilter links', () => {
       }
       try {
         await send();
-        await sleep(100);
+        await until(() => count(obj, 'seen') >= 1n);
+        await sleep(50); // fragments counted one by one would have been by now
         expect(count(obj, 'seen')).toBe(1n);
         expect(count(obj, 'largest')).toBe(3028n);
         expect(link.info()).toMatchObject({ type: 'netfilter', hook: 'prerouting', defrag: true, flags: 1 });

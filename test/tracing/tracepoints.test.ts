@@ -8,6 +8,7 @@ import { kernelAtLeast, kernelRelease } from '../../src/features/index.js';
 import { needs } from '../helpers/features.js';
 import { guardFdLeaks, isRoot } from '../helpers/fd-guard.js';
 import { thrown } from '../helpers/thrown.js';
+import { until } from '../helpers/until.js';
 
 const FIX = new URL('../fixtures/attach_perf.o', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -63,6 +64,21 @@ async function withServer<T>(fn: (s: net.Server, port: number) => Promise<T>): P
   }
 }
 
+/**
+ * The ring's events, read until both ends of the connection have reached CLOSE: the server's
+ * last transition (LAST_ACK -> CLOSE) happens in softirq when the client's final ACK lands,
+ * which can be after the client's socket has closed.
+ */
+async function connectionEvents(ring: RingBuffer, ports: { client: number; server: number }): Promise<TcpEvent[]> {
+  const events: TcpEvent[] = [];
+  const closed = (from: number, to: number): boolean => events.filter((e) => e.sport === from && e.dport === to).at(-1)?.newstate === TCP.CLOSE;
+  await until(() => {
+    events.push(...ring.drain().map(decode));
+    return closed(ports.client, ports.server) && closed(ports.server, ports.client);
+  });
+  return events;
+}
+
 function checkConnection(events: TcpEvent[], ports: { client: number; server: number }, cookie: bigint): void {
   // The client's socket, by its address: its port is only bound after CLOSE -> SYN_SENT.
   const sk = events.find((e) => e.sport === ports.client && e.dport === ports.server)?.skaddr;
@@ -102,8 +118,7 @@ describe.runIf(isRoot)('tracepoints', () => {
           if (kernelAtLeast(kernelRelease(), '6.9')) expect(info.tracepoint!.cookie).toBe(0xc0ffeen);
         }
       }
-      const events = ring.drain().map(decode);
-      checkConnection(events, ports, 0xc0ffeen);
+      checkConnection(await connectionEvents(ring, ports), ports, 0xc0ffeen);
       await oneConnection(server);
       expect(ring.drain()).toEqual([]);
     });
@@ -119,7 +134,7 @@ describe.runIf(isRoot)('tracepoints', () => {
         expect(ev).toMatchObject({ kind: 'tracepoint', target: 'sock:inet_sock_set_state' });
         ports = await oneConnection(server);
       }
-      checkConnection(ring.drain().map(decode), ports, 0n);
+      checkConnection(await connectionEvents(ring, ports), ports, 0n);
       await oneConnection(server);
       expect(ring.drain()).toEqual([]);
     });

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync } fr
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { BpfMap, BpfObject, BpfProgram, xdp } from '../../src/index.js';
 import { alive, createVethPair, type VethPair } from '../helpers/netns.js';
+import { until } from '../helpers/until.js';
 import { DISPATCHER_MAGIC, type DispatcherConfig } from '../../src/xdp/multi/protocol.js';
 
 export const FIXTURE = new URL('../fixtures/xdp_multi.o', import.meta.url).pathname;
@@ -127,11 +128,8 @@ export function xdpLoader(...args: string[]): string {
 
 /** Polls until `check` holds (the kernel frees programs after an RCU grace period). */
 export async function eventually(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(check, ms, 50);
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Hooks set up namespaces and tear down dispatchers: slow in guests that share the cores. */

@@ -225,6 +225,7 @@ describe.runIf(isRoot)('async attach and detach', () => {
     expect(xdp.query(net.ifindex).attached).toBe('none');
   });
 
+  // Skip reason: needs tcx; skipped where absent or refused (the title says which).
   needs('tcx')('tcx.attachAsync, detachAsync and closeAsync: the chain as the sync calls leave it', async () => {
     const a = await tcPass.attachTcxAsync(net.ifindex, 'ingress');
     const b = tcx.attach(net.ifindex, 'ingress', tcPass2, { before: a });

@@ -75,6 +75,7 @@ describe.runIf(isRoot)('cgroup attach points', () => {
   const open = () => BpfObject.open(FIX).setConstant('blocked_port', blocked);
 
   describe('links', () => {
+    // Skip reason: needs cgroup_link; skipped where absent or refused (the title says which).
     needs('cgroup_link')('cgroup_skb counts the bytes and packets a process in the cgroup sends and receives, to the byte; nothing once closed', async () => {
       const dir = mk('skb');
       using obj = open().load({ programs: ['count_egress', 'count_ingress'] });
@@ -104,6 +105,7 @@ describe.runIf(isRoot)('cgroup attach points', () => {
       expect(u64(obj, 'egress_packets')).toBe(7n);
     });
 
+    // Skip reason: needs cgroup_link; skipped where absent or refused (the title says which).
     needs('cgroup_link')('connect4 refuses a connection to one port (the client sees EPERM), allows others; sockops sees the connection established', async () => {
       const dir = mk('connect');
       using obj = open().load({ programs: ['refuse_port', 'count_established'] });
@@ -120,6 +122,7 @@ describe.runIf(isRoot)('cgroup attach points', () => {
       expect(await inCgroup(dir, ['tcp', '127.0.0.1', String(blocked)])).toEqual([`tcp ${blocked} ok`]);
     });
 
+    // Skip reason: needs cgroup_mprog; skipped where absent or refused (the title says which).
     needs('cgroup_mprog')('before/after place links in the hook (run order seen by the programs), revisions guard changes', async () => {
       const dir = mk('order');
       using obj = open().load({ programs: ['stamp_a', 'stamp_b'] });
@@ -140,6 +143,7 @@ describe.runIf(isRoot)('cgroup attach points', () => {
       expect(stale.message).toMatch(new RegExp(`no longer at revision ${r0}; read it again with cgroup.query`));
     });
 
+    // Skip reason: checks the NotSupportedError, so it runs only where cgroup_mprog is absent.
     lacks('cgroup_mprog')('without cgroup mprog, before/after are NotSupportedError naming it; a plain link still attaches', () => {
       const dir = mk('no-mprog');
       using obj = open().load({ programs: ['stamp_a', 'stamp_b'] });

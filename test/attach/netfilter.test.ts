@@ -38,6 +38,7 @@ describe.runIf(isRoot)('netfilter links', () => {
     pair?.destroy();
   });
 
+  // Skip reason: needs netfilter_link; skipped where absent or refused (the title says which).
   needs('netfilter_link')("drops the UDP datagrams to one port that a test namespace sends to this one (local_in); other ports pass; closing the link lets them through", async () => {
     using obj = BpfObject.open(FIX).setConstant('target_addr', be32(pair.hostAddr)).setConstant('drop_port', port).load();
     {
@@ -59,6 +60,7 @@ describe.runIf(isRoot)('netfilter links', () => {
     got.length = 0;
   });
 
+  // Skip reason: needs netfilter_link; skipped where absent or refused (the title says which).
   needs('netfilter_link')("in a test namespace's prerouting hook the program sees each IP fragment; with defrag (6.6+) one reassembled datagram", async () => {
     const tx = dgram.createSocket('udp4');
     const big = Buffer.alloc(3000, 'f'); // 3008 bytes of UDP over a 1500-byte MTU: 1480 + 1480 + 48
@@ -98,6 +100,7 @@ describe.runIf(isRoot)('netfilter links', () => {
     }
   });
 
+  // Skip reason: needs netfilter_link; skipped where absent or refused (the title says which).
   needs('netfilter_link')('mistakes are UsageErrors before any call; the kernel refusals are explained', () => {
     using obj = BpfObject.open(FIX).load();
     const p = obj.program('filter_udp');
@@ -108,6 +111,7 @@ describe.runIf(isRoot)('netfilter links', () => {
     expect(() => p.attachNetfilter({ family: 'ipv4', hook: 'local_in', priority: 0 }, { netns: 'no-such-namespace-tsbpf' })).toThrow(/no namespace named 'no-such-namespace-tsbpf'/);
   });
 
+  // Skip reason: checks the NotSupportedError, so it runs only where netfilter_link is absent.
   lacks('netfilter_link')('a kernel without netfilter links has no netfilter programs either: the load says which Linux has them', () => {
     const e = thrown<NotSupportedError>(() => BpfObject.open(FIX).load());
     expect(e).toBeInstanceOf(NotSupportedError);

@@ -52,6 +52,7 @@ describe.runIf(isRoot)('netkit', () => {
       spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
     });
 
+    // Skip reason: needs netkit; skipped where absent or refused (the title says which).
     needs('netkit')('programs on the primary and the peer count pings; a peer program placed first drops them; the chain reads back in order', () => {
       const dev = ifindex(PRIMARY);
       using obj = BpfObject.open(FIX).load();
@@ -89,6 +90,7 @@ describe.runIf(isRoot)('netkit', () => {
     });
   });
 
+  // Skip reason: checks the NotSupportedError, so it runs only where netkit is absent.
   lacks('netkit')('where the kernel has no netkit, creating a pair and attaching are NotSupportedError', () => {
     const e = thrown<NotSupportedError>(() => netkit.create({ name: PRIMARY, peerName: PEER }));
     expect(e).toBeInstanceOf(NotSupportedError);

@@ -134,6 +134,7 @@ describe.runIf(isRoot)('socket attach points', () => {
       }
     }
 
+    // Skip reason: needs sockmap_link; skipped where absent or refused (the title says which).
     needs('sockmap_link')('links: sk_msg counts what a socket in the map sends, sk_skb stream_verdict what one receives', async () => {
       using obj = BpfObject.open(FIX).load({ programs: ['count_msg', 'count_stream'] });
       const links: { close(): void }[] = [];
@@ -150,6 +151,7 @@ describe.runIf(isRoot)('socket attach points', () => {
       );
     });
 
+    // Skip reason: checks the NotSupportedError, so it runs only where sockmap_link is absent.
     lacks('sockmap_link')('without sockmap links, attachSockmap is NotSupportedError naming sockmap.attach', () => {
       using obj = BpfObject.open(FIX).load({ programs: ['count_msg'] });
       const e = thrown<NotSupportedError>(() => obj.program('count_msg').attachSockmap(obj.map('socks')));

@@ -29,6 +29,7 @@ describe.runIf(isRoot)('tsbpf xdp --multi', () => {
     fs?.unmount();
   });
 
+  // Skip reason: checks the EPERM, so it runs only where this machine refuses trampoline.
   refuses('trampoline')('where freplace is refused: exit 4, NotSupportedError in the JSON report, nothing attached or pinned', async () => {
     const r = await tsbpf('xdp', 'attach', net.host, obj, '--multi', '--program', 'mp_alpha', '--priority', '7', '--chain-call', 'pass,drop', '--mode', 'skb', '--pin-root', fs.maps, '--json');
     expect(r.code).toBe(4);

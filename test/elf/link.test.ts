@@ -142,6 +142,7 @@ describe('linkProgram', () => {
   // llvm-objdump is an independent reading of the same bytes; CI machines without LLVM skip this.
   // The pure ring runs without llvm or root on a developer's machine; CI has both, and there a
   // missing tool must fail the run rather than skip (CI=true).
+  // Skip reason: no llvm-objdump on this machine (outside CI only; under CI it fails).
   it.skipIf(!objdump && process.env.CI !== 'true')('agrees with llvm-objdump on function sizes and relocation sites', () => {
     // legacy_static_map.o is refused at open by design (test/elf/object.test.ts).
     for (const f of readdirSync(FIXTURES).filter((x) => x.endsWith('.o') && x !== 'legacy_static_map.o')) {
@@ -177,6 +178,7 @@ describe('linkProgram', () => {
   // 1.1) equals the hash of our linked instructions with map fds zeroed, as the kernel
   // computes it (SHA-256 on 6.18; SHA-1 before). Needs root, bpffs and bpftool.
   const canLoad = process.getuid?.() === 0 && existsSync('/sys/fs/bpf') && existsSync('/usr/sbin/bpftool');
+  // Skip reason: loading needs root, bpffs and bpftool (outside CI only; under CI it fails).
   it.skipIf(!canLoad && process.env.CI !== 'true')('gives the same program tags as libbpf (bpftool prog loadall)', () => {
     for (const f of ['calls.o', 'globals.o', 'map_in_map.o']) {
       // bpftool in a bpffs of its own (test/helpers/reference-tools.ts): nothing it pins stays.

@@ -11,6 +11,7 @@ const objects = existsSync(DIR) ? readdirSync(DIR).filter((f) => f.endsWith('.o'
 describe('xdp-tools objects', () => {
   // Needs Debian's xdp-tools; scripts/setup-system.sh installs it, and under CI=true a missing
   // package fails these tests instead of skipping them.
+  // Skip reason: no xdp-tools objects installed (outside CI only).
   it.skipIf(objects.length === 0 && process.env.CI !== 'true')(`every object in ${DIR} opens and links`, () => {
     expect(objects.length).toBeGreaterThan(5);
     for (const f of objects) {
@@ -29,6 +30,7 @@ describe('xdp-tools objects', () => {
     }
   });
 
+  // Skip reason: this xdp-tools install has no xdp-dispatcher.o (outside CI only; under CI it fails).
   it.skipIf(!objects.includes('xdp-dispatcher.o') && process.env.CI !== 'true')('the dispatcher: .rodata config and ten subprogram slots', () => {
     const b = readFileSync(join(DIR, 'xdp-dispatcher.o'));
     const spec = openObjectSpec(new Uint8Array(b), { name: 'xdp-dispatcher' });
@@ -41,6 +43,7 @@ describe('xdp-tools objects', () => {
     expect(l.funcInfo.length).toBe(12);
   });
 
+  // Skip reason: this xdp-tools install has no xdpfilt_alw_all.o (outside CI only; under CI it fails).
   it.skipIf(!objects.includes('xdpfilt_alw_all.o') && process.env.CI !== 'true')('xdp-filter: five BTF maps with their sizes', () => {
     const b = readFileSync(join(DIR, 'xdpfilt_alw_all.o'));
     const spec = openObjectSpec(new Uint8Array(b), { name: 'xdpfilt_alw_all' });

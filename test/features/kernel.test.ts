@@ -100,6 +100,7 @@ const expected = EXPECTED[series];
 const knownKernel = expected ? it : it.skip;
 
 describe.runIf(isRoot)(`feature probes on this kernel (${kernel})`, () => {
+  // Skip reason: only kernels with a row in EXPECTED (6.1, 6.12, 6.18) have answers to compare with.
   knownKernel(`answers what kernel ${series} is known to answer${expected ? '' : ` [skipped: no expectations recorded for kernel ${series}]`}`, () => {
     const got: Record<string, string> = {};
     const want: Record<string, string> = {};
@@ -235,10 +236,12 @@ describe.runIf(isRoot)('the library interprets real failures as the probes do', 
     }
   });
 
+  // Skip reason: needs tcx; skipped where absent or refused (the title says which).
   needs('tcx')('tcx.query of loopback works where tcx is present', () => {
     expect(tcxQuery(1, 'ingress')).toMatchObject({ programs: [] });
   });
 
+  // Skip reason: checks the NotSupportedError, so it runs only where tcx is absent.
   lacks('tcx')('tcx.query where the kernel lacks tcx: NotSupportedError naming 6.6 and this kernel', () => {
     const e = thrown<NotSupportedError>(() => tcxQuery(1, 'ingress'));
     expect(e).toBeInstanceOf(NotSupportedError);
@@ -256,6 +259,7 @@ describe.runIf(isRoot)('the library interprets real failures as the probes do', 
     ['netfilter_link', '6.4'],
     ['sockmap_link', '6.10'],
   ] as const) {
+    // Skip reason: checks the NotSupportedError, so it runs only where feature is absent.
     lacks(feature)(`features.check('${feature}') where the kernel lacks it: NotSupportedError naming ${version} and this kernel`, () => {
       const e = thrown<NotSupportedError>(() => features.check(feature));
       expect(e).toBeInstanceOf(NotSupportedError);
@@ -266,6 +270,7 @@ describe.runIf(isRoot)('the library interprets real failures as the probes do', 
     });
   }
 
+  // Skip reason: checks the EPERM, so it runs only where this machine refuses trampoline.
   refuses('trampoline')('trampolines refused here: a real fentry load through the library is the same EPERM, not NotSupportedError', () => {
     const a = features.probe('trampoline');
     const e = thrown<BpfError>(() => features.check('trampoline'));

@@ -69,6 +69,7 @@ describe.runIf(isRoot)('Link.info() across link types', () => {
     expect(l.info()).toMatchObject({ type: 'netns', netnsIno: 0, detached: true });
   });
 
+  // Skip reason: needs cgroup_link; skipped where absent or refused (the title says which).
   needs('cgroup_link')('cgroup: cgroup id and attach type; update swaps the program; detach', () => {
     const a = keep(prog('cgroup_skb', constInsns(1), 'cg_a', bpf_attach_type.BPF_CGROUP_INET_INGRESS));
     const b = keep(prog('cgroup_skb', constInsns(1), 'cg_b', bpf_attach_type.BPF_CGROUP_INET_INGRESS));
@@ -96,6 +97,7 @@ describe.runIf(isRoot)('Link.info() across link types', () => {
     expect(l.info()).toMatchObject({ type: 'cgroup', detached: true });
   });
 
+  // Skip reason: needs netfilter_link; skipped where absent or refused (the title says which).
   needs('netfilter_link')('netfilter: family, hook and priority as created; detach unregisters', () => {
     // An accept-everything program at LOCAL_IN in our own namespace: harmless while it lasts.
     const p = keep(prog('netfilter', constInsns(1 /* NF_ACCEPT */), 'nf_accept', bpf_attach_type.BPF_NETFILTER));

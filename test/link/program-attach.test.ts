@@ -28,6 +28,7 @@ describe.runIf(isRoot)('BpfProgram attach methods', () => {
     expect(net.ping(2)).toBe(2);
   });
 
+  // Skip reason: needs tcx; skipped where absent or refused (the title says which).
   needs('tcx')('prog.attachTcx places programs like tcx.attach', () => {
     using next = BpfProgram.load({ type: 'sched_cls', instructions: constInsns(TCX_NEXT), license: 'GPL', name: 'pa_next' });
     using drop = BpfProgram.load({ type: 'sched_cls', instructions: constInsns(TCX_DROP), license: 'GPL', name: 'pa_drop' });

@@ -208,6 +208,7 @@ describe.runIf(isRoot)('PerfBuffer', { timeout: 2 * SLOW }, () => {
     expect(() => PerfBuffer.open(big, { cpus: [0, max + 1] })).toThrow(/perf_event_open \(perf buffer, CPU \d+\) failed: (ENODEV|EINVAL)/);
   });
 
+  // Skip reason: needs perf_link; skipped where absent or refused (the title says which).
   needs('perf_link')('a tracepoint (sys_enter_getppid of this process) wakes the reader, sample by sample', async () => {
     using o = BpfObject.open(FIX).load({ programs: ['tp_perf'] });
     o.map('target').update(u32(0), u32(process.pid));

@@ -216,6 +216,7 @@ describe.runIf(isRoot)('RingBuffer woken by the kernel', { timeout: 2 * SLOW }, 
       expect(new Set(seqs).size).toBe(10);
     });
 
+    // Skip reason: needs perf_link; skipped where absent or refused (the title says which).
     needs('perf_link')('a tracepoint (sys_enter_getppid of this process) wakes the reader', async () => {
       using o = BpfObject.open(FIX).load({ programs: ['tp_ring'] });
       o.map('target').update(u32(0), u32(process.pid));

@@ -367,6 +367,7 @@ describe('storage maps', () => {
       }
     });
 
+    // Skip reason: needs map:cgrp_storage; skipped where absent or refused (the title says which).
     needs('map:cgrp_storage')('cgrp_storage: a cgroup v2 directory fd', () => {
       using m = storage('cgrp_storage');
       const cg = openSync(cgroup2Root(), 'r');

@@ -83,6 +83,7 @@ describe.runIf(isRoot)('interfaces by name or index, and what holds a hook', () 
     net?.cleanup();
   });
 
+  // Skip reason: needs xdp_link; skipped where absent or refused (the title says which).
   needs('xdp_link')('prog.attachXdp takes a name; Link.info() reports the mode the kernel chose', () => {
     using p = BpfProgram.fromFd(pass.fd);
     const skb = keep(p.attachXdp(net.hostIf, { mode: 'skb' }));
@@ -95,6 +96,7 @@ describe.runIf(isRoot)('interfaces by name or index, and what holds a hook', () 
     expect(xdp.query(net.ifindex).drvProgId).toBe(pass.id);
   });
 
+  // Skip reason: needs xdp_link; skipped where absent or refused (the title says which).
   needs('xdp_link')('an unknown interface name is the same NetlinkError ENODEV on every path', () => {
     using p = BpfProgram.fromFd(pass.fd);
     for (const call of [() => p.attachXdp('tsbpf-nope0'), () => xdp.attach('tsbpf-nope0', pass)]) {
@@ -106,6 +108,7 @@ describe.runIf(isRoot)('interfaces by name or index, and what holds a hook', () 
     expect(thrown(() => p.attachXdp(0))).toBeInstanceOf(UsageError);
   });
 
+  // Skip reason: needs xdp_link; skipped where absent or refused (the title says which).
   needs('xdp_link')('EBUSY of attachXdp names the program in the way, as the netlink path does', () => {
     using p = BpfProgram.fromFd(other.fd);
     // A netlink program there: the link path names it and says to detach it.
@@ -132,6 +135,7 @@ describe.runIf(isRoot)('interfaces by name or index, and what holds a hook', () 
     expect(again.message).toMatch(/already attached there: program \d+ "pass_a"/);
   });
 
+  // Skip reason: needs tcx; skipped where absent or refused (the title says which).
   needs('tcx')('tcx.attach, prog.attachTcx and tcx.query take a name', () => {
     using p = BpfProgram.fromFd(cls.fd);
     const cls2 = keep(prog('sched_cls', constInsns(TCX_PASS), 'cls_b'));

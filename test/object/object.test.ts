@@ -100,6 +100,7 @@ describe('program tags equal libbpf (bpftool prog loadall) on the same objects',
     });
   }
 
+  // Skip reason: checks the NotSupportedError, so it runs only where kfunc:bpf_rcu_read_lock is absent.
   lacks('kfunc:bpf_rcu_read_lock')('obj_kernel.o on a kernel without its kfunc: refused as libbpf refuses it, naming the kfunc', () => {
     expect(libbpfTagsOf(`${FIX}obj_kernel.o`).error).toMatch(/'bpf_rcu_read_lock': not found in kernel/);
     const e = thrown(() => BpfObject.open(`${FIX}obj_kernel.o`).load());
@@ -235,6 +236,7 @@ describe('behaviour of loaded objects', () => {
     expect(obj.map('jumps').lookup(u32(1))).toBe(obj.program('tail_a').info().id);
   });
 
+  // Skip reason: needs kfunc:bpf_rcu_read_lock; skipped where absent or refused (the title says which).
   needs('kfunc:bpf_rcu_read_lock')('CO-RE, kconfig and ksyms resolve against the running kernel', () => {
     using obj = BpfObject.open(`${FIX}obj_kernel.o`).load();
     obj.program('kernel_facts').testRun({ data: new Uint8Array(0), ctx: new Uint8Array(16) });

@@ -86,6 +86,7 @@ describe.runIf(isRoot)('attach through BpfProgram', () => {
     }
   });
 
+  // Skip reason: needs tcx; skipped where absent or refused (the title says which).
   needs('tcx')('attachTcx: ingress chain runs the program; listLinks shows a tcx link with its direction', () => {
     const counter = BpfMap.create({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'counter' });
     const zero = new Uint8Array(4);

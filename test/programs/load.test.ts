@@ -259,6 +259,7 @@ describe.runIf(isRoot)('load errors', () => {
     }
   });
 
+  // Skip reason: checks the EPERM, so it runs only where this machine refuses trampoline.
   refuses('trampoline')('fentry is refused here with EPERM and a message naming the type and attach type', () => {
     const e = thrown(() =>
       BpfProgram.load({ type: 'tracing', expectedAttachType: 'trace_fentry', instructions: returns(0), license: 'GPL' }),

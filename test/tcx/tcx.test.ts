@@ -198,6 +198,7 @@ describe.runIf(isRoot)('tcx links', () => {
     expect(chain().programs).toHaveLength(1);
   });
 
+  // Skip reason: checks the NotSupportedError, so it runs only where tcx is absent.
   lacks('tcx')('without tcx, attach and query are NotSupportedError naming Linux 6.6, this kernel and legacy tc', () => {
     const release = features.kernel;
     for (const call of [() => keep(tcx.attach(net.ifindex, 'ingress', p(0))), () => tcx.query(net.ifindex, 'ingress')]) {

@@ -23,6 +23,7 @@ guardFdLeaks();
 // 'machine refuses trampolines' test asserts the EPERM and skips where they are allowed. Each
 // skipped title says which.
 describe('freplace', () => {
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')('replaces verdict() of a loaded XDP program: PASS, then DROP while linked, PASS after close; re-attach by name', () => {
     using target = BpfObject.open(TARGET).load();
     const xdp = target.program('xdp_main');
@@ -54,6 +55,7 @@ describe('freplace', () => {
     expect(runs(ext)).toBe(3n);
   });
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')('fexit on a BPF program\'s function (attach_prog_fd): sees verdict() return XDP_PASS', () => {
     using target = BpfObject.open(TARGET).load();
     const xdp = target.program('xdp_main');
@@ -67,6 +69,7 @@ describe('freplace', () => {
     expect(link.info()).toMatchObject({ type: 'tracing', attachType: 'trace_fexit', targetObjId: xdp.info().id, targetBtfId: watch.info().attachBtfId });
   });
 
+  // Skip reason: checks the EPERM, so it runs only where this machine refuses trampoline.
   refuses('trampoline')('where the machine refuses trampolines, loading the EXT program is EPERM naming them', () => {
     using target = BpfObject.open(TARGET).load();
     const e = thrown<BpfError>(() => BpfObject.open(EXT).setAttachTarget('new_verdict', { program: target.program('xdp_main') }).load());

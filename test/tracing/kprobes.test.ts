@@ -37,14 +37,17 @@ const hasKprobePmu = existsSync('/sys/bus/event_source/devices/kprobe/type');
 const withKprobes = (...q: Parameters<typeof needs>): TestFn =>
   hasKprobePmu ? needs(...q) : (name, fn) => it.skip(`${name} [skipped: no kprobe PMU (CONFIG_KPROBES off)]`, fn);
 const withoutKprobes: TestFn = hasKprobePmu
+  // Skip reason: the 'without kprobes' tests assert the NotSupportedError, so they skip where kprobes exist (the guests).
   ? (name, fn) => it.skip(`${name} [skipped: this kernel has kprobes]`, fn)
   : isRoot
     ? (name, fn) => it(name, fn)
+    // Skip reason: perf_event_open of a kprobe needs root; unprivileged runs skip, naming it.
     : (name, fn) => it.skip(`${name} [skipped: needs root]`, fn);
 
 guardFdLeaks();
 
 describe('perf-event kprobes', () => {
+  // Skip reason: needs the kprobe PMU and perf_link (the guests); skipped on this host (CONFIG_KPROBES off).
   withKprobes('perf_link')('kprobe and kretprobe on __x64_sys_getpid count each call, see its result and the cookie; stop when closed', () => {
     using obj = open().load({ programs: ['count_getpid', 'getpid_returns'] });
     getpid(10);
@@ -71,6 +74,7 @@ describe('perf-event kprobes', () => {
     expect(u64(obj, 'kprobe_hits')).toBe(after);
   });
 
+  // Skip reason: needs the kprobe PMU (the guests); skipped on this host (CONFIG_KPROBES off).
   withKprobes()('the legacy attach (PERF_EVENT_IOC_SET_BPF) counts too; the perf event fd owns it', () => {
     using obj = open().load({ programs: ['count_getpid'] });
     {
@@ -85,6 +89,7 @@ describe('perf-event kprobes', () => {
     expect(u64(obj, 'kprobe_hits')).toBe(after);
   });
 
+  // Skip reason: needs the kprobe PMU (the guests); skipped on this host (CONFIG_KPROBES off).
   withKprobes()('a function the kernel lacks is named as such', () => {
     using obj = open().load({ programs: ['count_getpid'] });
     const e = thrown<BpfError>(() => obj.program('count_getpid').attachKprobe('no_such_function_tsbpf'));
@@ -93,6 +98,7 @@ describe('perf-event kprobes', () => {
     expect(e.message).toMatch(/kprobe on no_such_function_tsbpf\) failed: E\w+ — the kernel has no function named 'no_such_function_tsbpf'/);
   });
 
+  // Skip reason: checks the NotSupportedError, so it runs only without kprobes (this host), as root.
   withoutKprobes('without kprobes (CONFIG_KPROBES off) both attach calls throw NotSupportedError saying so', () => {
     using obj = open().load({ programs: ['count_getpid'] });
     const p = obj.program('count_getpid');
@@ -107,6 +113,7 @@ describe('perf-event kprobes', () => {
 });
 
 describe('kprobe_multi', () => {
+  // Skip reason: needs kprobe_multi; skipped where absent or refused (the title says which).
   needs('kprobe_multi')('symbols with cookies: each function fires with its own cookie', () => {
     using obj = open().load({ programs: ['count_multi'] });
     using link = obj.program('count_multi').attachKprobeMulti({ symbols: ['__x64_sys_getpid', '__x64_sys_getppid'], cookies: [1, 2] });
@@ -118,6 +125,7 @@ describe('kprobe_multi', () => {
     expect(link.info()).toMatchObject({ type: 'kprobe_multi', count: 2, retprobe: false });
   });
 
+  // Skip reason: needs kprobe_multi; skipped where absent or refused (the title says which).
   needs('kprobe_multi')('a pattern (from the section) attaches to every traceable match; kretprobe.multi on exit', () => {
     using obj = open().load({ programs: ['count_multi', 'count_multi_ret'] });
     // Patterns match the names ftrace lists; where a syscall's __x64_sys_ name is an alias of
@@ -140,6 +148,7 @@ describe('kprobe_multi', () => {
     expect(ret.info()).toMatchObject({ type: 'kprobe_multi', count: 1, retprobe: true });
   });
 
+  // Skip reason: checks the NotSupportedError, so it runs only where kprobe_multi is absent.
   lacks('kprobe_multi')('where the kernel lacks kprobe_multi, the attach is NotSupportedError naming it (and CONFIG_FPROBE when that is why)', () => {
     using obj = open().load({ programs: ['count_multi'] });
     const e = thrown<NotSupportedError>(() => obj.program('count_multi').attachKprobeMulti({ symbols: ['__x64_sys_getpid'] }));

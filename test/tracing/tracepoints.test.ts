@@ -101,6 +101,7 @@ function checkConnection(events: TcpEvent[], ports: { client: number; server: nu
 describe.runIf(isRoot)('tracepoints', () => {
   guardFdLeaks();
 
+  // Skip reason: needs perf_link; skipped where absent or refused (the title says which).
   needs('perf_link')('sock:inet_sock_set_state sees a TCP connection open and close, with the link cookie; nothing after close', async () => {
     await withServer(async (server, port) => {
       using obj = BpfObject.open(FIX).setConstant('watch_port', port).load({ programs: ['on_tcp_state'] });

@@ -47,6 +47,7 @@ function modifyReturnTest(): TestFn {
 describe('fentry / fexit / fmod_ret', () => {
   const modifiable = modifyReturnTest();
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')('fentry and fexit see bpf_fentry_test1(1) return 2; nothing fires before attach or after close', () => {
     using obj = open().load({ programs: ['on_entry', 'on_exit'] });
     const entry = obj.program('on_entry');
@@ -88,6 +89,7 @@ describe('fentry / fexit / fmod_ret', () => {
     expect(link.info()).toMatchObject({ type: 'tracing', attachType: 'modify_return' });
   });
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')('fmod_ret on security_file_mprotect fails one mapping\'s mprotect with the program\'s EACCES', () => {
     using obj = open().load({ programs: ['fail_mprotect'] });
     const denied = anonPage();
@@ -108,6 +110,7 @@ describe('fentry / fexit / fmod_ret', () => {
     }
   });
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')('setAttachTarget moves an fentry program to bpf_fentry_test2(2, 3) before load', () => {
     using obj = open().setAttachTarget('retargeted', { function: 'bpf_fentry_test2' }).load({ programs: ['retargeted'] });
     const prog = obj.program('retargeted');
@@ -117,6 +120,7 @@ describe('fentry / fexit / fmod_ret', () => {
     expect([u64(obj, 'retarget_hits'), u64(obj, 'retarget_a'), u64(obj, 'retarget_b')]).toEqual([1n, 2n, 3n]);
   });
 
+  // Skip reason: checks the EPERM, so it runs only where this machine refuses trampoline.
   refuses('trampoline')('where the machine refuses trampolines, the load is EPERM and says so', () => {
     const e = thrown<BpfError>(() => open().load({ programs: ['on_entry'] }));
     expect(e).toBeInstanceOf(BpfError);
@@ -148,6 +152,7 @@ const mprotect = (addr: number) => rawSyscall(SYS.mprotect, addr, PAGE, PROT_REA
 describe('LSM', () => {
   // Skip reason: a kernel booted without 'bpf' in lsm= cannot run LSM programs at all; the title says so.
   const lsmIt: TestFn = bpfLsmActive() ? needs('lsm') : (name, fn) => it.skip(`${name} [skipped: the bpf LSM is not active on this kernel (lsm= leaves it out)]`, fn);
+  // Skip reason: needs the bpf LSM active (lsm=) and LSM programs allowed.
   lsmIt('lsm/file_mprotect counts this process\'s mprotect calls and denies one mapping (-EPERM) until the link closes', () => {
     using obj = open().load({ programs: ['deny_mprotect'] });
     const denied = anonPage();
@@ -173,6 +178,7 @@ describe('LSM', () => {
     }
   });
 
+  // Skip reason: checks the EPERM, so it runs only where this machine refuses lsm.
   refuses('lsm')('where the machine refuses LSM programs, the load is EPERM and names trampolines', () => {
     const e = thrown<BpfError>(() => open().load({ programs: ['deny_mprotect'] }));
     expect(e).toMatchObject({ code: 'EPERM', command: 'BPF_PROG_LOAD' });
@@ -185,6 +191,7 @@ describe('kernel module targets', () => {
   const target = findKernelTarget('trace_fentry', 'fuse_getattr');
   // Skip reason: the test needs a kernel whose BTF has fuse_getattr (module or built in); without it there is no target to attach to.
   const moduleIt: TestFn = target ? needs('trampoline') : (name, fn) => it.skip(`${name} [skipped: this kernel has no fuse_getattr in its BTF]`, fn);
+  // Skip reason: needs fuse_getattr in the kernel's BTF and trampolines.
   moduleIt('fentry on fuse_getattr: found in its BTF (module BTF via attach_btf_obj_fd when fuse is a module), fires on stat(2)', () => {
     using obj = open().load({ programs: ['module_fentry'] });
     const prog = obj.program('module_fentry');
@@ -210,6 +217,7 @@ describe('kernel module targets', () => {
 });
 
 describe('attach targets and attach calls: caller mistakes are UsageErrors before any syscall', () => {
+  // Skip reason: needs prog:tracing; skipped where absent or refused (the title says which).
   needs('prog:tracing')('an unknown kernel function is named, with where it was looked for', () => {
     const obj = open().setAttachTarget('on_entry', { function: 'no_such_function_tsbpf' });
     const e = thrown(() => obj.load({ programs: ['on_entry'] }));
@@ -219,6 +227,7 @@ describe('attach targets and attach calls: caller mistakes are UsageErrors befor
     expect(m.message).toMatch(/module no_such_module_tsbpf's BTF has no func 'bpf_fentry_test1'/);
   });
 
+  // Skip reason: needs prog:tracing; skipped where absent or refused (the title says which).
   needs('prog:tracing')('setAttachTarget checks its arguments and the object state', () => {
     using obj = open();
     expect(() => obj.setAttachTarget('on_entry', {})).toThrow(UsageError);
@@ -228,6 +237,7 @@ describe('attach targets and attach calls: caller mistakes are UsageErrors befor
     expect(obj.programSpec('on_entry').attachTarget).toEqual({ function: 'bpf_fentry_test2' });
   });
 
+  // Skip reason: needs prog:tracing; skipped where absent or refused (the title says which).
   needs('prog:tracing')('a lsm hook name resolves to bpf_lsm_<hook>; an iterator to bpf_iter_<target>', () => {
     // Resolution alone (load would need trampolines for LSM): the spec keeps the short name.
     using obj = open();

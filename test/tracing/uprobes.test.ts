@@ -53,6 +53,7 @@ describe.runIf(isRoot)('uprobes', () => {
   const { exe, lib } = isRoot ? uprobeTarget() : { exe: '', lib: '' };
   const open = (pid: number) => BpfObject.open(FIX).setConstant('target_tgid', pid).load({ programs: ['on_add', 'on_add_return', 'count_any'] });
 
+  // Skip reason: needs perf_link; skipped where absent or refused (the title says which).
   needs('perf_link')('a uprobe sees every call and its arguments, a uretprobe the return value; the cookie; nothing once closed', async () => {
     const t = start();
     using obj = open(t.pid);
@@ -80,6 +81,7 @@ describe.runIf(isRoot)('uprobes', () => {
     expect(u64(obj, 'uprobe_calls')).toBe(BigInt(N));
   });
 
+  // Skip reason: needs perf_link; skipped where absent or refused (the title says which).
   needs('perf_link')('a static function (only in .symtab) and a shared library function (.dynsym) are found by name', async () => {
     const t = start();
     using obj = open(t.pid);
@@ -94,6 +96,7 @@ describe.runIf(isRoot)('uprobes', () => {
     expect(sub.info().type).toBe('perf_event');
   });
 
+  // Skip reason: needs perf_link; skipped where absent or refused (the title says which).
   needs('perf_link')('the pid filter: only the chosen process fires the probe, although both run the file', async () => {
     const [a, b] = [start(), start()];
     using obj = open(0);
@@ -103,6 +106,7 @@ describe.runIf(isRoot)('uprobes', () => {
     expect(link.info().type).toBe('perf_event');
   });
 
+  // Skip reason: needs perf_link; skipped where absent or refused (the title says which).
   needs('perf_link')("without arguments the target comes from the section, as libbpf's SEC(\"uretprobe/<binary>:<function>\")", async () => {
     const t = start();
     using obj = open(t.pid);
@@ -128,6 +132,7 @@ describe.runIf(isRoot)('uprobes', () => {
     expect(() => obj.program('on_add').attachUprobeLegacy({ binary: exe, function: 'tsbpf_add' }, { cookie: 1 } as object)).toThrow(/cookies need a perf link/);
   });
 
+  // Skip reason: needs uprobe_multi; skipped where absent or refused (the title says which).
   needs('uprobe_multi')('uprobe_multi: one link over several functions, a cookie each; by pattern; uretprobes', async () => {
     const t = start();
     using obj = BpfObject.open(FIX).setConstant('target_tgid', t.pid).load({ programs: ['on_multi', 'on_multi_return'] });
@@ -145,6 +150,7 @@ describe.runIf(isRoot)('uprobes', () => {
     expect(u64(obj, 'multi_ret_calls')).toBe(BigInt(2 * N)); // tsbpf_add and tsbpf_twice (the library's function is not in this file)
   });
 
+  // Skip reason: checks the NotSupportedError, so it runs only where uprobe_multi is absent.
   lacks('uprobe_multi')('without uprobe_multi, the attach is NotSupportedError naming one uprobe per location', () => {
     using obj = BpfObject.open(FIX).load({ programs: ['on_multi'] });
     const e = thrown<NotSupportedError>(() => obj.program('on_multi').attachUprobeMulti(exe, { functions: ['tsbpf_add'] }));

@@ -12,6 +12,7 @@ const tsx = join(root, 'node_modules/.bin/tsx');
 const haveQemu = existsSync('/usr/bin/qemu-system-x86_64') && existsSync('/usr/lib/qemu/virtiofsd');
 const isRoot = process.getuid?.() === 0;
 // CI installs QEMU (scripts/setup-vm.sh) before the suite: there a missing QEMU is a failure.
+// Skip reason: booting a guest needs QEMU, virtiofsd and root; a developer's machine without them skips.
 const runIf = haveQemu && isRoot ? describe : process.env.CI ? describe : describe.skip;
 
 // Run directories (and so every QEMU and virtiofsd command line) live under this TMPDIR, so

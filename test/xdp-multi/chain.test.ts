@@ -20,6 +20,7 @@ const comp = (verdict: number = XDP.pass): BpfObject => bed.comp({ verdict });
 // freplace (EXT) programs and need BPF trampolines; this 6.18 host refuses them (EPERM), so these
 // tests run in the 6.1 and 6.12 guests (npm run test:kernels, .ci/run). The skipped titles say so.
 describe('xdp.multi: programs in a dispatcher', () => {
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     'every program sees each packet, in priority order (ties by name); pins as the protocol lays them out',
     () => {
@@ -60,6 +61,7 @@ describe('xdp.multi: programs in a dispatcher', () => {
     T,
   );
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     'a verdict outside a program\'s chain-call actions ends the chain; overrides are kept when the dispatcher is rebuilt',
     () => {
@@ -95,6 +97,7 @@ describe('xdp.multi: programs in a dispatcher', () => {
     T,
   );
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     'one program alone replaces xdp_dispatcher itself, as with libxdp: its verdict is final even when it is a chain-call action',
     () => {
@@ -117,6 +120,7 @@ describe('xdp.multi: programs in a dispatcher', () => {
     T,
   );
 
+  // Skip reason: needs trampoline, xdp_frags; skipped where absent or refused (the title says which).
   needs('trampoline', 'xdp_frags')(
     'frags: the dispatcher takes multi-buffer packets only while every program does; a downgrade the driver refuses leaves the old one',
     () => {
@@ -154,6 +158,7 @@ describe('xdp.multi: programs in a dispatcher', () => {
     T,
   );
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     'tsbpf xdp status (in-process) lists the dispatcher and its programs in run order',
     () => {

@@ -89,6 +89,7 @@ describe('a change dies half-way: recovered to the old state or the new one', ()
     }
   }
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     'pins staged, not swapped: rolled back — the never-attached dispatcher and its pins go',
     async () => {
@@ -102,6 +103,7 @@ describe('a change dies half-way: recovered to the old state or the new one', ()
   );
 
   for (const point of ['swapped', 'old-unpinned'] as const)
+    // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
     needs('trampoline')(
       `${point === 'swapped' ? 'swapped, old pins still there' : 'swapped, old pins removed'}, not renamed: rolled forward to the new dispatcher`,
       async () => {
@@ -118,6 +120,7 @@ describe('a change dies half-way: recovered to the old state or the new one', ()
     );
 
   for (const point of ['intent', 'detached', 'unpinned'] as const)
+    // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
     needs('trampoline')(
       `removing the last program, died ${point === 'intent' ? 'before the detach' : point === 'detached' ? 'after the detach' : 'after unpinning'}: ${point === 'intent' ? 'nothing happened' : 'finished'}`,
       async () => {
@@ -190,6 +193,7 @@ describe('other processes', () => {
     };
   };
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     'two processes add programs at the same moment: both end up attached, one after the other',
     async () => {
@@ -220,6 +224,7 @@ describe('other processes', () => {
     T,
   );
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     'a process SIGKILLed in the middle of a change leaves the old state or the new one, and no pin behind',
     async () => {

@@ -48,6 +48,7 @@ const comp = (): BpfObject => bed.comp();
 // 6.18 host refuses them (EPERM), so these concurrency tests run in the 6.1 and 6.12 guests (npm
 // run test:kernels, .ci/run). The skipped titles say so.
 describe('the hook changes between our read and our swap', () => {
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     "another tool's new dispatcher: the compare-and-exchange fails, we start over from it and keep its programs",
     () => {
@@ -98,6 +99,7 @@ describe('the hook changes between our read and our swap', () => {
     T,
   );
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     "someone else's program attached meanwhile: never overwritten — refused, and nothing of ours is left pinned",
     () => {

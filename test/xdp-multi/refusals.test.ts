@@ -51,6 +51,7 @@ function handDispatcher(path: string, value: Uint8Array, opts: { pinDir?: boolea
 }
 
 describe('xdp.multi leaves what it may not change alone', () => {
+  // Skip reason: checks the EPERM, so it runs only where this machine refuses trampoline.
   refuses('trampoline')('where the machine refuses freplace: NotSupportedError, the hook, the object and bpffs untouched', () => {
     using obj = component(bed.fs);
     const e = thrown(() => xdp.multi.attach(bed.v.hostIndex, [{ object: obj, program: 'mp_alpha' }], { mode: 'skb' }));

@@ -30,6 +30,7 @@ function listings() {
 // programs that need BPF trampolines; this 6.18 host refuses them (EPERM), so these tests run in
 // the 6.1 and 6.12 guests (npm run test:kernels, .ci/run). The skipped titles say so.
 describe('xdp.multi and xdp-loader on one interface', () => {
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     'tsbpf first: xdp-loader joins, both list the same order, tsbpf removes its program and xdp-loader\'s runs on; unload --all removes what tsbpf added',
     () => {
@@ -75,6 +76,7 @@ describe('xdp.multi and xdp-loader on one interface', () => {
     T,
   );
 
+  // Skip reason: needs trampoline; skipped where absent or refused (the title says which).
   needs('trampoline')(
     'xdp-loader first: tsbpf reads its priorities and actions, joins, and each side removes the other\'s programs',
     () => {

@@ -10,6 +10,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from './helpers/until.js';
 import { byNamePins, compare, madeBy, otherTestRuns, recordedPids, snapshot, type Leftover } from './helpers/machine-state.js';
 
 const REGISTRY = '/tmp/tsbpf-test-runs';
@@ -70,9 +71,8 @@ export default function setup(): () => Promise<void> {
   const before = snapshot();
 
   return async () => {
-    let after = snapshot();
-    for (const deadline = Date.now() + SETTLE_MS; compare(before, after, pinNames).length > 0 && Date.now() < deadline; after = snapshot())
-      await new Promise((r) => setTimeout(r, 250));
+    let after = before; // replaced by a fresh snapshot at once
+    await until(() => compare(before, (after = snapshot()), pinNames).length === 0, SETTLE_MS, 250);
     const end = Date.now();
     writeFileSync(recordPath, JSON.stringify({ ...self, end }));
     // Runs that overlapped this one: registered, or seen running at either end.

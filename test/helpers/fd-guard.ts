@@ -1,7 +1,7 @@
 // Asserts that a suite gives back every file descriptor it opened.
 import { readdirSync, readlinkSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { until } from './until.js';
 
 export function openFdCount(): number {
   return readdirSync('/proc/self/fd').length;
@@ -32,7 +32,7 @@ export function guardFdLeaks(): void {
     before = openFds();
   });
   afterAll(async () => {
-    for (const end = Date.now() + SETTLE_MS; openFdCount() !== before.size && Date.now() < end; ) await sleep(20);
+    await until(() => openFdCount() === before.size, SETTLE_MS, 20);
     const now = openFds();
     const added = [...now].filter(([fd, what]) => before.get(fd) !== what).map(([fd, what]) => `${fd} → ${what}`);
     const gone = [...before].filter(([fd, what]) => now.get(fd) !== what).map(([fd, what]) => `${fd} → ${what}`);

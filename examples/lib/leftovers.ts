@@ -27,7 +27,12 @@ const NETNS_DIR = '/run/netns';
 const BPFFS = '/sys/fs/bpf';
 const SYS_NET = '/sys/class/net';
 
-/** A process's start time (clock ticks since boot), or undefined if there is no such process. */
+/**
+ * A live process's start time (clock ticks since boot), or undefined if there is no such
+ * process or it has exited. An exited process stays in /proc as a zombie until its parent (for a
+ * killed run's orphan, init, which may take a second or more) reaps it; its run is over all the
+ * same, so a zombie counts as gone.
+ */
 export function processStart(pid: number): string | undefined {
   let stat: string;
   try {
@@ -37,7 +42,9 @@ export function processStart(pid: number): string | undefined {
   }
   // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
   // What follows is field 3 (state) onwards, so starttime (field 22) is the 20th.
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return fields[19];
 }
 
 /** The tag naming this process (or `pid`) in what it makes: `<prefix><pid>-<start>`. */

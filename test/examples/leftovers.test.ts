@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isDeadRun, ownerOf, processStart, runTag, sweepDeadRuns, type Swept } from '../../examples/lib/leftovers.js';
 import { BpfMap } from '../../src/index.js';
 import { guardFdLeaks } from '../helpers/fd-guard.js';
+import { until } from '../helpers/until.js';
 import { isRoot, leftovers, runExample, startExample } from './run.js';
 
 const netns = (): string[] => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
@@ -51,6 +52,22 @@ describe('run tags', () => {
     expect(isDeadRun(its)).toBe(false);
     await s.stop();
     expect(isDeadRun(its)).toBe(true);
+    // Exited but not yet reaped (a killed run's orphan waits for init): a zombie's run is over.
+    const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const child = Number(await new Promise<string>((r) => parent.stdout.once('data', (d: Buffer) => r(d.toString()))));
+      const childStart = processStart(child);
+      expect(childStart).toBeDefined();
+      const childTag = `tsbpf-ex-${child}-${childStart}`;
+      expect(isDeadRun(childTag)).toBe(false);
+      const state = (): string | undefined => readFileSync(`/proc/${child}/stat`, 'latin1').split(') ')[1]?.[0];
+      await until(() => state() === 'Z');
+      expect(state()).toBe('Z'); // still in /proc: its parent never waits for it
+      expect(isDeadRun(childTag)).toBe(true);
+    } finally {
+      parent.kill('SIGKILL');
+      await new Promise((r) => parent.once('close', r));
+    }
     // Names that are not exactly a tag are never a dead run's.
     for (const name of [`tsbpf-ex-${s.pid}`, `tsbpf-ex-${s.pid}-${s.start}x`, `tsbpf-${s.pid}-0`, `xtsbpf-ex-${s.pid}-${s.start}`, 'tsbpf-ex-0-1', ''])
       expect([name, isDeadRun(name)]).toEqual([name, false]);
